@@ -1,0 +1,105 @@
+// swift-tools-version:6.1
+// rlhfd: a gRPC daemon that serves and continuously aligns a LLaVA-style policy.
+// The target graph is the architecture (see README "Architecture"): C is fenced into C* targets,
+// each owned by one Swift module; generic layers know nothing of what sits above them.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let grpcCore = Target.Dependency.product(name: "GRPCCore", package: "grpc-swift-2")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let package = Package(
+  name: "rlhfd",
+  products: [
+    .executable(name: "rlhfd", targets: ["rlhfd"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+  ],
+  targets: [
+    // MARK: - C fences
+
+    // The gRPC C core from Debian's libgrpc-dev (1.51). Only GRPCBridge imports it.
+    .systemLibrary(name: "CGRPC", path: "Sources/CGRPC"),
+    // C memory whose lifetime is tied to completion events, and the slice macros.
+    .target(name: "CGRPCShim", dependencies: ["CGRPC"], path: "Sources/CGRPCShim"),
+
+    // MARK: - Generic layers
+
+    // A GRPCCore.ServerTransport over the C core. Knows no service and no model.
+    .target(
+      name: "GRPCBridge",
+      dependencies: ["CGRPC", "CGRPCShim", grpcCore],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: - Public API (generated code only)
+
+    .target(
+      name: "API",
+      dependencies: [
+        grpcCore,
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
+
+    // MARK: - Services: proto <-> native types, validation, RPCError mapping
+
+    .target(
+      name: "Services",
+      dependencies: ["API", grpcCore, logging, .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: - Composition root and executable
+
+    .target(
+      name: "Daemon",
+      dependencies: [
+        "Services", "GRPCBridge", "API", grpcCore, logging,
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "rlhfd",
+      dependencies: [
+        "Daemon", logging,
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: - Tests
+
+    .testTarget(
+      name: "ServicesTests",
+      dependencies: [
+        "Services", "API", grpcCore,
+        .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "DaemonTests",
+      dependencies: ["Daemon", "GRPCBridge"],
+      swiftSettings: swiftSettings
+    ),
+  ]
+)

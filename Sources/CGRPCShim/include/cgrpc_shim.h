@@ -1,0 +1,107 @@
+// C memory for the gRPC C core whose lifetime is tied to a completion event, plus wrappers for
+// what Swift cannot import (function-like macros, variadic channel args). Every symbol is
+// prefixed `cgrpc_`. Only GRPCBridge uses this target.
+#ifndef CGRPC_SHIM_H
+#define CGRPC_SHIM_H
+
+#include "../../CGRPC/cgrpc_prelude.h"
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#define CGRPC_MAX_METADATA 16
+
+// MARK: - Server, credentials, completion queue
+
+/// Creates a server with integer and string channel args (keys are copied by the core).
+grpc_server *cgrpc_server_create(const char *const *int_keys, const int *int_values, size_t n_int);
+
+/// Insecure when key_pem is NULL; TLS otherwise. `client_ca_pem` (may be NULL) enables client
+/// certificates; `require_client_cert` makes them mandatory (mTLS).
+grpc_server_credentials *cgrpc_server_credentials_create(const char *key_pem, const char *cert_pem,
+                                                         const char *client_ca_pem,
+                                                         int require_client_cert);
+
+/// Blocks for the next event. Returns 1 with *tag and *success set for an operation, 0 when the
+/// queue is shut down and drained.
+int cgrpc_cq_next(grpc_completion_queue *cq, void **tag, int *success);
+
+/// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, hidden from Swift).
+void cgrpc_set_thread_name(const char *name);
+
+/// Nanoseconds from now until `deadline` on the monotonic clock; INT64_MAX for an infinite one.
+int64_t cgrpc_deadline_remaining_ns(gpr_timespec deadline);
+
+// MARK: - Slices and byte buffers
+
+size_t cgrpc_slice_length(const grpc_slice *slice);
+const uint8_t *cgrpc_slice_start(const grpc_slice *slice);
+
+/// Length of the payload after decompression.
+size_t cgrpc_byte_buffer_payload_length(grpc_byte_buffer *bb);
+/// Copies at most `capacity` payload bytes into `dst`; returns the number copied.
+size_t cgrpc_byte_buffer_copy(grpc_byte_buffer *bb, uint8_t *dst, size_t capacity);
+
+// MARK: - A call waiting to be accepted (generic request_call)
+
+typedef struct cgrpc_call_slot {
+  grpc_call *call;
+  grpc_call_details details;
+  grpc_metadata_array metadata;
+} cgrpc_call_slot;
+
+cgrpc_call_slot *cgrpc_call_slot_create(void);
+/// Releases details and metadata, then unrefs the call (which cancels it if unfinished).
+void cgrpc_call_slot_destroy(cgrpc_call_slot *slot);
+grpc_call_error cgrpc_call_slot_request(cgrpc_call_slot *slot, grpc_server *server,
+                                        grpc_completion_queue *cq, void *tag);
+/// Copies the call's peer ("ipv4:127.0.0.1:5000") into `buf` (NUL-terminated, truncated).
+void cgrpc_call_peer(grpc_call *call, char *buf, size_t capacity);
+
+// MARK: - A batch of operations on one call
+
+typedef struct cgrpc_batch {
+  grpc_op ops[6];
+  size_t nops;
+  grpc_metadata initial[CGRPC_MAX_METADATA];
+  size_t n_initial;
+  grpc_metadata trailing[CGRPC_MAX_METADATA];
+  size_t n_trailing;
+  grpc_byte_buffer *send_buffer;
+  grpc_byte_buffer *recv_buffer;
+  grpc_slice status_details;
+  int has_status_details;
+  int cancelled;
+} cgrpc_batch;
+
+cgrpc_batch *cgrpc_batch_create(void);
+/// Frees everything the batch owns, including a received message not taken.
+void cgrpc_batch_destroy(cgrpc_batch *batch);
+
+/// Adds a metadata entry; returns 0, or -1 when the batch already holds CGRPC_MAX_METADATA.
+int cgrpc_batch_add_initial_metadata(cgrpc_batch *b, const char *key, size_t key_len,
+                                     const uint8_t *value, size_t value_len);
+int cgrpc_batch_add_trailing_metadata(cgrpc_batch *b, const char *key, size_t key_len,
+                                      const uint8_t *value, size_t value_len);
+
+void cgrpc_batch_send_initial_metadata(cgrpc_batch *b);
+void cgrpc_batch_send_message(cgrpc_batch *b, const uint8_t *bytes, size_t len);
+void cgrpc_batch_send_status(cgrpc_batch *b, grpc_status_code code, const char *details,
+                             size_t details_len);
+void cgrpc_batch_recv_message(cgrpc_batch *b);
+void cgrpc_batch_recv_close(cgrpc_batch *b);
+
+grpc_call_error cgrpc_batch_start(grpc_call *call, cgrpc_batch *b, void *tag);
+
+/// The received message, or NULL when the client half-closed. Stays owned by the batch.
+grpc_byte_buffer *cgrpc_batch_received(const cgrpc_batch *b);
+
+// MARK: - Thread-sanitizer hand-off of tags through the core (no-ops in normal builds)
+
+void cgrpc_tsan_release(void *addr);
+void cgrpc_tsan_acquire(void *addr);
+
+#endif

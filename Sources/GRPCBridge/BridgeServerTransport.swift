@@ -1,0 +1,119 @@
+// A GRPCCore.ServerTransport over the gRPC C core: GRPCCore routes, decodes and runs handlers;
+// this transport accepts calls from the core and moves bytes. It knows no service and no model.
+internal import CGRPC
+internal import CGRPCShim
+public import GRPCCore
+import Synchronization
+
+/// Serves gRPC through Debian's gRPC C core (libgrpc 1.51).
+///
+/// `listen` binds every configured address (throwing ``BridgeError`` when one cannot be bound),
+/// then hands each call to GRPCCore on its own task. `beginGracefulShutdown` stops accepting,
+/// lets in-flight calls finish for ``BridgeConfiguration/drainTimeout`` and then cancels them;
+/// cancelling the task that runs `listen` cancels them at once.
+public final class BridgeServerTransport: ServerTransport, Sendable {
+  public typealias Bytes = [UInt8]
+
+  public let configuration: BridgeConfiguration
+  private let state = Mutex(State())
+  private let onListening: @Sendable (_ addresses: [String]) -> Void
+
+  private struct State {
+    var singleResponseMethods: Set<String> = []
+    var runtime: ServerRuntime?
+    var shutdownRequested = false
+  }
+
+  /// - Parameters:
+  ///   - configuration: addresses, TLS and limits.
+  ///   - onListening: called once every address is bound and the server accepts calls, with the
+  ///     bound addresses (port 0 replaced by the port picked).
+  public init(
+    configuration: BridgeConfiguration,
+    onListening: @escaping @Sendable (_ addresses: [String]) -> Void = { _ in }
+  ) {
+    self.configuration = configuration
+    self.onListening = onListening
+  }
+
+  public func configure(context: GRPCServerContext) {
+    let single = context.methods.filter { $0.type.map { !$0.isResponseStreaming } ?? false }
+    self.state.withLock { $0.singleResponseMethods = Set(single.map { "/" + $0.fullyQualifiedMethod }) }
+  }
+
+  public func listen(
+    streamHandler: @escaping @Sendable (
+      _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
+    ) async -> Void
+  ) async throws {
+    let singleResponseMethods = self.state.withLock { $0.singleResponseMethods }
+    let runtime = try ServerRuntime(configuration: self.configuration) { call in
+      Self.handle(call, singleResponse: singleResponseMethods.contains(call.path), streamHandler)
+    }
+    let stopEarly = self.state.withLock { state in
+      state.runtime = runtime
+      return state.shutdownRequested
+    }
+    if stopEarly { runtime.beginShutdown(drainTimeout: self.configuration.drainTimeout) }
+    self.onListening(runtime.boundAddresses)
+    await withTaskCancellationHandler {
+      await runtime.waitUntilStopped()
+    } onCancel: {
+      runtime.beginShutdown(drainTimeout: .zero)
+    }
+    self.state.withLock { $0.runtime = nil }
+    runtime.destroy()
+  }
+
+  public func beginGracefulShutdown() {
+    let runtime = self.state.withLock { state in
+      state.shutdownRequested = true
+      return state.runtime
+    }
+    runtime?.beginShutdown(drainTimeout: self.configuration.drainTimeout)
+  }
+
+  /// Runs on the poller thread: starts the close watcher and spawns the handler's task.
+  private static func handle(
+    _ call: ServerCall,
+    singleResponse: Bool,
+    _ streamHandler: @escaping @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void
+  ) -> Task<Void, Never> {
+    call.watchClose()
+    let task = Task {
+      await withServerContextRPCCancellationHandle { handle in
+        call.attach(handle: handle)
+        let descriptor = MethodDescriptor(path: call.path)
+        let stream = RPCStream(
+          descriptor: descriptor,
+          inbound: RPCAsyncSequence(wrapping: CallInbound(call: call)),
+          outbound: RPCWriter.Closable(wrapping: CallWriter(call: call, holdsSingleResponse: singleResponse))
+        )
+        var context = ServerContext(
+          descriptor: descriptor,
+          remotePeer: call.remotePeer,
+          localPeer: "",
+          cancellation: handle
+        )
+        context.transportSpecific = BridgeCallInfo(deadline: call.deadline, path: call.path)
+        await streamHandler(stream, context)
+      }
+      call.detachTask()
+    }
+    call.attach(task: task)
+    return task
+  }
+}
+
+extension MethodDescriptor {
+  /// Parses "/package.Service/Method"; anything else becomes a descriptor no router knows, so the
+  /// call ends with UNIMPLEMENTED.
+  init(path: String) {
+    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+    if parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty {
+      self.init(fullyQualifiedService: String(parts[1]), method: String(parts[2]))
+    } else {
+      self.init(fullyQualifiedService: "", method: path)
+    }
+  }
+}

@@ -1,0 +1,185 @@
+// The core's server object for one `listen`: creation and binding, the accept loop, in-flight
+// accounting and the shutdown sequence. Order (research/cgrpc-spike.md, section 4):
+//   grpc_init → create server, register queue → add ports → start → arm request_call slots;
+//   shutdown_and_notify → (drain) → cancel_all_calls → shutdown tag and handlers done →
+//   server_destroy → queue shutdown, join poller → queue destroy → grpc_shutdown.
+internal import CGRPC
+internal import CGRPCShim
+import Synchronization
+
+final class ServerRuntime: Sendable {
+  private let server: SendablePointer
+  private let queue: CompletionQueue
+  private let state = Mutex(State())
+  private let onCall: @Sendable (ServerCall) -> Task<Void, Never>
+  let boundAddresses: [String]
+
+  private struct State {
+    var inFlight = 0
+    var shuttingDown = false
+    var shutdownNotified = false
+    var destroyed = false
+    var waiter: CheckedContinuation<Void, Never>?
+    var stopped: Bool { self.shutdownNotified && self.inFlight == 0 }
+  }
+
+  struct SendablePointer: @unchecked Sendable { let pointer: OpaquePointer }
+
+  init(
+    configuration: BridgeConfiguration,
+    onCall: @escaping @Sendable (ServerCall) -> Task<Void, Never>
+  ) throws {
+    self.onCall = onCall
+    grpc_init()
+    let args = configuration.coreChannelArgs.sorted { $0.key < $1.key }
+    let keys = args.map { strdup($0.key) }
+    defer { keys.forEach { free($0) } }
+    let server = keys.map { UnsafePointer($0) }.withUnsafeBufferPointer { keyBuffer in
+      args.map { $0.value }.withUnsafeBufferPointer { values in
+        cgrpc_server_create(keyBuffer.baseAddress, values.baseAddress, args.count)!
+      }
+    }
+    let queue = CompletionQueue()
+    grpc_server_register_completion_queue(server, queue.pointer, nil)
+    var bound: [String] = []
+    do {
+      for address in configuration.addresses {
+        bound.append(try Self.addPort(server, address: address, tls: configuration.tls))
+      }
+    } catch {
+      grpc_server_destroy(server)
+      grpc_completion_queue_shutdown(queue.pointer)
+      grpc_completion_queue_destroy(queue.pointer)
+      grpc_shutdown()
+      throw error
+    }
+    grpc_server_start(server)
+    queue.startPoller()
+    self.server = SendablePointer(pointer: server)
+    self.queue = queue
+    self.boundAddresses = bound
+    for _ in 0..<max(1, configuration.acceptBacklog) { self.requestCall() }
+  }
+
+  private static func addPort(
+    _ server: OpaquePointer, address: String, tls: BridgeConfiguration.TLS?
+  ) throws -> String {
+    let credentials: OpaquePointer? =
+      if let tls {
+        cgrpc_server_credentials_create(
+          tls.privateKeyPEM, tls.certificateChainPEM, tls.clientCAPEM,
+          tls.requireClientCertificate ? 1 : 0)
+      } else {
+        cgrpc_server_credentials_create(nil, nil, nil, 0)
+      }
+    guard let credentials else {
+      throw BridgeError(code: .invalidConfiguration, message: "the TLS certificate or key was rejected")
+    }
+    defer { grpc_server_credentials_release(credentials) }
+    let port = grpc_server_add_http2_port(server, address, credentials)
+    guard port > 0 else {
+      throw BridgeError(
+        code: .bindFailed,
+        message: "cannot listen on \(address): the address is in use, not local, or not allowed"
+      )
+    }
+    if address.hasPrefix("unix:") || address.hasPrefix("unix-abstract:") { return address }
+    guard let colon = address.lastIndex(of: ":") else { return address }
+    return address[..<colon] + ":\(port)"
+  }
+
+  // MARK: Accepting
+
+  /// Arms one generic request for a new call. Its tag re-arms a replacement first (unless the
+  /// server is shutting down) and then hands the call over.
+  private func requestCall() {
+    let slot = cgrpc_call_slot_create()!
+    let tag = CompletionTag { success in
+      guard success, slot.pointee.call != nil else {
+        cgrpc_call_slot_destroy(slot)  // the server shut down; do not re-arm
+        return
+      }
+      self.requestCall()
+      self.accept(ServerCall(slot: slot))
+    }.retainedPointer()
+    let error = cgrpc_call_slot_request(slot, self.server.pointer, self.queue.pointer, tag)
+    if error != GRPC_CALL_OK {
+      CompletionTag.release(tag)
+      cgrpc_call_slot_destroy(slot)
+    }
+  }
+
+  private func accept(_ call: ServerCall) {
+    self.state.withLock { $0.inFlight += 1 }
+    let task = self.onCall(call)
+    Task {
+      await task.value
+      self.finishedCall()
+    }
+  }
+
+  private func finishedCall() {
+    let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+      state.inFlight -= 1
+      return state.stopped ? state.waiter.take() : nil
+    }
+    waiter?.resume()
+  }
+
+  // MARK: Shutdown
+
+  /// Stops accepting; after `drainTimeout`, cancels the calls still running. Idempotent, except
+  /// that a shorter timeout given later still applies.
+  func beginShutdown(drainTimeout: Duration) {
+    let first = self.state.withLock { state -> Bool in
+      defer { state.shuttingDown = true }
+      return !state.shuttingDown
+    }
+    if first {
+      let tag = CompletionTag { _ in
+        let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+          state.shutdownNotified = true
+          return state.stopped ? state.waiter.take() : nil
+        }
+        waiter?.resume()
+      }.retainedPointer()
+      grpc_server_shutdown_and_notify(self.server.pointer, self.queue.pointer, tag)
+    }
+    if drainTimeout <= .zero {
+      self.cancelAllCalls()
+    } else {
+      Task {
+        try? await Task.sleep(for: drainTimeout)
+        self.cancelAllCalls()
+      }
+    }
+  }
+
+  private func cancelAllCalls() {
+    self.state.withLock { state in
+      if !state.destroyed { grpc_server_cancel_all_calls(self.server.pointer) }
+    }
+  }
+
+  /// Returns once shutdown was notified by the core and every handler returned.
+  func waitUntilStopped() async {
+    await withCheckedContinuation { continuation in
+      let stopped = self.state.withLock { state in
+        if state.stopped { return true }
+        state.waiter = continuation
+        return false
+      }
+      if stopped { continuation.resume() }
+    }
+  }
+
+  /// Frees the core's objects. Call once, after `waitUntilStopped`.
+  func destroy() {
+    self.state.withLock { state in
+      state.destroyed = true
+      grpc_server_destroy(self.server.pointer)
+    }
+    self.queue.shutdownAndJoin()
+    grpc_shutdown()
+  }
+}

@@ -1,0 +1,45 @@
+// rlhfd.v1.Feedback: validates submissions. Acknowledging feedback promises durability, so
+// until the feedback store exists every submission is refused with UNIMPLEMENTED, never acked.
+import API
+import GRPCCore
+
+struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
+  func submitPreference(
+    request: Rlhfd_V1_PreferenceFeedback,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_FeedbackAck {
+    try Validation.check(request)
+    throw NotBuilt.error("Feedback.SubmitPreference", needs: "feedback store")
+  }
+
+  func submitPrompts(
+    request: Rlhfd_V1_PromptBatch,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_FeedbackAck {
+    try Validation.check(request)
+    throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
+  }
+
+  func submitRating(
+    request: Rlhfd_V1_RatingFeedback,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_FeedbackAck {
+    try Validation.check(request)
+    throw NotBuilt.error("Feedback.SubmitRating", needs: "feedback store")
+  }
+
+  func getTrainingStatus(
+    request: Rlhfd_V1_TrainingStatusRequest,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_TrainingStatus {
+    throw NotBuilt.error("Feedback.GetTrainingStatus", needs: "trainer")
+  }
+
+  func watchTraining(
+    request: Rlhfd_V1_WatchTrainingRequest,
+    response: RPCWriter<Rlhfd_V1_TrainingEvent>,
+    context: ServerContext
+  ) async throws {
+    throw NotBuilt.error("Feedback.WatchTraining", needs: "trainer")
+  }
+}

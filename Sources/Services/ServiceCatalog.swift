@@ -1,0 +1,36 @@
+// Every service the daemon serves, built in one place.
+import API
+public import GRPCCore
+public import Logging
+
+public enum ServiceCatalog {
+  /// Fully qualified names of the served services, as the health service knows them.
+  public static func serviceNames(debug: Bool) -> [String] {
+    var names = [
+      Rlhfd_V1_Policy.descriptor, Rlhfd_V1_Reward.descriptor, Rlhfd_V1_Feedback.descriptor,
+      Rlhfd_V1_Admin.descriptor, Grpc_Health_V1_Health.descriptor,
+    ].map(\.fullyQualifiedService)
+    if debug { names.append(Rlhfd_V1_Debug.descriptor.fullyQualifiedService) }
+    return names
+  }
+
+  public static func services(
+    health: HealthStatusStore,
+    debug: Bool,
+    limits: RequestLimits = RequestLimits(),
+    logger: Logger
+  ) -> [any RegistrableRPCService] {
+    var services: [any RegistrableRPCService] = [
+      PolicyService(limits: limits),
+      RewardService(limits: limits),
+      FeedbackService(),
+      AdminService(),
+      HealthService(store: health),
+    ]
+    if debug {
+      logger.warning("serving rlhfd.v1.Debug: for tests and diagnostics only")
+      services.append(DebugService())
+    }
+    return services
+  }
+}

@@ -1,0 +1,124 @@
+// `rlhfd serve`: parse flags, load the configuration file, bootstrap logging, run the daemon.
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+
+@main
+struct RlhfdCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rlhfd",
+    abstract: "Serve and continuously align a vision-language policy over gRPC.",
+    version: "0.1.0",
+    subcommands: [Serve.self, CheckConfig.self],
+    defaultSubcommand: Serve.self
+  )
+}
+
+/// Flags shared by the subcommands; each one overrides the configuration file.
+struct ConfigurationOptions: ParsableArguments {
+  @Option(name: .long, help: "YAML configuration file (flags override it).")
+  var config: String?
+
+  @Option(name: .long, help: "Address to listen on (host:port, unix:/path); repeat for several.")
+  var listen: [String] = []
+
+  @Option(name: .long, help: "PEM certificate chain for TLS.")
+  var tlsCertificate: String?
+
+  @Option(name: .long, help: "PEM private key for TLS.")
+  var tlsPrivateKey: String?
+
+  @Option(name: .long, help: "PEM CA bundle for client certificates.")
+  var tlsClientCa: String?
+
+  @Flag(name: .long, help: "Require a valid client certificate (mutual TLS).")
+  var requireClientCertificate = false
+
+  @Option(name: .long, help: "Largest request message, in bytes.")
+  var maxReceiveMessageBytes: Int?
+
+  @Option(name: .long, help: "Largest response message, in bytes.")
+  var maxSendMessageBytes: Int?
+
+  @Option(name: .long, help: "Seconds that shutdown waits for in-flight calls.")
+  var drainTimeout: Double?
+
+  @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: String?
+
+  @Flag(name: .long, help: "Serve rlhfd.v1.Debug (tests and diagnostics only).")
+  var debugService = false
+
+  func resolve() throws -> DaemonConfiguration {
+    var configuration = try self.config.map { try DaemonConfiguration.load(path: $0) } ?? DaemonConfiguration()
+    if !self.listen.isEmpty { configuration.listen = self.listen }
+    if self.tlsCertificate != nil || self.tlsPrivateKey != nil {
+      guard let certificate = self.tlsCertificate, let key = self.tlsPrivateKey else {
+        throw ValidationError("--tls-certificate and --tls-private-key go together")
+      }
+      configuration.tls = .init(certificate: certificate, privateKey: key)
+    }
+    if let clientCA = self.tlsClientCa {
+      guard configuration.tls != nil else { throw ValidationError("--tls-client-ca needs TLS") }
+      configuration.tls?.clientCA = clientCA
+    }
+    if self.requireClientCertificate {
+      guard configuration.tls?.clientCA != nil else {
+        throw ValidationError("--require-client-certificate needs --tls-client-ca")
+      }
+      configuration.tls?.requireClientCertificate = true
+    }
+    if let bytes = self.maxReceiveMessageBytes { configuration.maxReceiveMessageBytes = bytes }
+    if let bytes = self.maxSendMessageBytes { configuration.maxSendMessageBytes = bytes }
+    if let seconds = self.drainTimeout { configuration.drainTimeoutSeconds = seconds }
+    if let level = self.logLevel { configuration.logLevel = level }
+    if self.debugService { configuration.debugService = true }
+    try configuration.validate()
+    return configuration
+  }
+}
+
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).")
+
+  @OptionGroup var options: ConfigurationOptions
+
+  func run() async throws {
+    let configuration: DaemonConfiguration
+    do { configuration = try self.options.resolve() } catch let error as ConfigurationError {
+      throw ValidationError(error.message)
+    }
+    let level = LogLevelName(configuration.logLevel)?.level ?? .info
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "rlhfd")
+    do {
+      try await Daemon.serve(configuration: configuration, logger: logger)
+    } catch {
+      logger.critical("cannot serve: \(error)")
+      throw ExitCode(1)
+    }
+  }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check-config",
+    abstract: "Validate the configuration and print it resolved, as JSON.")
+
+  @OptionGroup var options: ConfigurationOptions
+
+  func run() async throws {
+    let configuration: DaemonConfiguration
+    do { configuration = try self.options.resolve() } catch let error as ConfigurationError {
+      throw ValidationError(error.message)
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+  }
+}

@@ -1,0 +1,79 @@
+import Daemon
+import Testing
+
+@Suite struct DaemonConfigurationTests {
+  @Test func emptyFileGivesDefaults() throws {
+    let configuration = try DaemonConfiguration.parse(yaml: "")
+    #expect(configuration == DaemonConfiguration())
+    #expect(configuration.listen == ["127.0.0.1:50051"])
+    #expect(configuration.maxReceiveMessageBytes >= 32 << 20)
+  }
+
+  @Test func readsEveryKey() throws {
+    let configuration = try DaemonConfiguration.parse(
+      yaml: """
+        listen: ["127.0.0.1:0", "unix:/tmp/rlhfd.sock"]
+        max_receive_message_bytes: 2048
+        max_send_message_bytes: 4096
+        drain_timeout_seconds: 1.5
+        log_level: debug
+        debug_service: true
+        """)
+    #expect(configuration.listen == ["127.0.0.1:0", "unix:/tmp/rlhfd.sock"])
+    #expect(configuration.maxReceiveMessageBytes == 2048)
+    #expect(configuration.maxSendMessageBytes == 4096)
+    #expect(configuration.drainTimeoutSeconds == 1.5)
+    #expect(configuration.logLevel == "debug")
+    #expect(configuration.debugService)
+  }
+
+  @Test func unknownKeyIsNamed() {
+    #expect {
+      try DaemonConfiguration.parse(yaml: "listne: [\"127.0.0.1:1\"]")
+    } throws: { error in
+      "\(error)".contains("unknown configuration key 'listne'")
+    }
+    #expect {
+      try DaemonConfiguration.parse(yaml: "tls: {certificate: a, private_key: b, cert: c}")
+    } throws: { error in
+      "\(error)".contains("'tls.cert'")
+    }
+  }
+
+  @Test(arguments: [
+    ("listen: []", "'listen'"),
+    ("max_receive_message_bytes: 10", "'max_receive_message_bytes'"),
+    ("drain_timeout_seconds: -1", "'drain_timeout_seconds'"),
+    ("log_level: loud", "'log_level'"),
+    ("max_send_message_bytes: lots", "wrong type"),
+    ("- a\n- b", "mapping"),
+    ("listen: [", "not valid YAML"),
+  ])
+  func badValuesAreRejectedWithAMessage(yaml: String, expected: String) {
+    #expect {
+      try DaemonConfiguration.parse(yaml: yaml)
+    } throws: { error in
+      "\(error)".contains(expected)
+    }
+  }
+
+  @Test func missingTLSFileIsNamed() {
+    var configuration = DaemonConfiguration()
+    configuration.tls = .init(certificate: "/nonexistent/cert.pem", privateKey: "/nonexistent/key.pem")
+    #expect {
+      try configuration.bridgeConfiguration()
+    } throws: { error in
+      "\(error)".contains("tls.certificate") && "\(error)".contains("/nonexistent/cert.pem")
+    }
+  }
+
+  @Test func bridgeConfigurationCarriesLimits() throws {
+    var configuration = DaemonConfiguration()
+    configuration.maxReceiveMessageBytes = 5000
+    configuration.drainTimeoutSeconds = 2
+    let bridge = try configuration.bridgeConfiguration()
+    #expect(bridge.maxReceiveMessageBytes == 5000)
+    #expect(bridge.drainTimeout == .seconds(2))
+    #expect(bridge.addresses == configuration.listen)
+  }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The import fence: C modules are owned by one Swift module each, and generic layers import
+# nothing of what sits above them. Fails listing every violation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+# module -> Swift targets allowed to import it
+declare -A owners=(
+  [CGRPC]="GRPCBridge"
+  [CGRPCShim]="GRPCBridge"
+  [CBLAS]="Engine"
+)
+# target -> modules of ours it must not import
+declare -A forbidden=(
+  [GRPCBridge]="API Services Daemon Engine Models Scheduler RLHF"
+  [Engine]="API Services Daemon GRPCBridge Models Scheduler RLHF GRPCCore"
+  [Scheduler]="API Services Daemon GRPCBridge Models RLHF Engine"
+  [API]="Services Daemon GRPCBridge"
+  [Services]="Daemon GRPCBridge"
+)
+imports() { grep -hoE '^\s*(@[A-Za-z_]+\s+)?((public|internal|package|private|fileprivate)\s+)?import\s+[A-Za-z_]+' "$@" 2>/dev/null | awk '{print $NF}' | sort -u; }
+for module in "${!owners[@]}"; do
+  for dir in Sources/*/; do
+    target=$(basename "$dir")
+    [[ " ${owners[$module]} " == *" $target "* || "$target" == "$module" ]] && continue
+    if grep -rqE "import\s+$module\b" --include='*.swift' "$dir"; then
+      echo "import fence: $target imports $module (only ${owners[$module]} may)"; status=1
+    fi
+  done
+done
+for target in "${!forbidden[@]}"; do
+  [[ -d "Sources/$target" ]] || continue
+  mapfile -t used < <(imports $(find "Sources/$target" -name '*.swift'))
+  for module in ${forbidden[$target]}; do
+    if printf '%s\n' "${used[@]}" | grep -qx "$module"; then
+      echo "import fence: $target must not import $module"; status=1
+    fi
+  done
+done
+[[ $status == 0 ]] && echo "import fence: ok"
+exit $status
