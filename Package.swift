@@ -61,7 +61,9 @@ let package = Package(
 
     .target(
       name: "Services",
-      dependencies: ["API", grpcCore, logging, .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: [
+        "API", grpcCore, logging, .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
       swiftSettings: swiftSettings
     ),
 
@@ -91,9 +93,15 @@ let package = Package(
     .testTarget(
       name: "ServicesTests",
       dependencies: [
-        "Services", "API", grpcCore,
+        "Services", "API", grpcCore, logging,
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "GRPCBridgeTests",
+      dependencies: ["GRPCBridge", grpcCore],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -31,7 +31,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     public var requireClientCertificate: Bool = false
 
     public init(
-      certificate: String, privateKey: String, clientCA: String? = nil,
+      certificate: String,
+      privateKey: String,
+      clientCA: String? = nil,
       requireClientCertificate: Bool = false
     ) {
       self.certificate = certificate
@@ -50,7 +52,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-      case certificate, privateKey = "private_key", clientCA = "client_ca"
+      case certificate
+      case privateKey = "private_key"
+      case clientCA = "client_ca"
       case requireClientCertificate = "require_client_certificate"
     }
   }
@@ -72,13 +76,16 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.listen = try c.decodeIfPresent([String].self, forKey: .listen) ?? defaults.listen
     self.tls = try c.decodeIfPresent(TLSFiles.self, forKey: .tls)
     self.maxReceiveMessageBytes =
-      try c.decodeIfPresent(Int.self, forKey: .maxReceiveMessageBytes) ?? defaults.maxReceiveMessageBytes
+      try c.decodeIfPresent(Int.self, forKey: .maxReceiveMessageBytes)
+      ?? defaults.maxReceiveMessageBytes
     self.maxSendMessageBytes =
       try c.decodeIfPresent(Int.self, forKey: .maxSendMessageBytes) ?? defaults.maxSendMessageBytes
     self.drainTimeoutSeconds =
-      try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? defaults.drainTimeoutSeconds
+      try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds)
+      ?? defaults.drainTimeoutSeconds
     self.logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
-    self.debugService = try c.decodeIfPresent(Bool.self, forKey: .debugService) ?? defaults.debugService
+    self.debugService =
+      try c.decodeIfPresent(Bool.self, forKey: .debugService) ?? defaults.debugService
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -106,7 +113,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public static func load(path: String) throws(ConfigurationError) -> DaemonConfiguration {
     let text: String
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-      throw ConfigurationError("cannot read the configuration file \(path): \(error.localizedDescription)")
+      throw ConfigurationError(
+        "cannot read the configuration file \(path): \(error.localizedDescription)"
+      )
     }
     return try Self.parse(yaml: text)
   }
@@ -118,7 +127,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       let name = key.string ?? "\(key)"
       if !allowed.contains(name) {
         throw ConfigurationError(
-          "unknown configuration key '\(path)\(name)'; known keys: \(allowed.sorted().joined(separator: ", "))")
+          "unknown configuration key '\(path)\(name)'; known keys: \(allowed.sorted().joined(separator: ", "))"
+        )
       }
     }
   }
@@ -126,7 +136,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// Checks values that decode but make no sense.
   public func validate() throws(ConfigurationError) {
     if self.listen.isEmpty { throw ConfigurationError("'listen' needs at least one address") }
-    if self.listen.contains(where: \.isEmpty) { throw ConfigurationError("'listen' has an empty address") }
+    if self.listen.contains(where: \.isEmpty) {
+      throw ConfigurationError("'listen' has an empty address")
+    }
     if self.maxReceiveMessageBytes < 1024 || self.maxReceiveMessageBytes > Int(Int32.max) {
       throw ConfigurationError("'max_receive_message_bytes' must be between 1024 and \(Int32.max)")
     }
@@ -138,7 +150,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     }
     if LogLevelName(self.logLevel) == nil {
       throw ConfigurationError(
-        "'log_level' must be one of \(LogLevelName.allNames.joined(separator: ", ")), not '\(self.logLevel)'")
+        "'log_level' must be one of \(LogLevelName.allNames.joined(separator: ", ")), not '\(self.logLevel)'"
+      )
     }
   }
 

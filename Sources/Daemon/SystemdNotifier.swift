@@ -30,11 +30,15 @@ public struct SystemdNotifier: Sendable {
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
       raw.copyBytes(from: pathBytes)
     }
-    let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + (pathBytes.first == 0 ? 0 : 1))
+    let length = socklen_t(
+      MemoryLayout<sa_family_t>.size + pathBytes.count + (pathBytes.first == 0 ? 0 : 1)
+    )
     let bytes = Array(message.utf8)
     _ = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-        bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), socketAddress, length) }
+        bytes.withUnsafeBytes {
+          sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), socketAddress, length)
+        }
       }
     }
   }

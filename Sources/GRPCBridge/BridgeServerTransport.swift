@@ -38,13 +38,16 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
 
   public func configure(context: GRPCServerContext) {
     let single = context.methods.filter { $0.type.map { !$0.isResponseStreaming } ?? false }
-    self.state.withLock { $0.singleResponseMethods = Set(single.map { "/" + $0.fullyQualifiedMethod }) }
+    self.state.withLock {
+      $0.singleResponseMethods = Set(single.map { "/" + $0.fullyQualifiedMethod })
+    }
   }
 
   public func listen(
-    streamHandler: @escaping @Sendable (
-      _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
-    ) async -> Void
+    streamHandler:
+      @escaping @Sendable (
+        _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
+      ) async -> Void
   ) async throws {
     let singleResponseMethods = self.state.withLock { $0.singleResponseMethods }
     let runtime = try ServerRuntime(configuration: self.configuration) { call in
@@ -87,7 +90,9 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
         let stream = RPCStream(
           descriptor: descriptor,
           inbound: RPCAsyncSequence(wrapping: CallInbound(call: call)),
-          outbound: RPCWriter.Closable(wrapping: CallWriter(call: call, holdsSingleResponse: singleResponse))
+          outbound: RPCWriter.Closable(
+            wrapping: CallWriter(call: call, holdsSingleResponse: singleResponse)
+          )
         )
         var context = ServerContext(
           descriptor: descriptor,

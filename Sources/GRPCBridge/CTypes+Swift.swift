@@ -6,14 +6,19 @@ import GRPCCore
 extension String {
   /// Decodes a slice as UTF-8 (invalid bytes are repaired, never trapped on).
   init(slice: UnsafePointer<grpc_slice>) {
-    let buffer = UnsafeBufferPointer(start: cgrpc_slice_start(slice), count: cgrpc_slice_length(slice))
+    let buffer = UnsafeBufferPointer(
+      start: cgrpc_slice_start(slice),
+      count: cgrpc_slice_length(slice)
+    )
     self = String(decoding: buffer, as: UTF8.self)
   }
 }
 
 extension Array where Element == UInt8 {
   init(slice: UnsafePointer<grpc_slice>) {
-    self = Array(UnsafeBufferPointer(start: cgrpc_slice_start(slice), count: cgrpc_slice_length(slice)))
+    self = Array(
+      UnsafeBufferPointer(start: cgrpc_slice_start(slice), count: cgrpc_slice_length(slice))
+    )
   }
 
   /// Copies a received message's payload (decompressed) into an array: one copy.
@@ -46,7 +51,9 @@ extension Metadata {
 func addMetadata(
   _ metadata: Metadata,
   to batch: UnsafeMutablePointer<cgrpc_batch>,
-  using add: (UnsafeMutablePointer<cgrpc_batch>, UnsafePointer<CChar>, Int, UnsafePointer<UInt8>?, Int) -> Int32
+  using add: (
+    UnsafeMutablePointer<cgrpc_batch>, UnsafePointer<CChar>, Int, UnsafePointer<UInt8>?, Int
+  ) -> Int32
 ) {
   for (key, value) in metadata {
     let lowered = key.lowercased()
@@ -61,7 +68,9 @@ func addMetadata(
     case .binary(let binary): bytes = binary
     }
     let added = lowered.withCString { keyPointer in
-      bytes.withUnsafeBufferPointer { add(batch, keyPointer, lowered.utf8.count, $0.baseAddress, $0.count) }
+      bytes.withUnsafeBufferPointer {
+        add(batch, keyPointer, lowered.utf8.count, $0.baseAddress, $0.count)
+      }
     }
     if added != 0 { return }
   }

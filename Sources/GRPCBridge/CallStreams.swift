@@ -77,12 +77,18 @@ final class CallWriter: ClosableRPCWriterProtocol, Sendable {
   func finish() async {
     // GRPCCore writes the status before finishing; a writer finished without one ends the call
     // with UNKNOWN rather than leaving the client waiting.
-    self.sendStatus(Status(code: .unknown, message: "The handler ended without a status."), trailers: [:])
+    self.sendStatus(
+      Status(code: .unknown, message: "The handler ended without a status."),
+      trailers: [:]
+    )
   }
 
   func finish(throwing error: any Error) async {
     let rpcError = (error as? RPCError) ?? RPCError(code: .unknown, message: "\(error)")
-    self.sendStatus(Status(code: Status.Code(rpcError.code), message: rpcError.message), trailers: rpcError.metadata)
+    self.sendStatus(
+      Status(code: Status.Code(rpcError.code), message: rpcError.message),
+      trailers: rpcError.metadata
+    )
   }
 
   private func send(message bytes: [UInt8]) async throws {
@@ -104,11 +110,20 @@ final class CallWriter: ClosableRPCWriterProtocol, Sendable {
     let batch = cgrpc_batch_create()!
     self.addInitialMetadataIfNeeded(to: batch)
     if let heldMessage, status.code == .ok {
-      heldMessage.withUnsafeBufferPointer { cgrpc_batch_send_message(batch, $0.baseAddress, $0.count) }
+      heldMessage.withUnsafeBufferPointer {
+        cgrpc_batch_send_message(batch, $0.baseAddress, $0.count)
+      }
     }
     addMetadata(trailers, to: batch, using: cgrpc_batch_add_trailing_metadata)
     let message = status.message
-    message.withCString { cgrpc_batch_send_status(batch, grpc_status_code(rawValue: Int32(status.code.rawValue)), $0, message.utf8.count) }
+    message.withCString {
+      cgrpc_batch_send_status(
+        batch,
+        grpc_status_code(rawValue: Int32(status.code.rawValue)),
+        $0,
+        message.utf8.count
+      )
+    }
     self.call.start(batch) { _, _ in }
   }
 

@@ -18,16 +18,21 @@ final class CompletionQueue: @unchecked Sendable {
   func startPoller() {
     let queue = Unmanaged.passRetained(self).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { argument in
-      let queue = Unmanaged<CompletionQueue>.fromOpaque(argument!).takeRetainedValue()
-      cgrpc_set_thread_name("grpc-poller")
-      var tag: UnsafeMutableRawPointer?
-      var success: Int32 = 0
-      while cgrpc_cq_next(queue.pointer, &tag, &success) == 1 {
-        if let tag { CompletionTag.complete(tag, success: success != 0) }
-      }
-      return nil
-    }, queue)
+    let rc = pthread_create(
+      &thread,
+      nil,
+      { argument in
+        let queue = Unmanaged<CompletionQueue>.fromOpaque(argument!).takeRetainedValue()
+        cgrpc_set_thread_name("grpc-poller")
+        var tag: UnsafeMutableRawPointer?
+        var success: Int32 = 0
+        while cgrpc_cq_next(queue.pointer, &tag, &success) == 1 {
+          if let tag { CompletionTag.complete(tag, success: success != 0) }
+        }
+        return nil
+      },
+      queue
+    )
     precondition(rc == 0, "pthread_create failed: \(rc)")
     self.thread = thread
   }

@@ -30,7 +30,10 @@ final class ServerCall: @unchecked Sendable {
     self.path = withUnsafePointer(to: &slot.pointee.details.method) { String(slice: $0) }
     var peer = [CChar](repeating: 0, count: 128)
     cgrpc_call_peer(slot.pointee.call, &peer, peer.count)
-    self.remotePeer = String(decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    self.remotePeer = String(
+      decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) },
+      as: UTF8.self
+    )
     let remaining = cgrpc_deadline_remaining_ns(slot.pointee.details.deadline)
     self.deadline = remaining == Int64.max ? nil : .now + .nanoseconds(remaining)
     self.requestMetadata = Metadata(slot.pointee.metadata)

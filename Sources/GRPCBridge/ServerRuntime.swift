@@ -33,7 +33,7 @@ final class ServerRuntime: Sendable {
     grpc_init()
     let args = configuration.coreChannelArgs.sorted { $0.key < $1.key }
     let keys = args.map { strdup($0.key) }
-    defer { keys.forEach { free($0) } }
+    defer { for key in keys { free(key) } }
     let server = keys.map { UnsafePointer($0) }.withUnsafeBufferPointer { keyBuffer in
       args.map { $0.value }.withUnsafeBufferPointer { values in
         cgrpc_server_create(keyBuffer.baseAddress, values.baseAddress, args.count)!
@@ -62,26 +62,36 @@ final class ServerRuntime: Sendable {
   }
 
   private static func addPort(
-    _ server: OpaquePointer, address: String, tls: BridgeConfiguration.TLS?
+    _ server: OpaquePointer,
+    address: String,
+    tls: BridgeConfiguration.TLS?
   ) throws -> String {
     let credentials: OpaquePointer? =
       if let tls {
         cgrpc_server_credentials_create(
-          tls.privateKeyPEM, tls.certificateChainPEM, tls.clientCAPEM,
-          tls.requireClientCertificate ? 1 : 0)
+          tls.privateKeyPEM,
+          tls.certificateChainPEM,
+          tls.clientCAPEM,
+          tls.requireClientCertificate ? 1 : 0
+        )
       } else {
         cgrpc_server_credentials_create(nil, nil, nil, 0)
       }
     guard let credentials else {
-      throw BridgeError(code: .invalidConfiguration, message: "the TLS certificate or key was rejected")
+      throw BridgeError(
+        code: .invalidConfiguration,
+        message: "the TLS certificate or key was rejected"
+      )
     }
     defer { grpc_server_credentials_release(credentials) }
     let port = grpc_server_add_http2_port(server, address, credentials)
     guard port > 0 else {
-      throw BridgeError(
-        code: .bindFailed,
-        message: "cannot listen on \(address): the address is in use, not local, or not allowed"
-      )
+      let reason =
+        tls == nil
+        ? "the address is in use, not local, or not allowed"
+        : "the address is in use, not local, or not allowed, or the TLS certificate and key "
+          + "do not form a valid pair (the gRPC core's log above says which)"
+      throw BridgeError(code: .bindFailed, message: "cannot listen on \(address): \(reason)")
     }
     if address.hasPrefix("unix:") || address.hasPrefix("unix-abstract:") { return address }
     guard let colon = address.lastIndex(of: ":") else { return address }

@@ -19,7 +19,10 @@ struct DebugService: Rlhfd_V1_Debug.SimpleServiceProtocol {
       throw RPCError(code: .cancelled, message: "the call was cancelled while sleeping")
     }
     let slept = ContinuousClock.now - start
-    return .with { $0.sleptMs = Double(slept.components.seconds) * 1e3 + Double(slept.components.attoseconds) / 1e15 }
+    return .with {
+      $0.sleptMs =
+        Double(slept.components.seconds) * 1e3 + Double(slept.components.attoseconds) / 1e15
+    }
   }
 
   func echo(

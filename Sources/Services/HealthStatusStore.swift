@@ -68,7 +68,9 @@ public final class HealthStatusStore: Sendable {
   /// A stream of the status of `service`: the current value first, then each change; nil means
   /// the service is unknown. It finishes when the store closes.
   public func watch(_ service: String) -> AsyncStream<ServingStatus?> {
-    let (stream, continuation) = AsyncStream<ServingStatus?>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    let (stream, continuation) = AsyncStream<ServingStatus?>.makeStream(
+      bufferingPolicy: .bufferingNewest(1)
+    )
     let id: Int? = self.state.withLock { state in
       continuation.yield(state.statuses[service])
       if state.closed { return nil }

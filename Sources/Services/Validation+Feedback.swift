@@ -10,7 +10,9 @@ extension Validation {
       throw invalid("give either responses or generation_ids, not both")
     }
     if candidates > limits.maxResponsesPerScore {
-      throw invalid("\(candidates) candidates given, at most \(limits.maxResponsesPerScore) per Score")
+      throw invalid(
+        "\(candidates) candidates given, at most \(limits.maxResponsesPerScore) per Score"
+      )
     }
     if request.generationIds.isEmpty {
       if request.prompt.allSatisfy(\.isWhitespace) { throw invalid("prompt is empty") }
@@ -26,8 +28,16 @@ extension Validation {
   static func check(_ feedback: Rlhfd_V1_PreferenceFeedback) throws(RPCError) {
     if !feedback.hasImage { throw invalid("image is required") }
     try check(feedback.image, field: "image")
-    let first = try text(of: feedback.response1, present: feedback.hasResponse1, field: "response_1")
-    let second = try text(of: feedback.response2, present: feedback.hasResponse2, field: "response_2")
+    let first = try text(
+      of: feedback.response1,
+      present: feedback.hasResponse1,
+      field: "response_1"
+    )
+    let second = try text(
+      of: feedback.response2,
+      present: feedback.hasResponse2,
+      field: "response_2"
+    )
     if (first != nil || second != nil) && feedback.prompt.allSatisfy(\.isWhitespace) {
       throw invalid("prompt is required when a response is given as text")
     }
@@ -40,7 +50,9 @@ extension Validation {
 
   /// The text of a response given as text, nil when it is a generation id.
   private static func text(
-    of reference: Rlhfd_V1_ResponseRef, present: Bool, field: String
+    of reference: Rlhfd_V1_ResponseRef,
+    present: Bool,
+    field: String
   ) throws(RPCError) -> String? {
     switch present ? reference.source : nil {
     case .none: throw invalid("\(field): set either text or generation_id")
@@ -63,7 +75,9 @@ extension Validation {
       if !prompt.lengthBonus.isFinite || prompt.lengthBonus < 0 {
         throw invalid("\(field).length_bonus must be a finite number >= 0")
       }
-      if prompt.clientID.utf8.count > 128 { throw invalid("\(field).client_id is longer than 128 bytes") }
+      if prompt.clientID.utf8.count > 128 {
+        throw invalid("\(field).client_id is longer than 128 bytes")
+      }
       if prompt.hasFacts { try check(prompt.facts, field: "\(field).facts") }
     }
     try checkIdempotencyKey(batch.idempotencyKey)

@@ -23,7 +23,9 @@ enum Validation {
   static func check(_ request: Rlhfd_V1_GenerateRequest, limits: RequestLimits) throws(RPCError) {
     if request.prompt.allSatisfy(\.isWhitespace) { throw invalid("prompt is empty") }
     if request.images.count > limits.maxImagesPerRequest {
-      throw invalid("images: \(request.images.count) given, at most \(limits.maxImagesPerRequest) allowed")
+      throw invalid(
+        "images: \(request.images.count) given, at most \(limits.maxImagesPerRequest) allowed"
+      )
     }
     for (index, image) in request.images.enumerated() {
       try check(image, field: "images[\(index)]")
@@ -42,17 +44,22 @@ enum Validation {
   }
 
   static func isSHA256(_ text: String) -> Bool {
-    text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    text.utf8.count == 64
+      && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
   }
 
   static func check(_ sampling: Rlhfd_V1_SamplingParams, limits: RequestLimits) throws(RPCError) {
     if sampling.hasMaxNewTokens
       && !(1...limits.maxNewTokens).contains(sampling.maxNewTokens)
     {
-      throw invalid("sampling.max_new_tokens must be between 1 and \(limits.maxNewTokens), got \(sampling.maxNewTokens)")
+      throw invalid(
+        "sampling.max_new_tokens must be between 1 and \(limits.maxNewTokens), got \(sampling.maxNewTokens)"
+      )
     }
     if !sampling.temperature.isFinite || sampling.temperature < 0 {
-      throw invalid("sampling.temperature must be a finite number >= 0, got \(sampling.temperature)")
+      throw invalid(
+        "sampling.temperature must be a finite number >= 0, got \(sampling.temperature)"
+      )
     }
     if !sampling.topP.isFinite || sampling.topP < 0 || sampling.topP > 1 {
       throw invalid("sampling.top_p must be in (0, 1] (0 = disabled), got \(sampling.topP)")
@@ -62,7 +69,9 @@ enum Validation {
       throw invalid("sampling.repetition_penalty must be >= 1 (0 = disabled), got \(penalty)")
     }
     if sampling.stop.count > limits.maxStopStrings {
-      throw invalid("sampling.stop: \(sampling.stop.count) strings given, at most \(limits.maxStopStrings) allowed")
+      throw invalid(
+        "sampling.stop: \(sampling.stop.count) strings given, at most \(limits.maxStopStrings) allowed"
+      )
     }
     for (index, stop) in sampling.stop.enumerated() {
       if stop.isEmpty { throw invalid("sampling.stop[\(index)] is empty") }
@@ -75,7 +84,9 @@ enum Validation {
   static func check(_ facts: Rlhfd_V1_Facts, field: String) throws(RPCError) {
     if facts.hasCorrectChoice && facts.correctChoice != -1 {
       guard (0..<Int32(facts.choices.count)).contains(facts.correctChoice) else {
-        throw invalid("\(field).correct_choice \(facts.correctChoice) is not an index into its \(facts.choices.count) choices")
+        throw invalid(
+          "\(field).correct_choice \(facts.correctChoice) is not an index into its \(facts.choices.count) choices"
+        )
       }
     }
     if let index = facts.captions.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {

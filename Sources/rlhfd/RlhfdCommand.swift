@@ -51,7 +51,8 @@ struct ConfigurationOptions: ParsableArguments {
   var debugService = false
 
   func resolve() throws -> DaemonConfiguration {
-    var configuration = try self.config.map { try DaemonConfiguration.load(path: $0) } ?? DaemonConfiguration()
+    var configuration =
+      try self.config.map { try DaemonConfiguration.load(path: $0) } ?? DaemonConfiguration()
     if !self.listen.isEmpty { configuration.listen = self.listen }
     if self.tlsCertificate != nil || self.tlsPrivateKey != nil {
       guard let certificate = self.tlsCertificate, let key = self.tlsPrivateKey else {
@@ -108,7 +109,8 @@ struct Serve: AsyncParsableCommand {
 struct CheckConfig: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "check-config",
-    abstract: "Validate the configuration and print it resolved, as JSON.")
+    abstract: "Validate the configuration and print it resolved, as JSON."
+  )
 
   @OptionGroup var options: ConfigurationOptions
 

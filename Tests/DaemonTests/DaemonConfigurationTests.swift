@@ -1,4 +1,5 @@
 import Daemon
+import GRPCBridge
 import Testing
 
 @Suite struct DaemonConfigurationTests {
@@ -18,7 +19,8 @@ import Testing
         drain_timeout_seconds: 1.5
         log_level: debug
         debug_service: true
-        """)
+        """
+    )
     #expect(configuration.listen == ["127.0.0.1:0", "unix:/tmp/rlhfd.sock"])
     #expect(configuration.maxReceiveMessageBytes == 2048)
     #expect(configuration.maxSendMessageBytes == 4096)
@@ -59,7 +61,10 @@ import Testing
 
   @Test func missingTLSFileIsNamed() {
     var configuration = DaemonConfiguration()
-    configuration.tls = .init(certificate: "/nonexistent/cert.pem", privateKey: "/nonexistent/key.pem")
+    configuration.tls = .init(
+      certificate: "/nonexistent/cert.pem",
+      privateKey: "/nonexistent/key.pem"
+    )
     #expect {
       try configuration.bridgeConfiguration()
     } throws: { error in

@@ -1,0 +1,38 @@
+import API
+import GRPCCore
+import GRPCInProcessTransport
+import Logging
+import Services
+
+/// Runs the daemon's real services over GRPCInProcessTransport (no sockets, no C) for the
+/// duration of `body`.
+func withServices<Result: Sendable>(
+  debug: Bool = true,
+  _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
+) async throws -> Result {
+  let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
+  health.setAll(.serving)
+  let transport = InProcessTransport()
+  let services = ServiceCatalog.services(
+    health: health,
+    debug: debug,
+    logger: Logger(label: "test")
+  )
+  return try await withGRPCServer(transport: transport.server, services: services) { _ in
+    try await withGRPCClient(transport: transport.client) { client in
+      try await body(client, health)
+    }
+  }
+}
+
+/// The code and message of the RPCError `body` throws; fails the test when it succeeds.
+func rpcError(_ body: () async throws -> Void) async -> RPCError? {
+  do {
+    try await body()
+    return nil
+  } catch let error as RPCError {
+    return error
+  } catch {
+    return RPCError(code: .unknown, message: "not an RPCError: \(error)")
+  }
+}

@@ -1,0 +1,149 @@
+"""Tests of RlhfdClient against fake servicers in an in-process grpcio server (no daemon).
+
+Run: .venv/bin/python -m pytest clients/python/tests  (or python -m unittest discover)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import unittest
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from rlhfd_client import ImageLike, RlhfdClient, generation_ref, image_sha256
+from rlhfd_client.pb import (common_pb2, feedback_pb2, feedback_pb2_grpc, policy_pb2,
+                             policy_pb2_grpc, reward_pb2, reward_pb2_grpc)
+
+
+class FakePolicy(policy_pb2_grpc.PolicyServicer):
+    def Generate(self, request, context):
+        return policy_pb2.GenerateResponse(
+            text=f"{request.prompt}|{len(request.images)}|{request.sampling.max_new_tokens}",
+            finish_reason=policy_pb2.FINISH_REASON_EOS, generation_id="g1",
+            policy_version=request.policy_version or "v0")
+
+    def GenerateStream(self, request, context):
+        for word in ["a", "b"]:
+            yield policy_pb2.GenerateChunk(text=word, token_ids=[1])
+        yield policy_pb2.GenerateChunk(final=self.Generate(request, context))
+
+
+class FakeReward(reward_pb2_grpc.RewardServicer):
+    def Score(self, request, context):
+        n = len(request.responses) or len(request.generation_ids)
+        bonus = 1.0 if request.facts.HasField("yes_no_answer") else 0.0
+        return reward_pb2.ScoreResponse(
+            rewards=[reward_pb2.RewardBreakdown(total=i + bonus) for i in range(n)],
+            reward_model_version="rm0")
+
+
+class FakeFeedback(feedback_pb2_grpc.FeedbackServicer):
+    def __init__(self) -> None:
+        self.requests: list = []
+
+    def _ack(self, request, n=1):
+        self.requests.append(request)
+        return feedback_pb2.FeedbackAck(feedback_ids=[f"f{i}" for i in range(n)], accepted=n)
+
+    def SubmitPreference(self, request, context):
+        if request.preferred not in (1, 2):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "preferred must be 1 or 2")
+        return self._ack(request)
+
+    def SubmitPrompts(self, request, context):
+        return self._ack(request, len(request.prompts))
+
+    def SubmitRating(self, request, context):
+        return self._ack(request)
+
+    def GetTrainingStatus(self, request, context):
+        return feedback_pb2.TrainingStatus(state=feedback_pb2.TRAINING_STATE_IDLE)
+
+
+class ClientTest(unittest.TestCase):
+    server: grpc.Server
+    feedback: FakeFeedback
+    client: RlhfdClient
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        cls.feedback = FakeFeedback()
+        policy_pb2_grpc.add_PolicyServicer_to_server(FakePolicy(), cls.server)
+        reward_pb2_grpc.add_RewardServicer_to_server(FakeReward(), cls.server)
+        feedback_pb2_grpc.add_FeedbackServicer_to_server(cls.feedback, cls.server)
+        health_servicer = health.HealthServicer()
+        health_servicer.set("rlhfd.v1.Policy", health_pb2.HealthCheckResponse.NOT_SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, cls.server)
+        port = cls.server.add_insecure_port("127.0.0.1:0")
+        cls.server.start()
+        cls.client = RlhfdClient(f"127.0.0.1:{port}", timeout=10)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.client.close()
+        cls.server.stop(None)
+
+    def test_generate_with_image_forms(self) -> None:
+        with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as f:
+            f.write(b"\x89PNG fake")
+        try:
+            images: list[ImageLike] = [b"raw", f.name, "sha256:" + "a" * 64, image_sha256(b"x")]
+            out = self.client.generate("hi", images, max_new_tokens=5, seed=3, stop=["\n"])
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(out.text, "hi|4|5")
+        self.assertEqual(out.finish_reason, policy_pb2.FINISH_REASON_EOS)
+        self.assertEqual(out.policy_version, "v0")
+        with self.assertRaises(TypeError):
+            self.client.generate("hi", max_tokens=5)  # type: ignore[call-arg]
+
+    def test_generate_stream(self) -> None:
+        chunks = list(self.client.generate_stream("p", policy_version="v7"))
+        self.assertEqual("".join(c.text for c in chunks), "ab")
+        self.assertTrue(chunks[-1].HasField("final"))
+        self.assertEqual(chunks[-1].final.policy_version, "v7")
+
+    def test_score(self) -> None:
+        out = self.client.score("q", b"img", ["x", "y"], facts={"yes_no_answer": False})
+        self.assertEqual([r.total for r in out.rewards], [1.0, 2.0])
+        out = self.client.score("", None, generation_ids=["g1"])
+        self.assertEqual(len(out.rewards), 1)
+
+    def test_feedback(self) -> None:
+        ack = self.client.submit_preference(
+            "q", b"img", "text one", generation_ref("g1"), 2,
+            hallucination={"response_1_hallucinated": True},
+            facts={"captions": ["a cat"], "correct_choice": None}, idempotency_key="k1")
+        self.assertEqual(ack.accepted, 1)
+        sent = self.feedback.requests[-1]
+        self.assertEqual(sent.response_1.text, "text one")
+        self.assertEqual(sent.response_2.generation_id, "g1")
+        self.assertFalse(sent.facts.HasField("correct_choice"))
+        with self.assertRaises(grpc.RpcError) as err:
+            self.client.submit_preference("q", b"img", "a", "b", 3)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        ack = self.client.submit_prompts([
+            {"image": b"i", "prompt": "p1", "facts": common_pb2.Facts(choices=["a", "b"])},
+            feedback_pb2.RlPrompt(prompt="p2", image=common_pb2.Image(sha256="b" * 64))])
+        self.assertEqual(list(ack.feedback_ids), ["f0", "f1"])
+        self.client.submit_rating("g1", -1.0)
+        self.assertFalse(self.feedback.requests[-1].HasField("hallucinated"))
+        self.client.submit_rating("g1", 1.0, hallucinated=False)
+        self.assertTrue(self.feedback.requests[-1].HasField("hallucinated"))
+        status = self.client.training_status()
+        self.assertEqual(status.state, feedback_pb2.TRAINING_STATE_IDLE)
+
+    def test_health(self) -> None:
+        self.assertEqual(self.client.health(), "SERVING")
+        self.assertEqual(self.client.health("rlhfd.v1.Policy"), "NOT_SERVING")
+        with self.assertRaises(grpc.RpcError) as err:
+            self.client.health("nope")
+        self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+
+if __name__ == "__main__":
+    unittest.main()
