@@ -13,9 +13,10 @@
 #             mode from tools/protoc-plugins (versions pinned by its Package.resolved) into
 #             .build-protoc/ at the repo root; built once, reused while up to date.
 #   - Python: grpcio-tools==1.62.3 (bundled protoc 25.1), in its own venv .build-protoc/pyvenv.
-#             1.62.3 is the newest release whose output has no grpcio version guard (the
-#             stubs work with grpcio >= 1.60) and its gencode runs on protobuf 4.25 ... 7.x.
-#             It pins protobuf < 5, which is why it does not live in the project's .venv.
+#             Its output has no grpcio version guard (newer releases emit stubs that refuse
+#             to load on an older grpcio), so the stubs work with grpcio >= 1.60, and its
+#             gencode (4.25.1) runs on protobuf 4.25 ... 7.x (both ends tested).
+#             It pins protobuf < 5 itself, which is why it does not live in the project's .venv.
 # Environment overrides: PROTOC (default /usr/bin/protoc), PYTHON (default python3).
 set -euo pipefail
 
@@ -24,7 +25,7 @@ OUT="$ROOT"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) OUT="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | grep '^#'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done

@@ -50,8 +50,13 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
       ) async -> Void
   ) async throws {
     let singleResponseMethods = self.state.withLock { $0.singleResponseMethods }
-    let runtime = try ServerRuntime(configuration: self.configuration) { call in
-      Self.handle(call, singleResponse: singleResponseMethods.contains(call.path), streamHandler)
+    let runtime = try ServerRuntime(configuration: self.configuration) { call, done in
+      Self.handle(
+        call,
+        singleResponse: singleResponseMethods.contains(call.path),
+        streamHandler,
+        done: done
+      )
     }
     let stopEarly = self.state.withLock { state in
       state.runtime = runtime
@@ -76,12 +81,15 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
     runtime?.beginShutdown(drainTimeout: self.configuration.drainTimeout)
   }
 
-  /// Runs on the poller thread: starts the close watcher and spawns the handler's task.
+  /// Runs on the poller thread: starts the close watcher and spawns the handler's task, which
+  /// calls `done` when the handler returned.
   private static func handle(
     _ call: ServerCall,
     singleResponse: Bool,
-    _ streamHandler: @escaping @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void
-  ) -> Task<Void, Never> {
+    _ streamHandler:
+      @escaping @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void,
+    done: @escaping @Sendable () -> Void
+  ) {
     call.watchClose()
     let task = Task {
       await withServerContextRPCCancellationHandle { handle in
@@ -104,9 +112,9 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
         await streamHandler(stream, context)
       }
       call.detachTask()
+      done()
     }
     call.attach(task: task)
-    return task
   }
 }
 

@@ -11,7 +11,7 @@ final class ServerRuntime: Sendable {
   private let server: SendablePointer
   private let queue: CompletionQueue
   private let state = Mutex(State())
-  private let onCall: @Sendable (ServerCall) -> Task<Void, Never>
+  private let onCall: @Sendable (ServerCall, _ done: @escaping @Sendable () -> Void) -> Void
   let boundAddresses: [String]
 
   private struct State {
@@ -27,7 +27,7 @@ final class ServerRuntime: Sendable {
 
   init(
     configuration: BridgeConfiguration,
-    onCall: @escaping @Sendable (ServerCall) -> Task<Void, Never>
+    onCall: @escaping @Sendable (ServerCall, _ done: @escaping @Sendable () -> Void) -> Void
   ) throws {
     self.onCall = onCall
     grpc_init()
@@ -121,11 +121,7 @@ final class ServerRuntime: Sendable {
 
   private func accept(_ call: ServerCall) {
     self.state.withLock { $0.inFlight += 1 }
-    let task = self.onCall(call)
-    Task {
-      await task.value
-      self.finishedCall()
-    }
+    self.onCall(call) { self.finishedCall() }
   }
 
   private func finishedCall() {
