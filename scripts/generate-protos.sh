@@ -10,7 +10,7 @@
 # The toolchain is pinned so that the output is byte-for-byte reproducible:
 #   - Swift:  Debian's protoc (libprotoc 3.21.12) with protoc-gen-swift (swift-protobuf 1.39.0)
 #             and protoc-gen-grpc-swift-2 (grpc-swift-protobuf 2.4.1), both built in release
-#             mode from tools/protoc-plugins (versions pinned by its Package.resolved) into
+#             mode from tools/protoc-plugins (exact versions pinned in its Package.swift) into
 #             .build-protoc/ at the repo root; built once, reused while up to date.
 #   - Python: grpcio-tools==1.62.3 (bundled protoc 25.1), in its own venv .build-protoc/pyvenv.
 #             Its output has no grpcio version guard (newer releases emit stubs that refuse
@@ -56,8 +56,7 @@ BIN="$SCRATCH/release"
 PLUGINS=(protoc-gen-swift protoc-gen-grpc-swift-2)
 need_build=0
 for p in "${PLUGINS[@]}"; do
-  if [[ ! -x "$BIN/$p" || "$PLUGINS_PKG/Package.swift" -nt "$BIN/$p" \
-        || "$PLUGINS_PKG/Package.resolved" -nt "$BIN/$p" ]]; then
+  if [[ ! -x "$BIN/$p" || "$PLUGINS_PKG/Package.swift" -nt "$BIN/$p" ]]; then
     need_build=1
   fi
 done
@@ -65,7 +64,7 @@ if [[ $need_build == 1 ]]; then
   log "building protoc plugins (release; takes a few minutes the first time)"
   for p in "${PLUGINS[@]}"; do
     swift build -c release --package-path "$PLUGINS_PKG" --scratch-path "$SCRATCH" \
-      --force-resolved-versions --product "$p" >&2
+      --product "$p" >&2
     touch "$BIN/$p"  # a no-op rebuild keeps the old mtime; mark it current
   done
 fi

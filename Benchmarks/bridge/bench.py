@@ -67,6 +67,14 @@ def loadavg():
         return [float(x) for x in f.read().split()[:3]]
 
 
+def machine_busy_s():
+    """CPU seconds used by everything on the machine (first line of /proc/stat, all cores)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def children_cpu_s():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -164,7 +172,7 @@ def to_us(token):
 
 
 def h2load_argv(h2load, request_file, server, conns, streams, duration):
-    return [h2load, "-c", str(conns), "-m", str(streams), "-t", "1", "-D", str(duration),
+    return [h2load, "-c", str(conns), "-m", str(streams), "-t", "1", "-D", f"{round(duration * 1000)}ms",
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "-d", request_file, f"http://{server.target}{PATH}"]
 
@@ -174,11 +182,11 @@ def run_h2load(args, request_file, server, conns, streams):
     subprocess.run(h2load_argv(args.h2load, request_file, server, conns, streams, args.warmup),
                    capture_output=True, timeout=args.warmup + 30, check=True)
     argv = h2load_argv(args.h2load, request_file, server, conns, streams, args.duration)
-    client0 = children_cpu_s()
+    client0, busy0 = children_cpu_s(), machine_busy_s()
     ticks0, t0 = cpu_ticks(server.proc.pid), time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 30)
     ticks1, t1 = cpu_ticks(server.proc.pid), time.monotonic()
-    client1 = children_cpu_s()
+    client1, busy1 = children_cpu_s(), machine_busy_s()
     if result.returncode != 0:
         raise RuntimeError(f"h2load failed ({result.returncode}): {result.stderr[-2000:]}")
     h = parse_h2load(result.stdout)
@@ -201,6 +209,8 @@ def run_h2load(args, request_file, server, conns, streams):
         "server_cpu_percent": 100.0 * cpu_s / window,
         "server_cpu_us_per_req": cpu_s * 1e6 / ok if ok else None,
         "client_cpu_percent": 100.0 * (client1 - client0) / window,
+        # everything else on the machine (the driver, other engineers' builds): noise indicator
+        "other_cpu_percent": 100.0 * ((busy1 - busy0) - cpu_s - (client1 - client0)) / window,
         "window_s": window,
         "data_bytes_per_response": data_per_response,
         "problems": problems,
@@ -219,9 +229,9 @@ def run_py_client(args, server):
         for line in proc.stdout:
             line = line.strip()
             if line == "MEASURE_START":
-                marks["start"] = (cpu_ticks(server.proc.pid), time.monotonic())
+                marks["start"] = (cpu_ticks(server.proc.pid), time.monotonic(), machine_busy_s())
             elif line == "MEASURE_END":
-                marks["end"] = (cpu_ticks(server.proc.pid), time.monotonic())
+                marks["end"] = (cpu_ticks(server.proc.pid), time.monotonic(), machine_busy_s())
             elif line.startswith("{"):
                 summary = json.loads(line)
             if time.monotonic() > deadline:
@@ -233,7 +243,7 @@ def run_py_client(args, server):
             proc.wait()
     if summary is None or "start" not in marks or "end" not in marks:
         raise RuntimeError(f"python client failed (rc={proc.returncode}): {proc.stderr.read()[-2000:]}")
-    (ticks0, t0), (ticks1, t1) = marks["start"], marks["end"]
+    (ticks0, t0, busy0), (ticks1, t1, busy1) = marks["start"], marks["end"]
     cpu_s = (ticks1 - ticks0) / CLK_TCK
     ok = summary["requests_ok"]
     problems = []
@@ -250,13 +260,14 @@ def run_py_client(args, server):
         "server_cpu_percent": 100.0 * cpu_s / (t1 - t0),
         "server_cpu_us_per_req": cpu_s * 1e6 / ok if ok else None,
         "client_cpu_percent": summary["client_cpu_percent"],
+        "other_cpu_percent": 100.0 * (busy1 - busy0 - cpu_s) / (t1 - t0) - summary["client_cpu_percent"],
         "window_s": t1 - t0,
         "problems": problems,
     }
 
 
 METRICS = ["req_per_s", "mean_latency_us", "server_cpu_percent", "server_cpu_us_per_req",
-           "client_cpu_percent", "p50_latency_us", "p99_latency_us"]
+           "client_cpu_percent", "other_cpu_percent", "p50_latency_us", "p99_latency_us"]
 
 
 def median_of(samples):
@@ -335,7 +346,8 @@ def main():
                         problems.append(f"{server.name} {shape} round {rep}: {p}")
                     log(f"  round {rep} {shape:5} {server.name:9}: {r['req_per_s']:8.0f} req/s, "
                         f"mean {fmt_us(r['mean_latency_us'])}, server CPU {r['server_cpu_percent']:5.1f}% "
-                        f"= {r['server_cpu_us_per_req']:6.1f} us/req, client CPU {r['client_cpu_percent']:5.1f}%"
+                        f"= {r['server_cpu_us_per_req']:6.1f} us/req, client CPU {r['client_cpu_percent']:5.1f}%, "
+                        f"other {r['other_cpu_percent']:4.1f}%"
                         + (f"  PROBLEMS: {r['problems']}" if r["problems"] else ""))
         # One more check after the load: still SERVING and still grpc-status 0.
         for server in servers:
@@ -376,6 +388,9 @@ def main():
     print(f"load average before {load_before}, after {load_after}; "
           f"RSS rlhfd {rss_start['rlhfd'] / 1024:.1f} -> {rss_end['rlhfd'] / 1024:.1f} MiB, "
           f"grpcio-py {rss_start['grpcio-py'] / 1024:.1f} -> {rss_end['grpcio-py'] / 1024:.1f} MiB")
+    other = max(r["other_cpu_percent"] for by_shape in samples.values() for runs in by_shape.values() for r in runs)
+    print(f"other CPU on the machine during measured windows: max {other:.0f}%"
+          + (" - NOT QUIET, rerun when nothing else runs" if other > 15 else " (quiet)"))
     if problems:
         print("PROBLEMS:\n  " + "\n  ".join(problems))
 
@@ -393,6 +408,8 @@ def main():
                  "loadavg_before": load_before, "loadavg_after": load_after},
         "versions": {
             "rlhfd_git": version(["git", "-C", HERE, "describe", "--always", "--dirty"]),
+            "rlhfd_sources_changed": version(["git", "-C", HERE, "status", "--short", "--", ":/Sources", ":/Package.swift"]),
+            "rlhfd_binary_mtime": datetime.datetime.fromtimestamp(os.path.getmtime(args.rlhfd)).isoformat(timespec="seconds"),
             "h2load": version([args.h2load, "--version"]),
             "grpcio": version([args.python, "-c", "import grpc; print(grpc.__version__)"]),
             "libgrpc": version(["dpkg-query", "-W", "-f", "${Version}", "libgrpc29"]),
@@ -406,6 +423,7 @@ def main():
         "rss_kib": {"start": rss_start, "end": rss_end},
         "medians": medians,
         "figures": figures,
+        "max_other_cpu_percent": other,
         "goal_met": passed == len(figures),
         "problems": problems,
         "samples": samples,
@@ -420,6 +438,6 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except RuntimeError as error:
+    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
         log(f"bench: {error}")
         sys.exit(2)

@@ -31,7 +31,9 @@ command -v curl >/dev/null || die "curl not found: apt-get install -y curl"
   $root/.build-release/bench-venv/bin/pip install grpcio grpcio-health-checking, then PYTHON=that/bin/python"
 
 # A build or another benchmark beside this one skews every figure: say so up front.
-busy="$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 20 { printf "%s(%s%%) ", $2, $1 }')"
+# (top's second sample is the current use; ps's %CPU is a lifetime average.)
+busy="$(top -b -n 2 -d 1 -w 200 2>/dev/null |
+  awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 20 { printf "%s(%s%%) ", $12, $9 }')" || busy=""
 echo "run.sh: $(uptime | sed 's/^ *//')" >&2
 [[ -z "$busy" ]] || echo "run.sh: WARNING, busy processes: $busy- figures will be noisy" >&2
 

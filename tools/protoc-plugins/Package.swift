@@ -9,8 +9,8 @@
 //     swift build -c release --package-path tools/protoc-plugins --scratch-path .build-protoc \
 //         --product protoc-gen-swift
 //
-// Transitive dependencies (grpc-swift-2 2.4.3, swift-collections) are pinned by the committed
-// Package.resolved; the script builds with `--force-resolved-versions`.
+// Their dependencies the plugins build with are pinned here too (exact versions; no
+// Package.resolved is committed, as everywhere in this repository).
 // The versions here must match the runtime libraries the `API` target links against
 // (see the root Package.swift), or the generated code may not compile.
 import PackageDescription
@@ -22,6 +22,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
     // Provides the `protoc-gen-grpc-swift-2` executable product (service code for GRPCCore).
     .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
+    // Transitive, pinned for reproducibility.
+    .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
+    .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
   ],
   targets: []
 )
