@@ -48,4 +48,33 @@ struct DebugService: Rlhfd_V1_Debug.SimpleServiceProtocol {
       try await response.write(.with { $0.index = index })
     }
   }
+
+  func concat(
+    request: RPCAsyncSequence<Rlhfd_V1_EchoRequest, any Error>,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_EchoResponse {
+    var payload = Data()
+    for try await message in request {
+      payload.append(message.payload)
+      if payload.count > Self.maxConcatBytes {
+        throw RPCError(
+          code: .resourceExhausted,
+          message: "the payloads exceed \(Self.maxConcatBytes) bytes"
+        )
+      }
+    }
+    return .with { $0.payload = payload }
+  }
+
+  static let maxConcatBytes = 64 << 20
+
+  func echoStream(
+    request: RPCAsyncSequence<Rlhfd_V1_EchoRequest, any Error>,
+    response: RPCWriter<Rlhfd_V1_EchoResponse>,
+    context: ServerContext
+  ) async throws {
+    for try await message in request {
+      try await response.write(.with { $0.payload = message.payload })
+    }
+  }
 }

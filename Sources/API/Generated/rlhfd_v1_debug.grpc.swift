@@ -63,11 +63,39 @@ public enum Rlhfd_V1_Debug: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "Concat" metadata.
+        public enum Concat: Sendable {
+            /// Request type for "Concat".
+            public typealias Input = Rlhfd_V1_EchoRequest
+            /// Response type for "Concat".
+            public typealias Output = Rlhfd_V1_EchoResponse
+            /// Descriptor for "Concat".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rlhfd.v1.Debug"),
+                method: "Concat",
+                type: .clientStreaming
+            )
+        }
+        /// Namespace for "EchoStream" metadata.
+        public enum EchoStream: Sendable {
+            /// Request type for "EchoStream".
+            public typealias Input = Rlhfd_V1_EchoRequest
+            /// Response type for "EchoStream".
+            public typealias Output = Rlhfd_V1_EchoResponse
+            /// Descriptor for "EchoStream".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rlhfd.v1.Debug"),
+                method: "EchoStream",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Descriptors for all methods in the "rlhfd.v1.Debug" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Sleep.descriptor,
             Echo.descriptor,
-            Ticks.descriptor
+            Ticks.descriptor,
+            Concat.descriptor,
+            EchoStream.descriptor
         ]
     }
 }
@@ -151,6 +179,42 @@ extension Rlhfd_V1_Debug {
             request: GRPCCore.StreamingServerRequest<Rlhfd_V1_TicksRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_Tick>
+
+        /// Handle the "Concat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Client streaming: concatenates the payloads of every request, in order.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Rlhfd_V1_EchoRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Rlhfd_V1_EchoResponse` messages.
+        func concat(
+            request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_EchoResponse>
+
+        /// Handle the "EchoStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bidirectional streaming: answers each request with its payload as it arrives.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Rlhfd_V1_EchoRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Rlhfd_V1_EchoResponse` messages.
+        func echoStream(
+            request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_EchoResponse>
     }
 
     /// Service protocol for the "rlhfd.v1.Debug" service.
@@ -218,6 +282,42 @@ extension Rlhfd_V1_Debug {
             request: GRPCCore.ServerRequest<Rlhfd_V1_TicksRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_Tick>
+
+        /// Handle the "Concat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Client streaming: concatenates the payloads of every request, in order.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Rlhfd_V1_EchoRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Rlhfd_V1_EchoResponse` message.
+        func concat(
+            request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_EchoResponse>
+
+        /// Handle the "EchoStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bidirectional streaming: answers each request with its payload as it arrives.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Rlhfd_V1_EchoRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Rlhfd_V1_EchoResponse` messages.
+        func echoStream(
+            request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_EchoResponse>
     }
 
     /// Simple service protocol for the "rlhfd.v1.Debug" service.
@@ -284,6 +384,43 @@ extension Rlhfd_V1_Debug {
             response: GRPCCore.RPCWriter<Rlhfd_V1_Tick>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "Concat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Client streaming: concatenates the payloads of every request, in order.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Rlhfd_V1_EchoRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Rlhfd_V1_EchoResponse` to respond with.
+        func concat(
+            request: GRPCCore.RPCAsyncSequence<Rlhfd_V1_EchoRequest, any Swift.Error>,
+            context: GRPCCore.ServerContext
+        ) async throws -> Rlhfd_V1_EchoResponse
+
+        /// Handle the "EchoStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bidirectional streaming: answers each request with its payload as it arrives.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Rlhfd_V1_EchoRequest` messages.
+        ///   - response: A response stream of `Rlhfd_V1_EchoResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func echoStream(
+            request: GRPCCore.RPCAsyncSequence<Rlhfd_V1_EchoRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Rlhfd_V1_EchoResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -319,6 +456,28 @@ extension Rlhfd_V1_Debug.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_Tick>(),
             handler: { request, context in
                 try await self.ticks(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Rlhfd_V1_Debug.Method.Concat.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_EchoRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_EchoResponse>(),
+            handler: { request, context in
+                try await self.concat(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Rlhfd_V1_Debug.Method.EchoStream.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_EchoRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_EchoResponse>(),
+            handler: { request, context in
+                try await self.echoStream(
                     request: request,
                     context: context
                 )
@@ -362,6 +521,17 @@ extension Rlhfd_V1_Debug.ServiceProtocol {
         )
         return response
     }
+
+    public func concat(
+        request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_EchoResponse> {
+        let response = try await self.concat(
+            request: request,
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -402,6 +572,36 @@ extension Rlhfd_V1_Debug.SimpleServiceProtocol {
             producer: { writer in
                 try await self.ticks(
                     request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
+    public func concat(
+        request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_EchoResponse> {
+        return GRPCCore.ServerResponse<Rlhfd_V1_EchoResponse>(
+            message: try await self.concat(
+                request: request.messages,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func echoStream(
+        request: GRPCCore.StreamingServerRequest<Rlhfd_V1_EchoRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_EchoResponse> {
+        return GRPCCore.StreamingServerResponse<Rlhfd_V1_EchoResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.echoStream(
+                    request: request.messages,
                     response: writer,
                     context: context
                 )
@@ -491,6 +691,52 @@ extension Rlhfd_V1_Debug {
             deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_Tick>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Rlhfd_V1_Tick>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Concat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Client streaming: concatenates the payloads of every request, in order.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Rlhfd_V1_EchoRequest` messages.
+        ///   - serializer: A serializer for `Rlhfd_V1_EchoRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_EchoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func concat<Result>(
+            request: GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_EchoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_EchoResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EchoStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bidirectional streaming: answers each request with its payload as it arrives.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Rlhfd_V1_EchoRequest` messages.
+        ///   - serializer: A serializer for `Rlhfd_V1_EchoRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_EchoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func echoStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_EchoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_EchoResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -613,6 +859,72 @@ extension Rlhfd_V1_Debug {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Concat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Client streaming: concatenates the payloads of every request, in order.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Rlhfd_V1_EchoRequest` messages.
+        ///   - serializer: A serializer for `Rlhfd_V1_EchoRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_EchoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func concat<Result>(
+            request: GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_EchoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_EchoResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.clientStreaming(
+                request: request,
+                descriptor: Rlhfd_V1_Debug.Method.Concat.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "EchoStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bidirectional streaming: answers each request with its payload as it arrives.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Rlhfd_V1_EchoRequest` messages.
+        ///   - serializer: A serializer for `Rlhfd_V1_EchoRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_EchoResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func echoStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_EchoRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_EchoResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Rlhfd_V1_Debug.Method.EchoStream.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -699,6 +1011,62 @@ extension Rlhfd_V1_Debug.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_TicksRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_Tick>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Concat" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Client streaming: concatenates the payloads of every request, in order.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Rlhfd_V1_EchoRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func concat<Result>(
+        request: GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.concat(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_EchoRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_EchoResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EchoStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Bidirectional streaming: answers each request with its payload as it arrives.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Rlhfd_V1_EchoRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func echoStream<Result>(
+        request: GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.echoStream(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_EchoRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_EchoResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -799,6 +1167,72 @@ extension Rlhfd_V1_Debug.ClientProtocol {
             metadata: metadata
         )
         return try await self.ticks(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Concat" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Client streaming: concatenates the payloads of every request, in order.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func concat<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Rlhfd_V1_EchoRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.concat(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EchoStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Bidirectional streaming: answers each request with its payload as it arrives.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func echoStream<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Rlhfd_V1_EchoRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Rlhfd_V1_EchoResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Rlhfd_V1_EchoRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.echoStream(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rlhfd/v1/debug.proto\x12\x08rlhfd.v1\"#\n\x0cSleepRequest\x12\x13\n\x0b\x64uration_ms\x18\x01 \x01(\r\"!\n\rSleepResponse\x12\x10\n\x08slept_ms\x18\x01 \x01(\x01\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"2\n\x0cTicksRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x13\n\x0binterval_ms\x18\x02 \x01(\r\"\x15\n\x04Tick\x12\r\n\x05index\x18\x01 \x01(\r2\xab\x01\n\x05\x44\x65\x62ug\x12\x38\n\x05Sleep\x12\x16.rlhfd.v1.SleepRequest\x1a\x17.rlhfd.v1.SleepResponse\x12\x35\n\x04\x45\x63ho\x12\x15.rlhfd.v1.EchoRequest\x1a\x16.rlhfd.v1.EchoResponse\x12\x31\n\x05Ticks\x12\x16.rlhfd.v1.TicksRequest\x1a\x0e.rlhfd.v1.Tick0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rlhfd/v1/debug.proto\x12\x08rlhfd.v1\"#\n\x0cSleepRequest\x12\x13\n\x0b\x64uration_ms\x18\x01 \x01(\r\"!\n\rSleepResponse\x12\x10\n\x08slept_ms\x18\x01 \x01(\x01\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x1f\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"2\n\x0cTicksRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x13\n\x0binterval_ms\x18\x02 \x01(\r\"\x15\n\x04Tick\x12\r\n\x05index\x18\x01 \x01(\r2\xa7\x02\n\x05\x44\x65\x62ug\x12\x38\n\x05Sleep\x12\x16.rlhfd.v1.SleepRequest\x1a\x17.rlhfd.v1.SleepResponse\x12\x35\n\x04\x45\x63ho\x12\x15.rlhfd.v1.EchoRequest\x1a\x16.rlhfd.v1.EchoResponse\x12\x31\n\x05Ticks\x12\x16.rlhfd.v1.TicksRequest\x1a\x0e.rlhfd.v1.Tick0\x01\x12\x39\n\x06\x43oncat\x12\x15.rlhfd.v1.EchoRequest\x1a\x16.rlhfd.v1.EchoResponse(\x01\x12?\n\nEchoStream\x12\x15.rlhfd.v1.EchoRequest\x1a\x16.rlhfd.v1.EchoResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_TICK']._serialized_start=223
   _globals['_TICK']._serialized_end=244
   _globals['_DEBUG']._serialized_start=247
-  _globals['_DEBUG']._serialized_end=418
+  _globals['_DEBUG']._serialized_end=542
 # @@protoc_insertion_point(module_scope)

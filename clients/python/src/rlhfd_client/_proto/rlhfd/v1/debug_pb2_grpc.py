@@ -30,6 +30,16 @@ class DebugStub(object):
                 request_serializer=rlhfd_dot_v1_dot_debug__pb2.TicksRequest.SerializeToString,
                 response_deserializer=rlhfd_dot_v1_dot_debug__pb2.Tick.FromString,
                 )
+        self.Concat = channel.stream_unary(
+                '/rlhfd.v1.Debug/Concat',
+                request_serializer=rlhfd_dot_v1_dot_debug__pb2.EchoRequest.SerializeToString,
+                response_deserializer=rlhfd_dot_v1_dot_debug__pb2.EchoResponse.FromString,
+                )
+        self.EchoStream = channel.stream_stream(
+                '/rlhfd.v1.Debug/EchoStream',
+                request_serializer=rlhfd_dot_v1_dot_debug__pb2.EchoRequest.SerializeToString,
+                response_deserializer=rlhfd_dot_v1_dot_debug__pb2.EchoResponse.FromString,
+                )
 
 
 class DebugServicer(object):
@@ -57,6 +67,20 @@ class DebugServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Concat(self, request_iterator, context):
+        """Client streaming: concatenates the payloads of every request, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EchoStream(self, request_iterator, context):
+        """Bidirectional streaming: answers each request with its payload as it arrives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DebugServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +98,16 @@ def add_DebugServicer_to_server(servicer, server):
                     servicer.Ticks,
                     request_deserializer=rlhfd_dot_v1_dot_debug__pb2.TicksRequest.FromString,
                     response_serializer=rlhfd_dot_v1_dot_debug__pb2.Tick.SerializeToString,
+            ),
+            'Concat': grpc.stream_unary_rpc_method_handler(
+                    servicer.Concat,
+                    request_deserializer=rlhfd_dot_v1_dot_debug__pb2.EchoRequest.FromString,
+                    response_serializer=rlhfd_dot_v1_dot_debug__pb2.EchoResponse.SerializeToString,
+            ),
+            'EchoStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.EchoStream,
+                    request_deserializer=rlhfd_dot_v1_dot_debug__pb2.EchoRequest.FromString,
+                    response_serializer=rlhfd_dot_v1_dot_debug__pb2.EchoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,5 +168,39 @@ class Debug(object):
         return grpc.experimental.unary_stream(request, target, '/rlhfd.v1.Debug/Ticks',
             rlhfd_dot_v1_dot_debug__pb2.TicksRequest.SerializeToString,
             rlhfd_dot_v1_dot_debug__pb2.Tick.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Concat(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/rlhfd.v1.Debug/Concat',
+            rlhfd_dot_v1_dot_debug__pb2.EchoRequest.SerializeToString,
+            rlhfd_dot_v1_dot_debug__pb2.EchoResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def EchoStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/rlhfd.v1.Debug/EchoStream',
+            rlhfd_dot_v1_dot_debug__pb2.EchoRequest.SerializeToString,
+            rlhfd_dot_v1_dot_debug__pb2.EchoResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
