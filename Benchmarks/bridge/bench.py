@@ -54,6 +54,21 @@ def cpu_ticks(pid):
     return int(rest[11]) + int(rest[12])  # fields 14 (utime) and 15 (stime)
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches summed over the live threads of pid: a perf-less
+    count of thread wakeups (a thread that blocks and is woken again switches once)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:  # the thread exited meanwhile
+            pass
+    return total
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -68,11 +83,13 @@ def loadavg():
 
 
 def machine_busy_s():
-    """CPU seconds used by everything on the machine (first line of /proc/stat, all cores)."""
+    """CPU seconds used by everything on the machine, all cores: wall time x cores minus idle.
+    (/proc/stat's user/system fields are tick-sampled and miss the short bursts of a request
+    loop on a tickless kernel; its idle field is exact.)"""
     with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+        fields = [int(x) for x in f.readline().split()[1:6]]
+    idle = (fields[3] + fields[4]) / CLK_TCK  # idle + iowait
+    return time.monotonic() * os.cpu_count() - idle
 
 
 def children_cpu_s():
@@ -183,9 +200,11 @@ def run_h2load(args, request_file, server, conns, streams):
                    capture_output=True, timeout=args.warmup + 30, check=True)
     argv = h2load_argv(args.h2load, request_file, server, conns, streams, args.duration)
     client0, busy0 = children_cpu_s(), machine_busy_s()
+    switches0 = context_switches(server.proc.pid)
     ticks0, t0 = cpu_ticks(server.proc.pid), time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 30)
     ticks1, t1 = cpu_ticks(server.proc.pid), time.monotonic()
+    switches1 = context_switches(server.proc.pid)
     client1, busy1 = children_cpu_s(), machine_busy_s()
     if result.returncode != 0:
         raise RuntimeError(f"h2load failed ({result.returncode}): {result.stderr[-2000:]}")
@@ -208,6 +227,7 @@ def run_h2load(args, request_file, server, conns, streams):
         "requests_ok": ok,
         "server_cpu_percent": 100.0 * cpu_s / window,
         "server_cpu_us_per_req": cpu_s * 1e6 / ok if ok else None,
+        "server_ctx_switches_per_req": (switches1 - switches0) / ok if ok else None,
         "client_cpu_percent": 100.0 * (client1 - client0) / window,
         # everything else on the machine (the driver, other engineers' builds): noise indicator
         "other_cpu_percent": 100.0 * ((busy1 - busy0) - cpu_s - (client1 - client0)) / window,
@@ -229,9 +249,11 @@ def run_py_client(args, server):
         for line in proc.stdout:
             line = line.strip()
             if line == "MEASURE_START":
+                switches0 = context_switches(server.proc.pid)
                 marks["start"] = (cpu_ticks(server.proc.pid), time.monotonic(), machine_busy_s())
             elif line == "MEASURE_END":
                 marks["end"] = (cpu_ticks(server.proc.pid), time.monotonic(), machine_busy_s())
+                switches1 = context_switches(server.proc.pid)
             elif line.startswith("{"):
                 summary = json.loads(line)
             if time.monotonic() > deadline:
@@ -259,6 +281,7 @@ def run_py_client(args, server):
         "requests_ok": ok,
         "server_cpu_percent": 100.0 * cpu_s / (t1 - t0),
         "server_cpu_us_per_req": cpu_s * 1e6 / ok if ok else None,
+        "server_ctx_switches_per_req": (switches1 - switches0) / ok if ok else None,
         "client_cpu_percent": summary["client_cpu_percent"],
         "other_cpu_percent": 100.0 * (busy1 - busy0 - cpu_s) / (t1 - t0) - summary["client_cpu_percent"],
         "window_s": t1 - t0,
@@ -267,6 +290,7 @@ def run_py_client(args, server):
 
 
 METRICS = ["req_per_s", "mean_latency_us", "server_cpu_percent", "server_cpu_us_per_req",
+           "server_ctx_switches_per_req",
            "client_cpu_percent", "other_cpu_percent", "p50_latency_us", "p99_latency_us"]
 
 
@@ -346,13 +370,15 @@ def main():
                         problems.append(f"{server.name} {shape} round {rep}: {p}")
                     log(f"  round {rep} {shape:5} {server.name:9}: {r['req_per_s']:8.0f} req/s, "
                         f"mean {fmt_us(r['mean_latency_us'])}, server CPU {r['server_cpu_percent']:5.1f}% "
-                        f"= {r['server_cpu_us_per_req']:6.1f} us/req, client CPU {r['client_cpu_percent']:5.1f}%, "
+                        f"= {r['server_cpu_us_per_req']:6.1f} us/req, "
+                        f"{r['server_ctx_switches_per_req']:4.1f} cs/req, client CPU {r['client_cpu_percent']:5.1f}%, "
                         f"other {r['other_cpu_percent']:4.1f}%"
                         + (f"  PROBLEMS: {r['problems']}" if r["problems"] else ""))
         # One more check after the load: still SERVING and still grpc-status 0.
         for server in servers:
             verify_with_curl(server, request_file, workdir)
         rss_end = {s.name: rss_kib(s.proc.pid) for s in servers}
+        threads = {s.name: len(os.listdir(f"/proc/{s.proc.pid}/task")) for s in servers}
     finally:
         for server in servers:
             server.stop()
@@ -375,7 +401,9 @@ def main():
                      f"{fmt_us(p['mean_latency_us'])}, ratio {lat_ratio:.2f}x (peer/rlhfd)")
         lines.append(f"server_cpu {shape}: rlhfd {r['server_cpu_percent']:.0f}%, grpcio-py "
                      f"{p['server_cpu_percent']:.0f}% (limit {100 * os.cpu_count()}% on {os.cpu_count()} cores); "
-                     f"client CPU {r['client_cpu_percent']:.0f}% / {p['client_cpu_percent']:.0f}%")
+                     f"client CPU {r['client_cpu_percent']:.0f}% / {p['client_cpu_percent']:.0f}%; "
+                     f"server context switches per request {r['server_ctx_switches_per_req']:.1f} / "
+                     f"{p['server_ctx_switches_per_req']:.1f}")
         figures.append({"shape": shape, "cpu_per_req_ratio": cpu_ratio, "goal": GOAL_CPU_RATIO,
                         "pass": cpu_ratio >= GOAL_CPU_RATIO, "req_per_s_ratio": rps_ratio,
                         "mean_latency_ratio": lat_ratio})
@@ -387,10 +415,12 @@ def main():
           " (FAIL: " + ", ".join(f["shape"] for f in figures if not f["pass"]) + ")"))
     print(f"load average before {load_before}, after {load_after}; "
           f"RSS rlhfd {rss_start['rlhfd'] / 1024:.1f} -> {rss_end['rlhfd'] / 1024:.1f} MiB, "
-          f"grpcio-py {rss_start['grpcio-py'] / 1024:.1f} -> {rss_end['grpcio-py'] / 1024:.1f} MiB")
+          f"grpcio-py {rss_start['grpcio-py'] / 1024:.1f} -> {rss_end['grpcio-py'] / 1024:.1f} MiB; "
+          f"threads rlhfd {threads['rlhfd']}, grpcio-py {threads['grpcio-py']}")
     other = max(r["other_cpu_percent"] for by_shape in samples.values() for runs in by_shape.values() for r in runs)
     print(f"other CPU on the machine during measured windows: max {other:.0f}%"
-          + (" - NOT QUIET, rerun when nothing else runs" if other > 15 else " (quiet)"))
+          + (" - NOT QUIET, rerun when nothing else runs" if other > 30 else
+             " (quiet: ~10% is the load's own interrupt/softirq work plus this driver)"))
     if problems:
         print("PROBLEMS:\n  " + "\n  ".join(problems))
 
@@ -421,6 +451,7 @@ def main():
                      "py_client_shape": None if args.no_py_client else
                      {PY_SHAPE: "grpcio client, 1 process, 1 channel, 4 threads, blocking Check"}},
         "rss_kib": {"start": rss_start, "end": rss_end},
+        "server_threads": threads,
         "medians": medians,
         "figures": figures,
         "max_other_cpu_percent": other,
@@ -436,6 +467,8 @@ def main():
 
 
 if __name__ == "__main__":
+    # SIGTERM (e.g. from run.sh's `timeout`) unwinds like Ctrl-C, so the servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     try:
         sys.exit(main())
     except (RuntimeError, subprocess.SubprocessError, OSError) as error:

@@ -61,13 +61,16 @@ public struct BridgeConfiguration: Sendable {
   }
 
   /// The core's channel args: message sizes, no SO_REUSEPORT (a second daemon on the same port
-  /// must fail, not silently share traffic), a handshake timeout against idle connections.
+  /// must fail, not silently share traffic), a handshake timeout against connections that never
+  /// speak, and a bound on concurrent streams per connection (beyond it, calls queue in the
+  /// client; admission control proper is the scheduler's job).
   var coreChannelArgs: [String: Int32] {
     var args: [String: Int32] = [
       "grpc.so_reuseport": 0,
       "grpc.max_receive_message_length": Int32(clamping: self.maxReceiveMessageBytes),
       "grpc.max_send_message_length": Int32(clamping: self.maxSendMessageBytes),
       "grpc.server_handshake_timeout_ms": 10_000,
+      "grpc.max_concurrent_streams": 128,
     ]
     args.merge(self.channelArgs) { _, override in override }
     return args
