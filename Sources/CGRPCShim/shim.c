@@ -110,6 +110,7 @@ cgrpc_call_slot *cgrpc_call_slot_create(void) {
 
 void cgrpc_call_slot_destroy(cgrpc_call_slot *slot) {
   if (slot == NULL) return;
+  if (slot->payload != NULL) grpc_byte_buffer_destroy(slot->payload);
   grpc_metadata_array_destroy(&slot->metadata);
   grpc_call_details_destroy(&slot->details);
   if (slot->call != NULL) grpc_call_unref(slot->call);
@@ -121,6 +122,21 @@ grpc_call_error cgrpc_call_slot_request(cgrpc_call_slot *slot, grpc_server *serv
   cgrpc_tsan_release(tag);
   return grpc_server_request_call(server, &slot->call, &slot->details, &slot->metadata, cq, cq,
                                   tag);
+}
+
+grpc_call_error cgrpc_call_slot_request_registered(cgrpc_call_slot *slot, grpc_server *server,
+                                                   void *method, int reads_payload,
+                                                   grpc_completion_queue *cq, void *tag) {
+  cgrpc_tsan_release(tag);
+  return grpc_server_request_registered_call(server, method, &slot->call, &slot->deadline,
+                                             &slot->metadata,
+                                             reads_payload ? &slot->payload : NULL, cq, cq, tag);
+}
+
+void *cgrpc_server_register_method(grpc_server *server, const char *path, int read_payload) {
+  return grpc_server_register_method(
+      server, path, NULL,
+      read_payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
 }
 
 void cgrpc_call_peer(grpc_call *call, char *buf, size_t capacity) {

@@ -14,7 +14,8 @@ public struct BridgeConfiguration: Sendable {
   public var maxSendMessageBytes: Int
   /// How long a graceful shutdown waits for in-flight calls before cancelling them.
   public var drainTimeout: Duration
-  /// Requests armed in the core at any time; more calls wait in the core until one is taken.
+  /// Requests armed in the core per registered method; more calls wait in the core until one
+  /// is taken.
   public var acceptBacklog: Int
   /// Extra integer channel args for the core (`grpc.max_concurrent_streams`, …); they override
   /// the bridge's own.
@@ -26,7 +27,7 @@ public struct BridgeConfiguration: Sendable {
     maxReceiveMessageBytes: Int = 32 << 20,
     maxSendMessageBytes: Int = 32 << 20,
     drainTimeout: Duration = .seconds(10),
-    acceptBacklog: Int = 32,
+    acceptBacklog: Int = 16,
     channelArgs: [String: Int32] = [:]
   ) {
     self.addresses = addresses

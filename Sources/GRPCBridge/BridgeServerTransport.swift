@@ -19,7 +19,7 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
   private let onListening: @Sendable (_ addresses: [String]) -> Void
 
   private struct State {
-    var singleResponseMethods: Set<String> = []
+    var methods: [MethodDescriptor] = []
     var runtime: ServerRuntime?
     var shutdownRequested = false
   }
@@ -36,11 +36,10 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
     self.onListening = onListening
   }
 
+  /// Learns the served methods: each is registered with the core, requests that are a single
+  /// message arrive with the call, and single responses go out in one batch with the status.
   public func configure(context: GRPCServerContext) {
-    let single = context.methods.filter { $0.type.map { !$0.isResponseStreaming } ?? false }
-    self.state.withLock {
-      $0.singleResponseMethods = Set(single.map { "/" + $0.fullyQualifiedMethod })
-    }
+    self.state.withLock { $0.methods = context.methods }
   }
 
   public func listen(
@@ -49,15 +48,22 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
         _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
       ) async -> Void
   ) async throws {
-    let singleResponseMethods = self.state.withLock { $0.singleResponseMethods }
-    let runtime = try ServerRuntime(configuration: self.configuration) { call, done in
-      Self.handle(
-        call,
-        singleResponse: singleResponseMethods.contains(call.path),
-        streamHandler,
-        done: done
-      )
+    let methods = self.state.withLock { $0.methods }
+    let singleResponseMethods = Set(
+      methods.filter { $0.type.map { !$0.isResponseStreaming } ?? false }.map(\.path)
+    )
+    let registrations = methods.map { method in
+      (path: method.path, readsPayload: method.type.map { !$0.isRequestStreaming } ?? false)
     }
+    let onCall: @Sendable (ServerCall, @escaping @Sendable () -> Void) -> Void = { call, done in
+      let singleResponse = singleResponseMethods.contains(call.path)
+      Self.handle(call, singleResponse: singleResponse, streamHandler, done: done)
+    }
+    let runtime = try ServerRuntime(
+      configuration: self.configuration,
+      methods: registrations,
+      onCall: onCall
+    )
     let stopEarly = self.state.withLock { state in
       state.runtime = runtime
       return state.shutdownRequested
@@ -119,6 +125,9 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
 }
 
 extension MethodDescriptor {
+  /// "/package.Service/Method", as on the wire.
+  var path: String { "/" + self.fullyQualifiedMethod }
+
   /// Parses "/package.Service/Method"; anything else becomes a descriptor no router knows, so the
   /// call ends with UNIMPLEMENTED.
   init(path: String) {

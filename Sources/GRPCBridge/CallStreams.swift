@@ -4,8 +4,9 @@ internal import CGRPCShim
 import GRPCCore
 import Synchronization
 
-/// Request parts: the request metadata, then one message per RECV_MESSAGE until half-close.
-/// Pull-driven: a receive batch is started only when the handler asks for the next message.
+/// Request parts: the request metadata, then the messages. A single-message request read with
+/// the call is yielded at once; otherwise one message per RECV_MESSAGE until half-close,
+/// pull-driven: a receive batch is started only when the handler asks for the next message.
 struct CallInbound: AsyncSequence, Sendable {
   typealias Element = RPCRequestPart<[UInt8]>
   let call: ServerCall
@@ -23,6 +24,11 @@ struct CallInbound: AsyncSequence, Sendable {
         return .metadata(self.call.requestMetadata)
       }
       if self.finished { return nil }
+      if let single = self.call.singleRequest {
+        self.finished = true
+        guard case .message(let message) = single else { return nil }
+        return .message(message)
+      }
       guard let message = try await self.call.receiveMessage() else {
         self.finished = true
         return nil

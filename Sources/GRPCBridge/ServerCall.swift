@@ -14,6 +14,14 @@ final class ServerCall: @unchecked Sendable {
 
   /// "/package.Service/Method" as the client sent it.
   let path: String
+  /// For methods registered to read their single request message with the call: that message
+  /// (`.none` when the client sent none). Nil for calls whose messages are received one by one.
+  let singleRequest: SingleRequest?
+
+  enum SingleRequest {
+    case message([UInt8])
+    case none
+  }
   let remotePeer: String
   /// When the client's deadline passes; nil when the client set none.
   let deadline: ContinuousClock.Instant?
@@ -25,16 +33,32 @@ final class ServerCall: @unchecked Sendable {
     var task: Task<Void, Never>?
   }
 
-  init(slot: UnsafeMutablePointer<cgrpc_call_slot>) {
+  /// - Parameter method: the registered method the slot was armed for; nil for a generic call,
+  ///   whose path and deadline are in the slot's call details.
+  init(slot: UnsafeMutablePointer<cgrpc_call_slot>, method: RegisteredMethod?) {
     self.slot = slot
-    self.path = withUnsafePointer(to: &slot.pointee.details.method) { String(slice: $0) }
+    let deadline: gpr_timespec
+    if let method {
+      self.path = method.path
+      deadline = slot.pointee.deadline
+      if method.readsPayload {
+        self.singleRequest =
+          slot.pointee.payload.map { .message([UInt8]($0)) } ?? SingleRequest.none
+      } else {
+        self.singleRequest = nil
+      }
+    } else {
+      self.path = withUnsafePointer(to: &slot.pointee.details.method) { String(slice: $0) }
+      deadline = slot.pointee.details.deadline
+      self.singleRequest = nil
+    }
     var peer = [CChar](repeating: 0, count: 128)
     cgrpc_call_peer(slot.pointee.call, &peer, peer.count)
     self.remotePeer = String(
       decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) },
       as: UTF8.self
     )
-    let remaining = cgrpc_deadline_remaining_ns(slot.pointee.details.deadline)
+    let remaining = cgrpc_deadline_remaining_ns(deadline)
     self.deadline = remaining == Int64.max ? nil : .now + .nanoseconds(remaining)
     self.requestMetadata = Metadata(slot.pointee.metadata)
   }

@@ -25,8 +25,12 @@ final class ServerRuntime: Sendable {
 
   struct SendablePointer: @unchecked Sendable { let pointer: OpaquePointer }
 
+  /// - Parameters:
+  ///   - methods: paths to register with the core, and whether each reads its single request
+  ///     message with the call. Calls to other paths arrive through generic requests.
   init(
     configuration: BridgeConfiguration,
+    methods: [(path: String, readsPayload: Bool)],
     onCall: @escaping @Sendable (ServerCall, _ done: @escaping @Sendable () -> Void) -> Void
   ) throws {
     self.onCall = onCall
@@ -41,6 +45,12 @@ final class ServerRuntime: Sendable {
     }
     let queue = CompletionQueue()
     grpc_server_register_completion_queue(server, queue.pointer, nil)
+    let registered = methods.compactMap { method -> RegisteredMethod? in
+      guard
+        let handle = cgrpc_server_register_method(server, method.path, method.readsPayload ? 1 : 0)
+      else { return nil }
+      return RegisteredMethod(path: method.path, handle: handle, readsPayload: method.readsPayload)
+    }
     var bound: [String] = []
     do {
       for address in configuration.addresses {
@@ -58,7 +68,12 @@ final class ServerRuntime: Sendable {
     self.server = SendablePointer(pointer: server)
     self.queue = queue
     self.boundAddresses = bound
-    for _ in 0..<max(1, configuration.acceptBacklog) { self.requestCall() }
+    // Each registered method keeps its own backlog armed; the generic backlog only serves
+    // paths nobody registered (GRPCCore answers those with UNIMPLEMENTED).
+    for method in registered {
+      for _ in 0..<max(1, configuration.acceptBacklog) { self.requestCall(method) }
+    }
+    for _ in 0..<4 { self.requestCall(nil) }
   }
 
   private static func addPort(
@@ -100,19 +115,31 @@ final class ServerRuntime: Sendable {
 
   // MARK: Accepting
 
-  /// Arms one generic request for a new call. Its tag re-arms a replacement first (unless the
-  /// server is shutting down) and then hands the call over.
-  private func requestCall() {
+  /// Arms one request for a new call to `method` (nil: any unregistered path). Its tag re-arms
+  /// a replacement first (unless the server is shutting down) and then hands the call over.
+  private func requestCall(_ method: RegisteredMethod?) {
     let slot = cgrpc_call_slot_create()!
     let tag = CompletionTag { success in
       guard success, slot.pointee.call != nil else {
         cgrpc_call_slot_destroy(slot)  // the server shut down; do not re-arm
         return
       }
-      self.requestCall()
-      self.accept(ServerCall(slot: slot))
+      self.requestCall(method)
+      self.accept(ServerCall(slot: slot, method: method))
     }.retainedPointer()
-    let error = cgrpc_call_slot_request(slot, self.server.pointer, self.queue.pointer, tag)
+    let error =
+      if let method {
+        cgrpc_call_slot_request_registered(
+          slot,
+          self.server.pointer,
+          method.handle,
+          method.readsPayload ? 1 : 0,
+          self.queue.pointer,
+          tag
+        )
+      } else {
+        cgrpc_call_slot_request(slot, self.server.pointer, self.queue.pointer, tag)
+      }
     if error != GRPC_CALL_OK {
       CompletionTag.release(tag)
       cgrpc_call_slot_destroy(slot)
@@ -188,4 +215,13 @@ final class ServerRuntime: Sendable {
     self.queue.shutdownAndJoin()
     grpc_shutdown()
   }
+}
+
+/// A method registered with the core: calls to it arrive on requests armed for it.
+struct RegisteredMethod: @unchecked Sendable {
+  let path: String
+  /// The core's handle, valid as long as the server.
+  let handle: UnsafeMutableRawPointer
+  /// The single request message is read with the call (no RECV_MESSAGE round trip).
+  let readsPayload: Bool
 }

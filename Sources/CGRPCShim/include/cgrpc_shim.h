@@ -49,8 +49,10 @@ size_t cgrpc_byte_buffer_copy(grpc_byte_buffer *bb, uint8_t *dst, size_t capacit
 
 typedef struct cgrpc_call_slot {
   grpc_call *call;
-  grpc_call_details details;
+  grpc_call_details details;   // generic calls: method, host, deadline
   grpc_metadata_array metadata;
+  gpr_timespec deadline;       // registered calls
+  grpc_byte_buffer *payload;   // registered calls whose request is read with the call
 } cgrpc_call_slot;
 
 cgrpc_call_slot *cgrpc_call_slot_create(void);
@@ -58,6 +60,13 @@ cgrpc_call_slot *cgrpc_call_slot_create(void);
 void cgrpc_call_slot_destroy(cgrpc_call_slot *slot);
 grpc_call_error cgrpc_call_slot_request(cgrpc_call_slot *slot, grpc_server *server,
                                         grpc_completion_queue *cq, void *tag);
+/// Arms a request for a call to a method registered with cgrpc_server_register_method.
+grpc_call_error cgrpc_call_slot_request_registered(cgrpc_call_slot *slot, grpc_server *server,
+                                                   void *method, int reads_payload,
+                                                   grpc_completion_queue *cq, void *tag);
+/// Registers `path` ("/pkg.Service/Method"); with `read_payload`, the first request message
+/// arrives with the call (for methods whose request is a single message). NULL on failure.
+void *cgrpc_server_register_method(grpc_server *server, const char *path, int read_payload);
 /// Copies the call's peer ("ipv4:127.0.0.1:5000") into `buf` (NUL-terminated, truncated).
 void cgrpc_call_peer(grpc_call *call, char *buf, size_t capacity);
 
