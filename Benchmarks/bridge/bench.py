@@ -161,7 +161,7 @@ def parse_h2load(text):
         line = line.strip()
         if line.startswith("finished in"):
             parts = line.replace(",", "").split()
-            out["finished_s"] = float(parts[2].rstrip("s"))
+            out["finished_s"] = to_us(parts[2]) / 1e6
             out["req_per_s"] = float(parts[3])
         elif line.startswith("requests:"):
             words = line.replace(",", "").split()
@@ -321,6 +321,29 @@ def main():
     args = parser.parse_args()
 
     began = time.monotonic()
+
+    def version(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:  # noqa: BLE001 - informational only
+            return None
+
+    # Read before measuring: other engineers may commit while the benchmark runs.
+    versions = {
+        "rlhfd_git": version(["git", "-C", HERE, "describe", "--always", "--dirty"]),
+        "rlhfd_sources_changed": version(["git", "-C", HERE, "status", "--short", "--", ":/Sources", ":/Package.swift"]),
+        "rlhfd_binary_mtime": datetime.datetime.fromtimestamp(os.path.getmtime(args.rlhfd)).isoformat(timespec="seconds"),
+        "rlhfd_last_sources_commit": version(["git", "-C", HERE, "log", "-1", "--format=%h %cI", "--", ":/Sources", ":/Package.swift"]),
+        "h2load": version([args.h2load, "--version"]),
+        "grpcio": version([args.python, "-c", "import grpc; print(grpc.__version__)"]),
+        "libgrpc": version(["dpkg-query", "-W", "-f", "${Version}", "libgrpc29"]),
+    }
+
+    last = (versions["rlhfd_last_sources_commit"] or "").split()
+    if len(last) == 2 and datetime.datetime.fromisoformat(last[1]).timestamp() > os.path.getmtime(args.rlhfd):
+        log(f"WARNING: {args.rlhfd} is older than commit {last[0]} to Sources/: rebuild it to measure HEAD")
+    if versions["rlhfd_sources_changed"]:
+        log("WARNING: Sources/ has uncommitted changes; the binary may not match HEAD")
     started_at = datetime.datetime.now(datetime.timezone.utc)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
@@ -424,26 +447,13 @@ def main():
     if problems:
         print("PROBLEMS:\n  " + "\n  ".join(problems))
 
-    def version(argv):
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:  # noqa: BLE001 - informational only
-            return None
-
     result = {
         "benchmark": "bridge: empty grpc.health.v1.Health/Check, loopback",
         "started_at": started_at.isoformat(timespec="seconds"),
         "elapsed_s": round(time.monotonic() - began, 1),
         "host": {"nproc": os.cpu_count(), "kernel": platform.release(), "clk_tck": CLK_TCK,
                  "loadavg_before": load_before, "loadavg_after": load_after},
-        "versions": {
-            "rlhfd_git": version(["git", "-C", HERE, "describe", "--always", "--dirty"]),
-            "rlhfd_sources_changed": version(["git", "-C", HERE, "status", "--short", "--", ":/Sources", ":/Package.swift"]),
-            "rlhfd_binary_mtime": datetime.datetime.fromtimestamp(os.path.getmtime(args.rlhfd)).isoformat(timespec="seconds"),
-            "h2load": version([args.h2load, "--version"]),
-            "grpcio": version([args.python, "-c", "import grpc; print(grpc.__version__)"]),
-            "libgrpc": version(["dpkg-query", "-W", "-f", "${Version}", "libgrpc29"]),
-        },
+        "versions": versions,
         "protocol": {"reps": args.reps, "warmup_s": args.warmup, "duration_s": args.duration,
                      "statistic": "median", "interleaved": True,
                      "server_cpu": "delta utime+stime of /proc/PID/stat over the measured window",
@@ -471,6 +481,6 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     try:
         sys.exit(main())
-    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+    except (RuntimeError, subprocess.SubprocessError, OSError, ValueError, KeyError) as error:
         log(f"bench: {error}")
         sys.exit(2)
