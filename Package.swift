@@ -45,6 +45,33 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // The BLAS from Debian's libopenblas-dev (pthread build). Only Engine imports it.
+    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    // Tensors and kernels (forward/backward pairs, naive references beside fast paths).
+    // No Foundation networking, no Swift concurrency.
+    .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+
+    // Checkpoint file formats: safetensors (validated, mmap), sharded indexes, llava-hf configs,
+    // PEFT LoRA adapters. Knows no model code.
+    .target(name: "Checkpoints", swiftSettings: swiftSettings),
+
+    // SentencePiece (Debian's libsentencepiece-dev) behind a C API. Only Tokenizer imports it.
+    .target(
+      name: "CSentencePiece",
+      path: "Sources/CSentencePiece",
+      linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("stdc++")]
+    ),
+    .target(name: "Tokenizer", dependencies: ["CSentencePiece"], swiftSettings: swiftSettings),
+
+    // PNG and JPEG decoding (libpng, libjpeg-turbo) with limits checked before decoding.
+    // Only Imaging imports it.
+    .target(
+      name: "CImageCodecs",
+      path: "Sources/CImageCodecs",
+      linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+    ),
+    .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+
     // MARK: - Public API (generated code only)
 
     .target(
@@ -99,6 +126,25 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "CheckpointsTests",
+      dependencies: ["Checkpoints"],
+      resources: [.copy("Inputs")],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TokenizerTests",
+      dependencies: ["Tokenizer"],
+      resources: [.copy("Inputs")],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ImagingTests",
+      dependencies: ["Imaging"],
+      resources: [.copy("Inputs")],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "GRPCBridgeTests",
       dependencies: ["GRPCBridge", grpcCore],
@@ -109,5 +155,6 @@ let package = Package(
       dependencies: ["Daemon", "GRPCBridge"],
       swiftSettings: swiftSettings
     ),
-  ]
+  ],
+  cxxLanguageStandard: .cxx17
 )

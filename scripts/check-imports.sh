@@ -9,12 +9,17 @@ declare -A owners=(
   [CGRPC]="GRPCBridge"
   [CGRPCShim]="GRPCBridge"
   [CBLAS]="Engine"
+  [CSentencePiece]="Tokenizer"
+  [CImageCodecs]="Imaging"
 )
 # target -> modules of ours it must not import
 declare -A forbidden=(
   [GRPCBridge]="API Services Daemon Engine Models Scheduler RLHF"
   [Engine]="API Services Daemon GRPCBridge Models Scheduler RLHF GRPCCore"
   [Scheduler]="API Services Daemon GRPCBridge Models RLHF Engine"
+  [Checkpoints]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Tokenizer Imaging GRPCCore"
+  [Tokenizer]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Checkpoints Imaging GRPCCore"
+  [Imaging]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Checkpoints Tokenizer GRPCCore"
   [API]="Services Daemon GRPCBridge"
   [Services]="Daemon GRPCBridge"
 )

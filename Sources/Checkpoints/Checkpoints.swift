@@ -1,0 +1,1 @@
+// Checkpoints: see the README's architecture section.

@@ -1,0 +1,2 @@
+// Engine: see the README's architecture section.
+import CBLAS

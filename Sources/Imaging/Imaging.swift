@@ -1,0 +1,1 @@
+// Imaging: see the README's architecture section.

@@ -1,0 +1,1 @@
+// Tokenizer: see the README's architecture section.
