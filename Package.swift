@@ -49,7 +49,12 @@ let package = Package(
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     // Tensors and kernels (forward/backward pairs, naive references beside fast paths).
     // No Foundation networking, no Swift concurrency.
-    .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+    .target(
+      name: "Engine",
+      dependencies: ["CBLAS"],
+      exclude: ["README.md"],
+      swiftSettings: swiftSettings
+    ),
 
     // Checkpoint file formats: safetensors (validated, mmap), sharded indexes, llava-hf configs,
     // PEFT LoRA adapters. Knows no model code.

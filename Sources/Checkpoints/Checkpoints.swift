@@ -1,1 +1,0 @@
-// Checkpoints: see the README's architecture section.

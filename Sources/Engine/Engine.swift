@@ -1,2 +1,0 @@
-// Engine: see the README's architecture section.
-import CBLAS

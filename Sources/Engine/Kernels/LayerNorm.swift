@@ -1,0 +1,73 @@
+/// LayerNorm (CLIP): `out = weight · (x − mean) / sqrt(var + eps) + bias`, row by row, with the
+/// biased variance (as PyTorch). `mean` and `rstd` are written for the backward pass.
+public enum LayerNorm {
+  public static func forward(
+    out: UnsafeMutablePointer<Float>,  // (BT, C)
+    mean: UnsafeMutablePointer<Float>,  // (BT)
+    rstd: UnsafeMutablePointer<Float>,  // (BT)
+    in input: UnsafePointer<Float>,  // (BT, C)
+    weight: UnsafePointer<Float>,  // (C)
+    bias: UnsafePointer<Float>,  // (C)
+    eps: Float,
+    BT: Int,
+    C: Int,
+    pool: ThreadPool = .shared
+  ) {
+    // Rows are independent: split them across threads when there are enough elements.
+    pool.parallelFor(BT, minimumChunk: max(1, 16_384 / max(C, 1))) { rows in
+      for row in rows {
+        let x = input + row * C
+        let y = out + row * C
+        var sum: Float = 0
+        for c in 0..<C { sum += x[c] }
+        let m = sum / Float(C)
+        // Two passes (mean, then squared deviations): no cancellation for rows far from zero.
+        var squares: Float = 0
+        for c in 0..<C { squares += (x[c] - m) * (x[c] - m) }
+        let s = 1 / (squares / Float(C) + eps).squareRoot()
+        for c in 0..<C { y[c] = (x[c] - m) * s * weight[c] + bias[c] }
+        mean[row] = m
+        rstd[row] = s
+      }
+    }
+  }
+
+  /// llm.c's layernorm_backward: with `n = (x − mean) · rstd` and `g = dOut · weight`,
+  /// `dIn = rstd · (g − mean(g) − n · mean(g · n))` (overwritten); `dWeight += dOut · n`,
+  /// `dBias += dOut` (accumulated).
+  public static func backward(
+    dIn: UnsafeMutablePointer<Float>,  // (BT, C)
+    dWeight: UnsafeMutablePointer<Float>?,  // (C)
+    dBias: UnsafeMutablePointer<Float>?,  // (C)
+    dOut: UnsafePointer<Float>,  // (BT, C)
+    in input: UnsafePointer<Float>,  // (BT, C)
+    weight: UnsafePointer<Float>,  // (C)
+    mean: UnsafePointer<Float>,  // (BT)
+    rstd: UnsafePointer<Float>,  // (BT)
+    BT: Int,
+    C: Int
+  ) {
+    for row in 0..<BT {
+      let x = input + row * C
+      let dy = dOut + row * C
+      let dx = dIn + row * C
+      let m = mean[row]
+      let s = rstd[row]
+      var meanG: Float = 0
+      var meanGN: Float = 0
+      for c in 0..<C {
+        let g = dy[c] * weight[c]
+        meanG += g
+        meanGN += g * (x[c] - m) * s
+      }
+      meanG /= Float(C)
+      meanGN /= Float(C)
+      for c in 0..<C {
+        let normalized = (x[c] - m) * s
+        dx[c] = s * (dy[c] * weight[c] - meanG - normalized * meanGN)
+        dWeight?[c] += dy[c] * normalized
+        dBias?[c] += dy[c]
+      }
+    }
+  }
+}
