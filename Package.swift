@@ -77,6 +77,10 @@ let package = Package(
     ),
     .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
 
+    // The vision-language model: CLIP vision tower, projector, LLaMA decoder, LM and reward
+    // heads, loaded from llava-hf checkpoints onto the Engine.
+    .target(name: "Models", dependencies: ["Engine", "Checkpoints"], swiftSettings: swiftSettings),
+
     // MARK: - Public API (generated code only)
 
     .target(
@@ -132,6 +136,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "ModelsTests",
+      dependencies: ["Models", "Engine", "Checkpoints"],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "CheckpointsTests",
       dependencies: ["Checkpoints"],

@@ -20,6 +20,7 @@ declare -A forbidden=(
   [Checkpoints]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Tokenizer Imaging GRPCCore"
   [Tokenizer]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Checkpoints Imaging GRPCCore"
   [Imaging]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Checkpoints Tokenizer GRPCCore"
+  [Models]="API Services Daemon GRPCBridge Scheduler RLHF GRPCCore"
   [API]="Services Daemon GRPCBridge"
   [Services]="Daemon GRPCBridge"
 )

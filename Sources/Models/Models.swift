@@ -1,0 +1,1 @@
+// Models: see the README's architecture section.
