@@ -1,0 +1,235 @@
+// The LLaMA decoder of a LLaVA model over a per-request KV cache: token embeddings with the
+// image features spliced in at the image-token positions, then per layer RMSNorm → q/k/v →
+// RoPE → causal GQA attention over the cache → o_proj → residual, RMSNorm → SwiGLU MLP →
+// residual; the final RMSNorm. Heads (LM logits, reward score) read the final-norm output.
+// Dimensions: `T` new tokens, `C` hidden, `NH`/`NKV` heads, `HS` head size, `I` MLP size.
+import Checkpoints
+import Engine
+
+/// The language model: a forward over new tokens appends to a `KVCache`.
+public struct LanguageModel: Sendable {
+  public let weights: LlavaWeights
+  let config: LlamaTextConfig
+
+  public init(weights: LlavaWeights) {
+    self.weights = weights
+    self.config = weights.config.text
+  }
+
+  /// An empty cache for one sequence; `capacity` defaults to `max_position_embeddings`.
+  public func makeCache(capacity: Int? = nil) -> KVCache {
+    KVCache(
+      layers: config.numHiddenLayers,
+      capacity: capacity ?? config.maxPositionEmbeddings,
+      NKV: config.numKeyValueHeads,
+      HS: config.headDim
+    )
+  }
+
+  /// Checks `tokens` (and the image rows they need) against the vocabulary and the cache.
+  func validate(_ tokens: [Int32], imageRows: Int, cache: borrowing KVCache) throws(ModelError) {
+    guard !tokens.isEmpty else { throw .emptyInput }
+    let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
+    var imageTokens = 0
+    for token in tokens {
+      if token == imageToken {
+        imageTokens += 1
+      } else if token < 0 || Int(token) >= config.vocabSize {
+        throw .tokenOutOfRange(token: token, vocabulary: config.vocabSize)
+      }
+    }
+    guard imageTokens == imageRows else {
+      throw .imageTokenCountMismatch(tokens: imageTokens, features: imageRows)
+    }
+    guard cache.count + tokens.count <= cache.capacity else {
+      throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
+    }
+  }
+
+  /// Runs `tokens` at positions `cache.count ..< cache.count + T`, appends their keys and
+  /// values to `cache`, and returns the activations (the final-norm output in `lnf`).
+  /// `imageEmbeddings` `(N, C)` replace the embeddings of the N image tokens, in order.
+  func run(
+    tokens: [Int32],
+    imageEmbeddings: [Float]?,
+    cache: inout KVCache,
+    keepAllLayers: Bool = false
+  ) throws(ModelError) -> DecoderActivations {
+    let (C, I, NH, NKV, HS) = (
+      config.hiddenSize, config.intermediateSize, config.numAttentionHeads,
+      config.numKeyValueHeads, config.headDim
+    )
+    let (T, past, w) = (tokens.count, cache.count, weights)
+    let imageValues = imageEmbeddings?.count ?? 0
+    guard imageValues % C == 0 else {
+      throw .imageFeatureWidthMismatch(width: C, count: imageValues)
+    }
+    let imageRows = imageValues / C
+    try validate(tokens, imageRows: imageRows, cache: cache)
+    let eps = Float(config.rmsNormEps)
+    let theta = Float(config.rope.theta)
+    let factor: Float =
+      switch config.rope.scaling {
+      case .none: 1
+      case .linear(let factor): Float(factor)
+      }
+    let acts = DecoderActivations(config: config, T: T, keepAllLayers: keepAllLayers)
+    let imageToken = Int32(truncatingIfNeeded: w.config.imageTokenIndex)
+    let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
+    let positions = (0..<T).map { Int32(past + $0) }  // (T)
+    lookup.withUnsafeBufferPointer {
+      Embedding.forward(
+        out: acts.stream(0),
+        tokens: $0.baseAddress!,
+        table: w.weight(LlavaWeightNames.embedTokens),
+        BT: T,
+        C: C
+      )
+    }
+    if let imageEmbeddings {
+      var row = 0
+      for t in 0..<T where tokens[t] == imageToken {
+        imageEmbeddings.withUnsafeBufferPointer {
+          (acts.stream(0) + t * C).update(from: $0.baseAddress! + row * C, count: C)
+        }
+        row += 1
+      }
+    }
+    for l in 0..<config.numHiddenLayers {
+      let names = LlavaWeightNames.textLayer(l)
+      let a = acts.layer(l)
+      let (x, y) = (acts.stream(l), acts.stream(l + 1))  // (T, C): stream in, stream out
+      func linear(
+        _ out: UnsafeMutablePointer<Float>,
+        _ input: UnsafePointer<Float>,
+        _ name: String,
+        _ N: Int,
+        _ K: Int,
+        accumulate: Bool = false
+      ) {
+        Matmul.forward(
+          out: out,
+          in: input,
+          weight: w.weight(name),
+          bias: w.optionalVector(names.bias(of: name)),
+          M: T,
+          N: N,
+          K: K,
+          accumulate: accumulate
+        )
+      }
+      RMSNorm.forward(
+        out: a.ln1,
+        rstd: a.rstd1,
+        in: x,
+        weight: w.vector(names.inputLayerNorm),
+        eps: eps,
+        BT: T,
+        C: C
+      )
+      linear(a.q, a.ln1, names.qProj, NH * HS, C)  // (T, NH, HS)
+      linear(a.k, a.ln1, names.kProj, NKV * HS, C)  // (T, NKV, HS)
+      linear(a.v, a.ln1, names.vProj, NKV * HS, C)  // (T, NKV, HS)
+      positions.withUnsafeBufferPointer {
+        let p = $0.baseAddress!
+        RoPE.forward(
+          x: a.q,
+          positions: p,
+          T: T,
+          NH: NH,
+          HS: HS,
+          theta: theta,
+          scalingFactor: factor
+        )
+        RoPE.forward(
+          x: a.k,
+          positions: p,
+          T: T,
+          NH: NKV,
+          HS: HS,
+          theta: theta,
+          scalingFactor: factor
+        )
+      }
+      let (keys, values) = (cache.keys(layer: l), cache.values(layer: l))  // (Lmax, NKV, HS)
+      (keys + past * NKV * HS).update(from: a.k, count: T * NKV * HS)
+      (values + past * NKV * HS).update(from: a.v, count: T * NKV * HS)
+      CausalAttention.forward(
+        out: a.attn,
+        att: nil,
+        q: a.q,
+        keys: keys,
+        values: values,
+        past: past,
+        T: T,
+        NH: NH,
+        NKV: NKV,
+        HS: HS
+      )
+      y.update(from: x, count: T * C)
+      linear(y, a.attn, names.oProj, C, NH * HS, accumulate: true)  // y = x + attn · Wo
+      RMSNorm.forward(
+        out: a.ln2,
+        rstd: a.rstd2,
+        in: y,
+        weight: w.vector(names.postAttentionLayerNorm),
+        eps: eps,
+        BT: T,
+        C: C
+      )
+      linear(a.gate, a.ln2, names.gateProj, I, C)  // (T, I)
+      linear(a.up, a.ln2, names.upProj, I, C)  // (T, I)
+      SwiGLU.forward(out: a.swiglu, gate: a.gate, up: a.up, count: T * I)
+      linear(y, a.swiglu, names.downProj, C, I, accumulate: true)  // y += mlp
+    }
+    RMSNorm.forward(
+      out: acts.lnf,
+      rstd: acts.rstdf,
+      in: acts.stream(config.numHiddenLayers),
+      weight: w.vector(LlavaWeightNames.finalNorm),
+      eps: eps,
+      BT: T,
+      C: C
+    )
+    cache.count = past + T
+    return acts
+  }
+
+  /// Logits `(rows, V)` of the last `rows` positions of `acts`.
+  func logits(_ acts: borrowing DecoderActivations, rows: Int) -> [Float] {
+    let (C, V) = (config.hiddenSize, config.vocabSize)
+    let out = Tensor(shape: [rows, V])  // (rows, V)
+    Matmul.forward(
+      out: out.data,
+      in: acts.lnf + (acts.T - rows) * C,
+      weight: weights.weight(LlavaWeightNames.lmHead),
+      bias: nil,
+      M: rows,
+      N: V,
+      K: C
+    )
+    return out.toArray()
+  }
+
+  /// Runs `tokens` (appending to `cache`) and returns the logits of the last position `(V)`,
+  /// or of every new position `(T, V)` when `allPositions`.
+  public func forward(
+    tokens: [Int32],
+    imageEmbeddings: [Float]? = nil,
+    cache: inout KVCache,
+    allPositions: Bool = false
+  ) throws(ModelError) -> [Float] {
+    let acts = try run(tokens: tokens, imageEmbeddings: imageEmbeddings, cache: &cache)
+    return logits(acts, rows: allPositions ? tokens.count : 1)
+  }
+
+  /// The final hidden states after the final norm, `(T, C)` (what the heads read).
+  public func finalHidden(
+    tokens: [Int32],
+    imageEmbeddings: [Float]? = nil,
+    cache: inout KVCache
+  ) throws(ModelError) -> [Float] {
+    let acts = try run(tokens: tokens, imageEmbeddings: imageEmbeddings, cache: &cache)
+    return Array(UnsafeBufferPointer(start: acts.lnf, count: tokens.count * config.hiddenSize))
+  }
+}

@@ -1,0 +1,42 @@
+// Errors of the model layer: bad inputs to a forward pass (caught before any kernel runs) and
+// checkpoint problems met while loading.
+public import Checkpoints
+public import Engine
+
+/// Why a model could not be loaded or a forward pass could not run.
+public enum ModelError: Error, Equatable, CustomStringConvertible {
+  /// The checkpoint is unusable (names, shapes, dtypes, config).
+  case checkpoint(CheckpointError)
+  /// A weight's bytes could not be wrapped.
+  case engine(EngineError)
+  /// The prompt holds `tokens` image-token ids but `features` image-feature rows were given.
+  case imageTokenCountMismatch(tokens: Int, features: Int)
+  /// Image embeddings whose value count is not a multiple of the hidden size `width`.
+  case imageFeatureWidthMismatch(width: Int, count: Int)
+  /// A token id outside `0 ..< vocabulary` (and not the image token).
+  case tokenOutOfRange(token: Int32, vocabulary: Int)
+  /// The sequence would exceed the KV cache's capacity.
+  case contextOverflow(needed: Int, capacity: Int)
+  /// No tokens were given.
+  case emptyInput
+  /// Pixel values of the wrong size.
+  case pixelCountMismatch(expected: Int, actual: Int)
+
+  public var description: String {
+    switch self {
+    case .checkpoint(let error): "checkpoint: \(error)"
+    case .engine(let error): "weights: \(error)"
+    case .imageTokenCountMismatch(let tokens, let features):
+      "the prompt has \(tokens) image tokens but the images give \(features) feature rows"
+    case .imageFeatureWidthMismatch(let width, let count):
+      "image embeddings hold \(count) values, not rows of the hidden size \(width)"
+    case .tokenOutOfRange(let token, let vocabulary):
+      "token id \(token) is outside the vocabulary 0..<\(vocabulary)"
+    case .contextOverflow(let needed, let capacity):
+      "the sequence needs \(needed) positions but the context holds \(capacity)"
+    case .emptyInput: "no input tokens"
+    case .pixelCountMismatch(let expected, let actual):
+      "pixel values: expected \(expected) floats (3, S, S), got \(actual)"
+    }
+  }
+}
