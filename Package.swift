@@ -124,6 +124,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // MARK: - Benchmarks (executables, never timed tests)
+
+    .executableTarget(
+      name: "EngineBench",
+      dependencies: ["Models", "Engine", "Checkpoints"],
+      path: "Benchmarks/EngineBench",
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Tests
 
     .testTarget(
