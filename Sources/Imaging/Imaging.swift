@@ -1,1 +1,0 @@
-// Imaging: see the README's architecture section.
