@@ -109,6 +109,7 @@ let package = Package(
       name: "Daemon",
       dependencies: [
         "Services", "GRPCBridge", "API", grpcCore, logging,
+        "Models", "Tokenizer", "Imaging", "Checkpoints",
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         .product(name: "Yams", package: "Yams"),
@@ -175,7 +176,7 @@ let package = Package(
     ),
     .testTarget(
       name: "DaemonTests",
-      dependencies: ["Daemon", "GRPCBridge"],
+      dependencies: ["Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer"],
       swiftSettings: swiftSettings
     ),
   ],

@@ -2,9 +2,11 @@
 // until SIGTERM or SIGINT.
 import GRPCBridge
 import GRPCCore
+import Imaging
 public import Logging
 import ServiceLifecycle
 import Services
+import Tokenizer
 import UnixSignals
 
 public enum Daemon {
@@ -13,6 +15,8 @@ public enum Daemon {
     let health = HealthStatusStore(
       services: ServiceCatalog.serviceNames(debug: configuration.debugService)
     )
+    // Health stays NOT_SERVING until the model is loaded: it is loaded before listening.
+    let policy = try Self.loadPolicy(configuration: configuration, logger: logger)
     let notifier = SystemdNotifier(environment: ProcessEnvironment.current)
     let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
       addresses in
@@ -25,6 +29,7 @@ public enum Daemon {
       services: ServiceCatalog.services(
         health: health,
         debug: configuration.debugService,
+        policy: policy,
         logger: logger
       )
     )
@@ -45,5 +50,44 @@ public enum Daemon {
       )
     )
     try await group.run()
+  }
+
+  /// Loads the configured (or embedded default) policy; nil when serving without a model.
+  static func loadPolicy(
+    configuration: DaemonConfiguration,
+    logger: Logger
+  ) throws -> ModelRunner? {
+    guard let directory = try PolicyModelLocation.resolve(configuration.policyModel) else {
+      logger.notice("serving without a model: Policy answers UNIMPLEMENTED")
+      return nil
+    }
+    let started = ContinuousClock.now
+    let runner = try ModelRunner(directory: directory, settings: configuration.runnerSettings())
+    logger.notice(
+      "policy model loaded",
+      metadata: [
+        "directory": .string(directory),
+        "context": .stringConvertible(runner.contextLength),
+        "seconds": .string("\(ContinuousClock.now - started)"),
+      ]
+    )
+    return runner
+  }
+}
+
+extension DaemonConfiguration {
+  /// The model runner's settings from this configuration.
+  public func runnerSettings() -> ModelRunnerSettings {
+    var settings = ModelRunnerSettings()
+    settings.template = self.chatTemplate == "llava_rlhf" ? .llavaRLHF : .llava15
+    settings.defaultMaxNewTokens = self.defaultMaxNewTokens
+    settings.imageLimits = ImageLimits(
+      maxBytes: self.imageMaxBytes,
+      maxPixels: self.imageMaxPixels,
+      minWidth: self.imageMinSide,
+      minHeight: self.imageMinSide
+    )
+    settings.imageCacheBytes = self.imageCacheBytes
+    return settings
   }
 }

@@ -19,6 +19,24 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var logLevel: String = "info"
   /// Serve `rlhfd.v1.Debug` (Sleep, Echo, Ticks): for tests and diagnostics, never in production.
   public var debugService: Bool = false
+  /// The policy checkpoint directory (llava-hf layout). nil = the embedded default model
+  /// (`models/default/policy`); `none` = serve without a model (Policy answers UNIMPLEMENTED).
+  public var policyModel: String? = nil
+  /// Chat template of non-raw prompts: `llava15` (LLaVA-1.5) or `llava_rlhf` (Vicuna-v1).
+  public var chatTemplate: String = "llava15"
+  /// max_new_tokens when a request does not set it (always capped by the context).
+  public var defaultMaxNewTokens: Int = 256
+  /// Largest accepted image file, in bytes.
+  public var imageMaxBytes: Int = 32 << 20
+  /// Largest accepted image, in pixels (width × height).
+  public var imageMaxPixels: Int = 40_000_000
+  /// Smallest accepted image width and height.
+  public var imageMinSide: Int = 1
+  /// Bytes of projected image features kept for `Image.sha256` references.
+  public var imageCacheBytes: Int = 64 << 20
+
+  /// The value of `policy_model` that means "no model".
+  public static let noModel = "none"
 
   public struct TLSFiles: Codable, Sendable, Equatable {
     /// PEM certificate chain of the server.
@@ -66,6 +84,13 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case drainTimeoutSeconds = "drain_timeout_seconds"
     case logLevel = "log_level"
     case debugService = "debug_service"
+    case policyModel = "policy_model"
+    case chatTemplate = "chat_template"
+    case defaultMaxNewTokens = "default_max_new_tokens"
+    case imageMaxBytes = "image_max_bytes"
+    case imageMaxPixels = "image_max_pixels"
+    case imageMinSide = "image_min_side"
+    case imageCacheBytes = "image_cache_bytes"
   }
 
   public init() {}
@@ -86,6 +111,19 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
     self.debugService =
       try c.decodeIfPresent(Bool.self, forKey: .debugService) ?? defaults.debugService
+    self.policyModel = try c.decodeIfPresent(String.self, forKey: .policyModel)
+    self.chatTemplate =
+      try c.decodeIfPresent(String.self, forKey: .chatTemplate) ?? defaults.chatTemplate
+    self.defaultMaxNewTokens =
+      try c.decodeIfPresent(Int.self, forKey: .defaultMaxNewTokens) ?? defaults.defaultMaxNewTokens
+    self.imageMaxBytes =
+      try c.decodeIfPresent(Int.self, forKey: .imageMaxBytes) ?? defaults.imageMaxBytes
+    self.imageMaxPixels =
+      try c.decodeIfPresent(Int.self, forKey: .imageMaxPixels) ?? defaults.imageMaxPixels
+    self.imageMinSide =
+      try c.decodeIfPresent(Int.self, forKey: .imageMinSide) ?? defaults.imageMinSide
+    self.imageCacheBytes =
+      try c.decodeIfPresent(Int.self, forKey: .imageCacheBytes) ?? defaults.imageCacheBytes
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -147,6 +185,23 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     }
     if !(self.drainTimeoutSeconds >= 0 && self.drainTimeoutSeconds <= 3600) {
       throw ConfigurationError("'drain_timeout_seconds' must be between 0 and 3600")
+    }
+    if !["llava15", "llava_rlhf"].contains(self.chatTemplate) {
+      throw ConfigurationError(
+        "'chat_template' must be llava15 or llava_rlhf, not '\(self.chatTemplate)'"
+      )
+    }
+    if self.policyModel?.isEmpty == true {
+      throw ConfigurationError("'policy_model' is empty; give a directory or 'none'")
+    }
+    if !(1...1_000_000).contains(self.defaultMaxNewTokens) {
+      throw ConfigurationError("'default_max_new_tokens' must be between 1 and 1000000")
+    }
+    if self.imageMaxBytes < 1 { throw ConfigurationError("'image_max_bytes' must be positive") }
+    if self.imageMaxPixels < 1 { throw ConfigurationError("'image_max_pixels' must be positive") }
+    if self.imageMinSide < 1 { throw ConfigurationError("'image_min_side' must be at least 1") }
+    if self.imageCacheBytes < 0 {
+      throw ConfigurationError("'image_cache_bytes' must not be negative")
     }
     if LogLevelName(self.logLevel) == nil {
       throw ConfigurationError(

@@ -7,7 +7,7 @@ enum NotBuilt {
   static func error(_ method: String, needs component: String) -> RPCError {
     RPCError(
       code: .unimplemented,
-      message: "\(method) is not available yet: this rlhfd build has no \(component). "
+      message: "\(method) is not available yet: this rlhfd has no \(component). "
         + "The request was valid."
     )
   }

@@ -18,10 +18,11 @@ public enum ServiceCatalog {
     health: HealthStatusStore,
     debug: Bool,
     limits: RequestLimits = RequestLimits(),
+    policy: (any PolicyBackend)? = nil,
     logger: Logger
   ) -> [any RegistrableRPCService] {
     var services: [any RegistrableRPCService] = [
-      PolicyService(limits: limits),
+      PolicyService(limits: limits, backend: policy),
       RewardService(limits: limits),
       FeedbackService(),
       AdminService(),

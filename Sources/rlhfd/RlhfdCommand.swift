@@ -50,6 +50,31 @@ struct ConfigurationOptions: ParsableArguments {
   @Flag(name: .long, help: "Serve rlhfd.v1.Debug (tests and diagnostics only).")
   var debugService = false
 
+  @Option(
+    name: .long,
+    help:
+      "Policy checkpoint directory (llava-hf layout); default: the embedded models/default/policy."
+  )
+  var policyModel: String?
+
+  @Flag(name: .long, help: "Serve without a model: Policy answers UNIMPLEMENTED.")
+  var noModel = false
+
+  @Option(name: .long, help: "Chat template of non-raw prompts: llava15 or llava_rlhf.")
+  var chatTemplate: String?
+
+  @Option(name: .long, help: "max_new_tokens when a request does not set it.")
+  var defaultMaxNewTokens: Int?
+
+  @Option(name: .long, help: "Largest accepted image file, in bytes.")
+  var imageMaxBytes: Int?
+
+  @Option(name: .long, help: "Largest accepted image, in pixels (width x height).")
+  var imageMaxPixels: Int?
+
+  @Option(name: .long, help: "Smallest accepted image width and height.")
+  var imageMinSide: Int?
+
   func resolve() throws -> DaemonConfiguration {
     var configuration =
       try self.config.map { try DaemonConfiguration.load(path: $0) } ?? DaemonConfiguration()
@@ -75,6 +100,16 @@ struct ConfigurationOptions: ParsableArguments {
     if let seconds = self.drainTimeout { configuration.drainTimeoutSeconds = seconds }
     if let level = self.logLevel { configuration.logLevel = level }
     if self.debugService { configuration.debugService = true }
+    if self.noModel && self.policyModel != nil {
+      throw ValidationError("--no-model and --policy-model exclude each other")
+    }
+    if let directory = self.policyModel { configuration.policyModel = directory }
+    if self.noModel { configuration.policyModel = DaemonConfiguration.noModel }
+    if let template = self.chatTemplate { configuration.chatTemplate = template }
+    if let tokens = self.defaultMaxNewTokens { configuration.defaultMaxNewTokens = tokens }
+    if let bytes = self.imageMaxBytes { configuration.imageMaxBytes = bytes }
+    if let pixels = self.imageMaxPixels { configuration.imageMaxPixels = pixels }
+    if let side = self.imageMinSide { configuration.imageMinSide = side }
     try configuration.validate()
     return configuration
   }

@@ -1,6 +1,8 @@
 import Daemon
 import GRPCBridge
+import Imaging
 import Testing
+import Tokenizer
 
 @Suite struct DaemonConfigurationTests {
   @Test func emptyFileGivesDefaults() throws {
@@ -80,5 +82,52 @@ import Testing
     #expect(bridge.maxReceiveMessageBytes == 5000)
     #expect(bridge.drainTimeout == .seconds(2))
     #expect(bridge.addresses == configuration.listen)
+  }
+
+  @Test func readsTheModelKeys() throws {
+    let configuration = try DaemonConfiguration.parse(
+      yaml: """
+        policy_model: none
+        chat_template: llava_rlhf
+        default_max_new_tokens: 32
+        image_max_bytes: 4096
+        image_max_pixels: 1000
+        image_min_side: 2
+        image_cache_bytes: 0
+        """
+    )
+    #expect(configuration.policyModel == DaemonConfiguration.noModel)
+    #expect(try PolicyModelLocation.resolve(configuration.policyModel) == nil)
+    let settings = configuration.runnerSettings()
+    #expect(settings.defaultMaxNewTokens == 32)
+    #expect(settings.imageLimits.maxBytes == 4096)
+    #expect(settings.imageLimits.maxPixels == 1000)
+    #expect(settings.imageLimits.minWidth == 2)
+    #expect(settings.template == .llavaRLHF)
+  }
+
+  @Test func badModelValuesAreRejected() {
+    for (yaml, expected) in [
+      ("chat_template: chatml", "chat_template"),
+      ("policy_model: ''", "policy_model"),
+      ("default_max_new_tokens: 0", "default_max_new_tokens"),
+      ("image_min_side: 0", "image_min_side"),
+    ] {
+      #expect {
+        try DaemonConfiguration.parse(yaml: yaml)
+      } throws: { error in
+        "\(error)".contains(expected)
+      }
+    }
+  }
+
+  @Test func embeddedDefaultModelIsFoundAndMissingDirectoriesAreNamed() throws {
+    let found = try PolicyModelLocation.resolve(nil)
+    #expect(found?.hasSuffix("models/default/policy") == true)
+    #expect {
+      try PolicyModelLocation.resolve("/nonexistent/model")
+    } throws: { error in
+      "\(error)".contains("/nonexistent/model")
+    }
   }
 }

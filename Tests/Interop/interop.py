@@ -73,6 +73,7 @@ class Daemon:
         args: Sequence[str] = (),
         listen: Optional[Sequence[str]] = None,
         debug_service: bool = True,
+        model: Optional[str] = None,
         env: Optional[dict] = None,
         credentials: Optional[grpc.ChannelCredentials] = None,
         channel_options: Iterable[tuple] = (),
@@ -89,6 +90,9 @@ class Daemon:
         self.target = self.listen[0]
         self.args = list(args)
         self.debug_service = debug_service
+        # None = `--no-model` (the suites that test the transport and UNIMPLEMENTED answers);
+        # "default" = the embedded default model; anything else = a `--policy-model` directory.
+        self.model = model
         self.env = dict(os.environ if env is None else env)
         self.credentials = credentials
         self.channel_options = list(channel_options)
@@ -105,6 +109,10 @@ class Daemon:
             command += ["--listen", address]
         if self.debug_service:
             command.append("--debug-service")
+        if self.model is None:
+            command.append("--no-model")
+        elif self.model != "default":
+            command += ["--policy-model", self.model]
         return command + self.args
 
     @property

@@ -8,6 +8,7 @@ import Services
 /// duration of `body`.
 func withServices<Result: Sendable>(
   debug: Bool = true,
+  policy: (any PolicyBackend)? = nil,
   _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
 ) async throws -> Result {
   let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
@@ -16,6 +17,7 @@ func withServices<Result: Sendable>(
   let services = ServiceCatalog.services(
     health: health,
     debug: debug,
+    policy: policy,
     logger: Logger(label: "test")
   )
   return try await withGRPCServer(transport: transport.server, services: services) { _ in

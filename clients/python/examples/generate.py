@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds")
     args = parser.parse_args(argv)
 
-    sampling = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+    sampling = dict(max_new_tokens=args.max_new_tokens or None, temperature=args.temperature,
                     top_p=args.top_p, seed=args.seed)
     try:
         with RlhfdClient(args.target, root_certificates=args.ca, timeout=args.timeout) as client:

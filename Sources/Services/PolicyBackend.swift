@@ -1,0 +1,109 @@
+// The native side of rlhfd.v1.Policy: what the service hands to whatever runs the model, and
+// what comes back. No proto types here; the Daemon implements `PolicyBackend` over the engine.
+
+/// An image of a generation request: encoded bytes, or the SHA-256 of bytes sent earlier.
+public enum GenerationImage: Sendable, Equatable {
+  case data([UInt8])
+  case sha256(String)
+}
+
+/// How to pick tokens; values are already validated and defaulted (0 = disabled mapped away).
+public struct GenerationSampling: Sendable, Equatable {
+  /// nil = the backend's default (capped by the context).
+  public var maxNewTokens: Int?
+  /// 0 = greedy.
+  public var temperature: Float = 0
+  public var topK = 0
+  /// 1 = off.
+  public var topP: Float = 1
+  /// 1 = off.
+  public var repetitionPenalty: Float = 1
+  public var stop: [String] = []
+  /// nil = a random seed.
+  public var seed: UInt64?
+  public var logprobs = false
+
+  public init() {}
+}
+
+/// A validated generation request.
+public struct GenerationRequest: Sendable, Equatable {
+  public var prompt: String
+  public var images: [GenerationImage] = []
+  public var rawPrompt = false
+  /// "" = the promoted version.
+  public var policyVersion = ""
+  public var sampling = GenerationSampling()
+
+  public init(prompt: String) { self.prompt = prompt }
+}
+
+/// Why generation ended.
+public enum GenerationFinishReason: Sendable, Equatable {
+  case length, stop, eos
+}
+
+/// A finished generation.
+public struct GenerationResult: Sendable, Equatable {
+  public var text: String
+  public var tokenIds: [Int32]
+  /// One per token when logprobs were asked for.
+  public var logprobs: [Float]?
+  public var finishReason: GenerationFinishReason
+  public var policyVersion: String
+  public var generationId: String
+  public var promptTokens: Int
+  public var queueTimeMs: Double
+  public var computeTimeMs: Double
+
+  public init(
+    text: String,
+    tokenIds: [Int32],
+    logprobs: [Float]?,
+    finishReason: GenerationFinishReason,
+    policyVersion: String,
+    generationId: String,
+    promptTokens: Int,
+    queueTimeMs: Double,
+    computeTimeMs: Double
+  ) {
+    self.text = text
+    self.tokenIds = tokenIds
+    self.logprobs = logprobs
+    self.finishReason = finishReason
+    self.policyVersion = policyVersion
+    self.generationId = generationId
+    self.promptTokens = promptTokens
+    self.queueTimeMs = queueTimeMs
+    self.computeTimeMs = computeTimeMs
+  }
+}
+
+/// What a generation stream yields: deltas, then exactly one `.finished`.
+public enum GenerationEvent: Sendable, Equatable {
+  /// Text that can no longer change, and the tokens decoded since the previous delta.
+  case delta(text: String, tokenIds: [Int32], logprobs: [Float]?)
+  case finished(GenerationResult)
+}
+
+/// A failure the backend can explain; the service maps `code` to the gRPC status.
+public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+  public enum Code: Sendable, Equatable {
+    case invalidArgument, notFound, resourceExhausted, unavailable, internalError
+  }
+  public var code: Code
+  public var message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}
+
+/// Runs generations. Cancelling the consuming task (or dropping the stream) must stop
+/// generation at the next token.
+public protocol PolicyBackend: Sendable {
+  func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
+}
