@@ -176,7 +176,7 @@ let package = Package(
     ),
     .testTarget(
       name: "DaemonTests",
-      dependencies: ["Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer"],
+      dependencies: ["Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models"],
       swiftSettings: swiftSettings
     ),
   ],

@@ -17,6 +17,7 @@ public enum Daemon {
     )
     // Health stays NOT_SERVING until the model is loaded: it is loaded before listening.
     let policy = try Self.loadPolicy(configuration: configuration, logger: logger)
+    let reward = try Self.loadReward(configuration: configuration, logger: logger)
     let notifier = SystemdNotifier(environment: ProcessEnvironment.current)
     let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
       addresses in
@@ -30,6 +31,7 @@ public enum Daemon {
         health: health,
         debug: configuration.debugService,
         policy: policy,
+        reward: reward,
         logger: logger
       )
     )
@@ -75,7 +77,38 @@ public enum Daemon {
   }
 }
 
+extension Daemon {
+  /// Loads the configured (or embedded default) reward model; nil when serving without one.
+  static func loadReward(configuration: DaemonConfiguration, logger: Logger) throws -> RewardRunner?
+  {
+    guard let directory = try PolicyModelLocation.resolveReward(configuration.rewardModel) else {
+      logger.notice("serving without a reward model: Reward answers UNIMPLEMENTED")
+      return nil
+    }
+    let started = ContinuousClock.now
+    let runner = try RewardRunner(directory: directory, settings: configuration.rewardSettings())
+    logger.notice(
+      "reward model loaded",
+      metadata: [
+        "directory": .string(directory),
+        "seconds": .string("\(ContinuousClock.now - started)"),
+      ]
+    )
+    return runner
+  }
+}
+
 extension DaemonConfiguration {
+  /// The reward runner's settings from this configuration.
+  public func rewardSettings() -> RewardRunnerSettings {
+    var settings = RewardRunnerSettings()
+    let policy = runnerSettings()
+    settings.imageLimits = policy.imageLimits
+    settings.imageCacheBytes = policy.imageCacheBytes
+    settings.weights = self.rewardWeights
+    return settings
+  }
+
   /// The model runner's settings from this configuration.
   public func runnerSettings() -> ModelRunnerSettings {
     var settings = ModelRunnerSettings()

@@ -22,6 +22,11 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// The policy checkpoint directory (llava-hf layout). nil = the embedded default model
   /// (`models/default/policy`); `none` = serve without a model (Policy answers UNIMPLEMENTED).
   public var policyModel: String? = nil
+  /// The reward checkpoint directory (llava-hf layout + `score` head). nil = the embedded
+  /// `models/default/reward`; `none` = no reward model (Reward answers UNIMPLEMENTED).
+  public var rewardModel: String? = nil
+  /// Weights of the symbolic rewards added to the model score (see SymbolicRewards.swift).
+  public var rewardWeights = RewardWeights()
   /// Chat template of non-raw prompts: `llava15` (LLaVA-1.5) or `llava_rlhf` (Vicuna-v1).
   public var chatTemplate: String = "llava15"
   /// max_new_tokens when a request does not set it (always capped by the context).
@@ -85,6 +90,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case logLevel = "log_level"
     case debugService = "debug_service"
     case policyModel = "policy_model"
+    case rewardModel = "reward_model"
+    case rewardWeights = "reward_weights"
     case chatTemplate = "chat_template"
     case defaultMaxNewTokens = "default_max_new_tokens"
     case imageMaxBytes = "image_max_bytes"
@@ -112,6 +119,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.debugService =
       try c.decodeIfPresent(Bool.self, forKey: .debugService) ?? defaults.debugService
     self.policyModel = try c.decodeIfPresent(String.self, forKey: .policyModel)
+    self.rewardModel = try c.decodeIfPresent(String.self, forKey: .rewardModel)
+    self.rewardWeights =
+      try c.decodeIfPresent(RewardWeights.self, forKey: .rewardWeights) ?? defaults.rewardWeights
     self.chatTemplate =
       try c.decodeIfPresent(String.self, forKey: .chatTemplate) ?? defaults.chatTemplate
     self.defaultMaxNewTokens =
@@ -139,6 +149,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     try Self.checkKeys(mapping, allowed: CodingKeys.allCases.map(\.rawValue), path: "")
     if let tls = mapping["tls"]?.mapping {
       try Self.checkKeys(tls, allowed: TLSFiles.CodingKeys.allCases.map(\.rawValue), path: "tls.")
+    }
+    if let weights = mapping["reward_weights"]?.mapping {
+      let keys = RewardWeights.CodingKeys.allCases.map(\.rawValue)
+      try Self.checkKeys(weights, allowed: keys, path: "reward_weights.")
     }
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {
@@ -193,6 +207,13 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     }
     if self.policyModel?.isEmpty == true {
       throw ConfigurationError("'policy_model' is empty; give a directory or 'none'")
+    }
+    if self.rewardModel?.isEmpty == true {
+      throw ConfigurationError("'reward_model' is empty; give a directory or 'none'")
+    }
+    let w = self.rewardWeights
+    if ![w.correctness, w.length, w.noEOS].allSatisfy(\.isFinite) || !(w.lengthNormalizer > 0) {
+      throw ConfigurationError("'reward_weights' must be finite, with length_normalizer > 0")
     }
     if !(1...1_000_000).contains(self.defaultMaxNewTokens) {
       throw ConfigurationError("'default_max_new_tokens' must be between 1 and 1000000")

@@ -36,9 +36,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   public let model: LlavaModel
   public let tokenizer: SentencePieceTokenizer
   public let settings: ModelRunnerSettings
-  let preprocessor: CLIPPreprocessor
-  let decoder: ImageDecoder
-  let features: ImageCache<[Float]>
+  let images: ImageFeatures
   let eosTokenIds: Set<Int32>
   let imageTokenId: Int32
   private let thread: ComputeThread
@@ -56,34 +54,14 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       throw ConfigurationError("\(directory) holds a reward model, not a policy")
     }
     self.model = LlavaModel(weights: weights)
-    var tokenizerConfiguration = SentencePieceTokenizer.Configuration()
-    let tokenizerConfigPath = directory + "/tokenizer_config.json"
-    if FileManager.default.fileExists(atPath: tokenizerConfigPath) {
-      tokenizerConfiguration = try JSONDecoder().decode(
-        SentencePieceTokenizer.Configuration.self,
-        from: Data(contentsOf: URL(fileURLWithPath: tokenizerConfigPath))
-      )
-    }
-    self.tokenizer = try SentencePieceTokenizer(
-      modelPath: directory + "/tokenizer.model",
-      configuration: tokenizerConfiguration
+    self.tokenizer = try ModelAssets.tokenizer(directory: directory)
+    self.images = try ModelAssets.imageFeatures(
+      directory: directory,
+      side: weights.config.vision.imageSize,
+      padToSquare: settings.padToSquare,
+      limits: settings.imageLimits,
+      cacheBytes: settings.imageCacheBytes
     )
-    var preprocessorConfiguration = CLIPPreprocessor.Configuration(
-      side: weights.config.vision.imageSize
-    )
-    let preprocessorPath = directory + "/preprocessor_config.json"
-    if FileManager.default.fileExists(atPath: preprocessorPath) {
-      preprocessorConfiguration = try JSONDecoder().decode(
-        CLIPPreprocessor.Configuration.self,
-        from: Data(contentsOf: URL(fileURLWithPath: preprocessorPath))
-      )
-    }
-    self.preprocessor = CLIPPreprocessor(
-      configuration: preprocessorConfiguration,
-      padToSquare: settings.padToSquare
-    )
-    self.decoder = ImageDecoder(limits: settings.imageLimits)
-    self.features = ImageCache(byteBudget: settings.imageCacheBytes)
     self.settings = settings
     var eos = Set<Int32>()
     if let id = tokenizer.eosID { eos.insert(id) }
@@ -311,118 +289,9 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
 
   /// Projected features of one image, from the cache or by decoding and encoding it.
   func imageEmbeddings(_ image: GenerationImage, field: String) throws -> [Float] {
-    switch image {
-    case .sha256(let hash):
-      guard let key = ImageFeatureKey(hex: hash), let cached = features.value(for: key) else {
-        throw BackendError(
-          .notFound,
-          "\(field).sha256 \(hash.prefix(64)) is not a known image (never sent, or evicted): send its bytes"
-        )
-      }
-      return cached
-    case .data(let bytes):
-      let key = ImageFeatureKey(bytes: bytes)
-      if let cached = features.value(for: key) { return cached }
-      let decoded: RGBImage
-      do { decoded = try decoder.decode(bytes) } catch {
-        throw BackendError(.invalidArgument, "\(field).data: \(error.message)")
-      }
-      let pixels = preprocessor.pixelValues(for: decoded)
-      let rows: [Float]
-      do { rows = try model.imageEmbeddings(pixels: pixels.values) } catch {
-        throw BackendError(.invalidArgument, "\(field): \(error)")
-      }
-      _ = features.insert(rows, for: key, cost: rows.count * MemoryLayout<Float>.stride)
-      return rows
+    try images.embeddings(image, field: field) { pixels throws(ModelError) in
+      try model.imageEmbeddings(pixels: pixels)
     }
   }
 
-  static func modelError(_ error: ModelError) -> BackendError {
-    switch error {
-    case .contextOverflow, .imageTokenCountMismatch, .tokenOutOfRange, .emptyInput:
-      BackendError(.invalidArgument, "\(error)")
-    default: BackendError(.internalError, "model: \(error)")
-    }
-  }
-
-  static func milliseconds(_ duration: Duration) -> Double {
-    let (seconds, attoseconds) = duration.components
-    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-  }
-
-  /// The byte offset of the earliest stop string in `text` (searching from `from`).
-  static func firstMatch(of stops: [[UInt8]], in text: [UInt8], from: Int) -> Int? {
-    var best: Int?
-    for stop in stops where !stop.isEmpty && stop.count <= text.count {
-      var i = max(0, from)
-      while i + stop.count <= text.count {
-        if text[i] == stop[0] && text[i..<(i + stop.count)].elementsEqual(stop) {
-          if best == nil || i < best! { best = i }
-          break
-        }
-        i += 1
-      }
-    }
-    return best
-  }
-
-  /// How many trailing bytes of `text` (after `from`) could start a stop string, and so must
-  /// not be streamed yet.
-  static func heldBack(_ stops: [[UInt8]], text: [UInt8], from: Int) -> Int {
-    var held = 0
-    for stop in stops {
-      var length = min(stop.count - 1, text.count - from)
-      while length > held {
-        if text[(text.count - length)...].elementsEqual(stop[0..<length]) {
-          held = length
-          break
-        }
-        length -= 1
-      }
-    }
-    return held
-  }
-}
-
-/// A `Sendable` wrapper for a value whose sharing is safe by construction (an `Atomic` here).
-final class UnsafeSendableBox<Value: ~Copyable>: @unchecked Sendable {
-  let value: Value
-  init(_ value: consuming Value) { self.value = value }
-}
-
-/// One dedicated thread that runs submitted jobs in order.
-final class ComputeThread: @unchecked Sendable {
-  private let condition = NSCondition()
-  private var jobs: [@Sendable () -> Void] = []
-  private var thread: Thread?
-
-  init(name: String) {
-    let thread = Thread { [unowned self] in self.loop() }
-    thread.name = name
-    thread.stackSize = 16 << 20
-    self.thread = thread
-    thread.start()
-  }
-
-  func submit(_ job: @escaping @Sendable () -> Void) {
-    condition.lock()
-    jobs.append(job)
-    condition.signal()
-    condition.unlock()
-  }
-
-  private func loop() {
-    while true {
-      condition.lock()
-      while jobs.isEmpty { condition.wait() }
-      let job = jobs.removeFirst()
-      condition.unlock()
-      job()
-    }
-  }
-}
-
-extension ModelRunner {
-  /// The `Image.sha256` of image bytes.
-  public static func imageKey(_ bytes: [UInt8]) -> String { ImageFeatureKey(bytes: bytes).hex }
 }

@@ -13,6 +13,22 @@ public enum PolicyModelLocation {
 
   /// The directory to load, nil for no model; throws when it cannot be found.
   public static func resolve(_ configured: String?) throws(ConfigurationError) -> String? {
+    try resolve(configured, default: embeddedDefault, key: "policy_model")
+  }
+
+  /// The embedded default reward model.
+  public static let embeddedRewardDefault = "models/default/reward"
+
+  /// The reward model directory to load, nil for none.
+  public static func resolveReward(_ configured: String?) throws(ConfigurationError) -> String? {
+    try resolve(configured, default: embeddedRewardDefault, key: "reward_model")
+  }
+
+  static func resolve(
+    _ configured: String?,
+    default embeddedDefault: String,
+    key: String
+  ) throws(ConfigurationError) -> String? {
     if configured == DaemonConfiguration.noModel { return nil }
     let manager = FileManager.default
     func isModel(_ path: String) -> Bool {
@@ -21,7 +37,7 @@ public enum PolicyModelLocation {
     if let configured {
       guard isModel(configured) else {
         throw ConfigurationError(
-          "policy_model: \(configured) is not a model directory (no config.json there)"
+          "\(key): \(configured) is not a model directory (no config.json there)"
         )
       }
       return configured
@@ -32,9 +48,9 @@ public enum PolicyModelLocation {
     ]
     if let found = candidates.first(where: isModel) { return found }
     throw ConfigurationError(
-      "no policy model configured and the embedded default is missing (looked in "
+      "no \(key) configured and the embedded default is missing (looked in "
         + candidates.joined(separator: ", ")
-        + "); set policy_model / --policy-model, or --no-model to serve without one"
+        + "); set \(key) / --\(key.replacingOccurrences(of: "_", with: "-")), or --no-model to serve without one"
     )
   }
 }

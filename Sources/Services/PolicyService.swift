@@ -134,16 +134,3 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
     }
   }
 }
-
-/// rlhfd.v1.Reward: validates requests; scoring needs the reward model.
-struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
-  let limits: RequestLimits
-
-  func score(
-    request: Rlhfd_V1_ScoreRequest,
-    context: ServerContext
-  ) async throws -> Rlhfd_V1_ScoreResponse {
-    try Validation.check(request, limits: self.limits)
-    throw NotBuilt.error("Reward.Score", needs: "reward model")
-  }
-}

@@ -19,11 +19,12 @@ public enum ServiceCatalog {
     debug: Bool,
     limits: RequestLimits = RequestLimits(),
     policy: (any PolicyBackend)? = nil,
+    reward: (any RewardBackend)? = nil,
     logger: Logger
   ) -> [any RegistrableRPCService] {
     var services: [any RegistrableRPCService] = [
       PolicyService(limits: limits, backend: policy),
-      RewardService(limits: limits),
+      RewardService(limits: limits, backend: reward),
       FeedbackService(),
       AdminService(),
       HealthService(store: health),

@@ -57,7 +57,14 @@ struct ConfigurationOptions: ParsableArguments {
   )
   var policyModel: String?
 
-  @Flag(name: .long, help: "Serve without a model: Policy answers UNIMPLEMENTED.")
+  @Option(
+    name: .long,
+    help:
+      "Reward checkpoint directory (llava-hf layout + score head); default: the embedded models/default/reward."
+  )
+  var rewardModel: String?
+
+  @Flag(name: .long, help: "Serve without models: Policy and Reward answer UNIMPLEMENTED.")
   var noModel = false
 
   @Option(name: .long, help: "Chat template of non-raw prompts: llava15 or llava_rlhf.")
@@ -103,8 +110,15 @@ struct ConfigurationOptions: ParsableArguments {
     if self.noModel && self.policyModel != nil {
       throw ValidationError("--no-model and --policy-model exclude each other")
     }
+    if self.noModel && self.rewardModel != nil {
+      throw ValidationError("--no-model and --reward-model exclude each other")
+    }
     if let directory = self.policyModel { configuration.policyModel = directory }
-    if self.noModel { configuration.policyModel = DaemonConfiguration.noModel }
+    if let directory = self.rewardModel { configuration.rewardModel = directory }
+    if self.noModel {
+      configuration.policyModel = DaemonConfiguration.noModel
+      configuration.rewardModel = DaemonConfiguration.noModel
+    }
     if let template = self.chatTemplate { configuration.chatTemplate = template }
     if let tokens = self.defaultMaxNewTokens { configuration.defaultMaxNewTokens = tokens }
     if let bytes = self.imageMaxBytes { configuration.imageMaxBytes = bytes }

@@ -31,6 +31,28 @@ import Tokenizer
     #expect(configuration.debugService)
   }
 
+  @Test func readsRewardKeys() throws {
+    let configuration = try DaemonConfiguration.parse(
+      yaml: """
+        reward_model: none
+        reward_weights:
+          correctness: 1.5
+          no_eos: -4
+        """
+    )
+    #expect(configuration.rewardModel == "none")
+    #expect(configuration.rewardWeights.correctness == 1.5)
+    #expect(configuration.rewardWeights.noEOS == -4)
+    #expect(configuration.rewardWeights.length == -10)
+    #expect(configuration.rewardWeights.lengthNormalizer == 896)
+    #expect(throws: ConfigurationError.self) {
+      try DaemonConfiguration.parse(yaml: "reward_weights:\n  bogus: 1\n")
+    }
+    #expect(throws: ConfigurationError.self) {
+      try DaemonConfiguration.parse(yaml: "reward_weights:\n  length_normalizer: 0\n")
+    }
+  }
+
   @Test func unknownKeyIsNamed() {
     #expect {
       try DaemonConfiguration.parse(yaml: "listne: [\"127.0.0.1:1\"]")

@@ -1,0 +1,164 @@
+// The reward model behind rlhfd.v1.Reward. Renders LLaVA-RLHF's reward-model input
+// (RLHF/prompts/fact_rlhf_reward_prompt.txt; research/rlhf-spec.md §2) for each response:
+//
+//   <s>{system} USER: <image>\n{prompt} ASSISTANT: {response}</s> USER: Please evaluate the
+//   quality of your last response. There are several dimensions you should consider in your
+//   evaluation:\n\n1. Accurate: … inconsistent with the image. {factual}\n2. Helpful: …\n
+//   3. Language Natural: …\n4. Concise: …\n\nA good response should be accurate, helpful,
+//   language natural, and concise. ASSISTANT: Following your definitions, the quality score
+//   of my last response is
+//
+// with {factual} = "Specifically, the AI's response should be fully supported by the
+// combination of the following captions:\n" + "  - {caption}\n" per caption when facts carry
+// captions (in the given order, not shuffled, so scores are reproducible), and without the
+// " {factual}" part otherwise. No trailing EOS: the score is read at the final "is". The image is
+// encoded once per request (cached by SHA-256 like the policy's, in the reward model's own
+// cache); each response is one forward pass on the compute thread. Symbolic rewards:
+// SymbolicRewards.swift. Text responses count as ended with EOS (they are complete turns).
+import Checkpoints
+import Foundation
+public import Models
+public import Services
+import Synchronization
+public import Tokenizer
+
+/// Settings of the reward runner that are not in the checkpoint.
+public struct RewardRunnerSettings: Sendable {
+  /// The conversation template (LLaVA-RLHF's reward model was trained with Vicuna-v1's).
+  public var template = ChatTemplate.llavaRLHF
+  public var imageLimits = ModelRunnerSettings().imageLimits
+  public var imageCacheBytes = 64 << 20
+  public var weights = RewardWeights()
+  public var rewardModelVersion = "base"
+  public var padToSquare = false
+  /// Requests that may wait behind the running one before RESOURCE_EXHAUSTED.
+  public var maxQueued = 8
+
+  public init() {}
+}
+
+/// Scores responses with the reward model on its own compute thread. See the file comment.
+public final class RewardRunner: RewardBackend, @unchecked Sendable {
+  public let model: RewardModel
+  public let tokenizer: SentencePieceTokenizer
+  public let settings: RewardRunnerSettings
+  let images: ImageFeatures
+  let imageTokenId: Int32
+  private let thread = ComputeThread(name: "rlhfd-reward")
+  private let pending = Atomic<Int>(0)
+
+  static let evaluationHead =
+    " USER: Please evaluate the quality of your last response. There are several dimensions you should consider in your evaluation:\n\n1. Accurate: The AI should provide factual and accurate information from the image, and refrain from making statements that are not supported by the image or inconsistent with the image."
+  static let factualIntro =
+    "Specifically, the AI's response should be fully supported by the combination of the following captions:\n"
+  static let evaluationTail =
+    "\n2. Helpful: The AI’s response should precisely serve the user's needs and interests, while grounding the response in the image.\n3. Language Natural: The AI should employ language that flows smoothly and is free from repetitive or awkward constructs.\n4. Concise: The AI should efficiently address the task or answer the question, communicating the necessary information with brevity and clarity.\n\nA good response should be accurate, helpful, language natural, and concise. ASSISTANT: Following your definitions, the quality score of my last response is"
+
+  /// Loads a reward checkpoint (llava-hf layout with a `score` head) and its tokenizer.
+  public init(directory: String, settings: RewardRunnerSettings = .init()) throws {
+    let weights = try LlavaWeights(directory: directory, head: .reward)
+    self.model = RewardModel(weights: weights)
+    self.tokenizer = try ModelAssets.tokenizer(directory: directory)
+    self.images = try ModelAssets.imageFeatures(
+      directory: directory,
+      side: weights.config.vision.imageSize,
+      padToSquare: settings.padToSquare,
+      limits: settings.imageLimits,
+      cacheBytes: settings.imageCacheBytes
+    )
+    self.settings = settings
+    self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
+  }
+
+  /// The evaluation turn appended after the candidate's `</s>`.
+  public static func evaluationPrompt(captions: [String]) -> String {
+    if captions.isEmpty { return evaluationHead + evaluationTail }
+    return evaluationHead + " " + factualIntro + captions.map { "  - \($0)\n" }.joined()
+      + evaluationTail
+  }
+
+  /// The whole reward-model text of one response.
+  public func render(prompt: String, response: String, captions: [String]) -> String {
+    settings.template.render(.chat(prompt, imageCount: 1)) + " " + response
+      + settings.template.turnTerminator + Self.evaluationPrompt(captions: captions)
+  }
+
+  /// Token ids of `text` with the `<image>` token expanded to the image's feature rows.
+  public func tokens(_ text: String) throws -> [Int32] {
+    let ids: [Int32]
+    do { ids = try tokenizer.encode(text, addBOS: true) } catch {
+      throw BackendError(.invalidArgument, "the text cannot be tokenized: \(error)")
+    }
+    let rows = model.weights.config.imageFeatureCount
+    return ids.flatMap { $0 == imageTokenId ? Array(repeating: $0, count: rows) : [$0] }
+  }
+
+  public func score(_ request: RewardRequest) async throws -> RewardResult {
+    let queued = pending.add(1, ordering: .relaxed).newValue
+    defer { pending.subtract(1, ordering: .relaxed) }
+    if queued > settings.maxQueued + 1 {
+      throw BackendError(
+        .resourceExhausted,
+        "the reward model is busy: \(queued - 1) requests are running or waiting"
+      )
+    }
+    let submitted = ContinuousClock.now
+    return try await withCheckedThrowingContinuation { continuation in
+      thread.submit { [self] in
+        continuation.resume(with: Result { try self.run(request, submitted: submitted) })
+      }
+    }
+  }
+
+  /// The scoring itself, on the compute thread.
+  func run(_ request: RewardRequest, submitted: ContinuousClock.Instant) throws -> RewardResult {
+    let started = ContinuousClock.now
+    let embeddings = try images.embeddings(request.image, field: "image") {
+      pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels)
+    }
+    let captions = request.facts?.captions ?? []
+    let context = model.weights.config.text.maxPositionEmbeddings
+    var rewards: [RewardBreakdown] = []
+    var promptTokens = 0
+    var completionTokens = 0
+    for (index, response) in request.responses.enumerated() {
+      let ids = try tokens(render(prompt: request.prompt, response: response, captions: captions))
+      if ids.count > context {
+        throw BackendError(
+          .invalidArgument,
+          "responses[\(index)]: the reward input is \(ids.count) tokens (with image tokens); the reward model's context holds \(context)"
+        )
+      }
+      let responseTokens = try tokenizer.encode(response, addBOS: false).count
+      completionTokens += responseTokens
+      promptTokens += ids.count - responseTokens
+      let modelScore: Float
+      do { modelScore = try model.score(tokens: ids, imageEmbeddings: embeddings) } catch {
+        throw ModelRunner.modelError(error)
+      }
+      let terms = SymbolicRewards.terms(
+        response,
+        tokens: responseTokens,
+        endedWithEOS: true,
+        facts: request.facts,
+        weights: settings.weights
+      )
+      rewards.append(
+        RewardBreakdown(
+          modelScore: modelScore,
+          correctness: terms.correctness,
+          lengthPenalty: terms.length,
+          eosPenalty: terms.eos
+        )
+      )
+    }
+    return RewardResult(
+      rewards: rewards,
+      rewardModelVersion: settings.rewardModelVersion,
+      promptTokens: promptTokens,
+      completionTokens: completionTokens,
+      queueTimeMs: ModelRunner.milliseconds(started - submitted),
+      computeTimeMs: ModelRunner.milliseconds(ContinuousClock.now - started)
+    )
+  }
+}

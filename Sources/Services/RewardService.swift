@@ -1,0 +1,73 @@
+// rlhfd.v1.Reward: validates requests, converts them to native types and scores them on the
+// `RewardBackend`; without a backend (a daemon started with no model) answers UNIMPLEMENTED.
+// `generation_ids` answer NOT_FOUND until generations are stored.
+import API
+import GRPCCore
+
+struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
+  let limits: RequestLimits
+  let backend: (any RewardBackend)?
+
+  func score(
+    request: Rlhfd_V1_ScoreRequest,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_ScoreResponse {
+    try Validation.check(request, limits: self.limits)
+    guard let backend else {
+      throw NotBuilt.error("Reward.Score", needs: "reward model loaded (started with --no-model)")
+    }
+    if !request.generationIds.isEmpty {
+      throw RPCError(
+        code: .notFound,
+        message:
+          "generation ids are not stored yet: generation_ids[0] '\(request.generationIds[0].prefix(80))' is unknown; send prompt, image and responses"
+      )
+    }
+    do {
+      return Self.response(try await backend.score(Self.native(request)))
+    } catch {
+      throw PolicyService.rpcError(error)
+    }
+  }
+
+  static func native(_ request: Rlhfd_V1_ScoreRequest) -> RewardRequest {
+    let image: GenerationImage =
+      switch request.image.source {
+      case .sha256(let hash): .sha256(hash)
+      case .data(let data): .data([UInt8](data))
+      case .none: .data([])  // rejected by validation
+      }
+    var native = RewardRequest(prompt: request.prompt, image: image, responses: request.responses)
+    if request.hasFacts {
+      let f = request.facts
+      var facts = RewardFacts()
+      facts.captions = f.captions
+      facts.choices = f.choices
+      if f.hasCorrectChoice && f.correctChoice >= 0 { facts.correctChoice = Int(f.correctChoice) }
+      if f.hasYesNoAnswer { facts.yesNoAnswer = f.yesNoAnswer }
+      native.facts = facts
+    }
+    return native
+  }
+
+  static func response(_ result: RewardResult) -> Rlhfd_V1_ScoreResponse {
+    var response = Rlhfd_V1_ScoreResponse()
+    response.rewards = result.rewards.map { reward in
+      var out = Rlhfd_V1_RewardBreakdown()
+      out.total = reward.total
+      out.modelScore = reward.modelScore
+      out.correctness = reward.correctness
+      out.lengthPenalty = reward.lengthPenalty
+      out.eosPenalty = reward.eosPenalty
+      return out
+    }
+    response.rewardModelVersion = result.rewardModelVersion
+    var usage = Rlhfd_V1_Usage()
+    usage.promptTokens = UInt32(clamping: result.promptTokens)
+    usage.completionTokens = UInt32(clamping: result.completionTokens)
+    usage.queueTimeMs = result.queueTimeMs
+    usage.computeTimeMs = result.computeTimeMs
+    response.usage = usage
+    return response
+  }
+}
