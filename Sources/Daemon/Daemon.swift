@@ -15,29 +15,50 @@ public enum Daemon {
     let health = HealthStatusStore(
       services: ServiceCatalog.serviceNames(debug: configuration.debugService)
     )
-    // Health stays NOT_SERVING until the model is loaded: it is loaded before listening.
-    let policy = try Self.loadPolicy(configuration: configuration, logger: logger)
-    let reward = try Self.loadReward(configuration: configuration, logger: logger)
     let notifier = SystemdNotifier(environment: ProcessEnvironment.current)
-    let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
-      addresses in
+    let readiness = Readiness { addresses in
       health.setAll(.serving)
       logger.notice("serving", metadata: ["addresses": .string(addresses.joined(separator: " "))])
       notifier.ready(status: "serving on \(addresses.joined(separator: " "))")
+    }
+    // Models load after the server listens (health NOT_SERVING meanwhile); a bad path fails now.
+    let policyDirectory = try PolicyModelLocation.resolve(configuration.policyModel)
+    let rewardDirectory = try PolicyModelLocation.resolveReward(configuration.rewardModel)
+    let policySlot = policyDirectory.map { _ in LoadingSlot<ModelRunner>(what: "policy") }
+    let rewardSlot = rewardDirectory.map { _ in LoadingSlot<RewardRunner>(what: "reward") }
+    let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
+      addresses in
+      logger.notice(
+        "listening",
+        metadata: ["addresses": .string(addresses.joined(separator: " "))]
+      )
+      readiness.listening(on: addresses)
     }
     let server = GRPCServer(
       transport: bridge,
       services: ServiceCatalog.services(
         health: health,
         debug: configuration.debugService,
-        policy: policy,
-        reward: reward,
+        policy: policySlot.map { LoadingPolicyBackend(slot: $0) },
+        reward: rewardSlot.map { LoadingRewardBackend(slot: $0) },
         logger: logger
       )
+    )
+    let loader = ModelLoaderService(
+      load: {
+        if let policy = try Self.loadPolicy(configuration: configuration, logger: logger) {
+          policySlot?.set(policy)
+        }
+        if let reward = try Self.loadReward(configuration: configuration, logger: logger) {
+          rewardSlot?.set(reward)
+        }
+      },
+      readiness: readiness
     )
     let group = ServiceGroup(
       configuration: .init(
         services: [
+          .init(service: loader),
           .init(
             service: GRPCServerService(
               server: server,
@@ -45,7 +66,7 @@ public enum Daemon {
               notifier: notifier,
               logger: logger
             )
-          )
+          ),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger
