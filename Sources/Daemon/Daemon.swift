@@ -26,6 +26,12 @@ public enum Daemon {
     let rewardDirectory = try PolicyModelLocation.resolveReward(configuration.rewardModel)
     let policySlot = policyDirectory.map { _ in LoadingSlot<ModelRunner>(what: "policy") }
     let rewardSlot = rewardDirectory.map { _ in LoadingSlot<RewardRunner>(what: "reward") }
+    if policyDirectory == nil {
+      logger.notice("serving without a model: Policy answers UNIMPLEMENTED")
+    }
+    if rewardDirectory == nil {
+      logger.notice("serving without a reward model: Reward answers UNIMPLEMENTED")
+    }
     let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
       addresses in
       logger.notice(
@@ -46,11 +52,11 @@ public enum Daemon {
     )
     let loader = ModelLoaderService(
       load: {
-        if let policy = try Self.loadPolicy(configuration: configuration, logger: logger) {
-          policySlot?.set(policy)
+        if let policyDirectory, let policySlot {
+          policySlot.set(try Self.loadPolicy(policyDirectory, configuration, logger: logger))
         }
-        if let reward = try Self.loadReward(configuration: configuration, logger: logger) {
-          rewardSlot?.set(reward)
+        if let rewardDirectory, let rewardSlot {
+          rewardSlot.set(try Self.loadReward(rewardDirectory, configuration, logger: logger))
         }
       },
       readiness: readiness
@@ -75,15 +81,12 @@ public enum Daemon {
     try await group.run()
   }
 
-  /// Loads the configured (or embedded default) policy; nil when serving without a model.
+  /// Loads the policy checkpoint in `directory`.
   static func loadPolicy(
-    configuration: DaemonConfiguration,
+    _ directory: String,
+    _ configuration: DaemonConfiguration,
     logger: Logger
-  ) throws -> ModelRunner? {
-    guard let directory = try PolicyModelLocation.resolve(configuration.policyModel) else {
-      logger.notice("serving without a model: Policy answers UNIMPLEMENTED")
-      return nil
-    }
+  ) throws -> ModelRunner {
     let started = ContinuousClock.now
     let runner = try ModelRunner(directory: directory, settings: configuration.runnerSettings())
     logger.notice(
@@ -99,13 +102,12 @@ public enum Daemon {
 }
 
 extension Daemon {
-  /// Loads the configured (or embedded default) reward model; nil when serving without one.
-  static func loadReward(configuration: DaemonConfiguration, logger: Logger) throws -> RewardRunner?
-  {
-    guard let directory = try PolicyModelLocation.resolveReward(configuration.rewardModel) else {
-      logger.notice("serving without a reward model: Reward answers UNIMPLEMENTED")
-      return nil
-    }
+  /// Loads the reward checkpoint in `directory`.
+  static func loadReward(
+    _ directory: String,
+    _ configuration: DaemonConfiguration,
+    logger: Logger
+  ) throws -> RewardRunner {
     let started = ContinuousClock.now
     let runner = try RewardRunner(directory: directory, settings: configuration.rewardSettings())
     logger.notice(

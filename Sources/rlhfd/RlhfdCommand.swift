@@ -82,6 +82,13 @@ struct ConfigurationOptions: ParsableArguments {
   @Option(name: .long, help: "Smallest accepted image width and height.")
   var imageMinSide: Int?
 
+  /// `resolve()`, with configuration errors reported as usage errors (message and exit 64).
+  func resolvedForCommandLine() throws -> DaemonConfiguration {
+    do { return try self.resolve() } catch let error as ConfigurationError {
+      throw ValidationError(error.message)
+    }
+  }
+
   func resolve() throws -> DaemonConfiguration {
     var configuration =
       try self.config.map { try DaemonConfiguration.load(path: $0) } ?? DaemonConfiguration()
@@ -135,10 +142,7 @@ struct Serve: AsyncParsableCommand {
   @OptionGroup var options: ConfigurationOptions
 
   func run() async throws {
-    let configuration: DaemonConfiguration
-    do { configuration = try self.options.resolve() } catch let error as ConfigurationError {
-      throw ValidationError(error.message)
-    }
+    let configuration = try self.options.resolvedForCommandLine()
     let level = LogLevelName(configuration.logLevel)?.level ?? .info
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
@@ -164,10 +168,7 @@ struct CheckConfig: AsyncParsableCommand {
   @OptionGroup var options: ConfigurationOptions
 
   func run() async throws {
-    let configuration: DaemonConfiguration
-    do { configuration = try self.options.resolve() } catch let error as ConfigurationError {
-      throw ValidationError(error.message)
-    }
+    let configuration = try self.options.resolvedForCommandLine()
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
