@@ -84,7 +84,7 @@ public final class LlavaCheckpoint: Sendable {
         if tensor.required { report.missing.append(actual) }
         continue
       }
-      if !tensor.required {
+      if !tensor.required && !tensor.usedWhenPresent {
         report.unused.append(actual)
         continue
       }

@@ -21,6 +21,9 @@ public struct ExpectedTensor: Sendable, Equatable {
   /// past the selected feature layer, post_layernorm, position_ids and rotary buffers, a tied or
   /// reward model's lm_head).
   public var required: Bool
+  /// An optional tensor the model reads when present (`score.bias`): shape-checked and loaded,
+  /// not reported unused.
+  public var usedWhenPresent = false
 }
 
 /// Canonical tensor names of a LLaVA model.
@@ -29,6 +32,8 @@ public enum LlavaWeightNames {
   public static let finalNorm = "text.norm.weight"
   public static let lmHead = "lm_head.weight"
   public static let score = "score.weight"
+  /// `score.bias` (1): optional; LLaVA-RLHF's reward head (a Linear with bias) has one.
+  public static let scoreBias = "score.bias"
   public static let patchEmbedding = "vision.embeddings.patch_embedding.weight"
   public static let classEmbedding = "vision.embeddings.class_embedding"
   public static let positionEmbedding = "vision.embeddings.position_embedding.weight"
@@ -110,7 +115,12 @@ public enum LlavaWeightNames {
     }
     add(finalNorm, [H])
     add(lmHead, [V, H], required: head == .languageModel && !config.tieWordEmbeddings)
-    if head == .reward { add(score, [1, H]) }
+    if head == .reward {
+      add(score, [1, H])
+      list.append(
+        ExpectedTensor(name: scoreBias, shape: [1], required: false, usedWhenPresent: true)
+      )
+    }
     appendVision(config, to: &list)
     let (VH, bias) = (config.vision.hiddenSize, config.multimodalProjectorBias)
     add(projector1Weight, [H, VH])

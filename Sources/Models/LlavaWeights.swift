@@ -35,7 +35,10 @@ public final class LlavaWeights: @unchecked Sendable {
   public init(checkpoint: LlavaCheckpoint) throws(ModelError) {
     self.checkpoint = checkpoint
     let expected = LlavaWeightNames.expected(for: checkpoint.config, head: checkpoint.head)
-    var names = expected.filter { $0.required && $0.shape != nil }.map(\.name)
+    // Optional tensors with a known shape (e.g. `score.bias`) are loaded when present.
+    var names = expected.filter {
+      $0.shape != nil && ($0.required || ($0.usedWhenPresent && checkpoint.contains($0.name)))
+    }.map(\.name)
     if checkpoint.head == .languageModel && checkpoint.config.tieWordEmbeddings {
       names.append(LlavaWeightNames.lmHead)
     }

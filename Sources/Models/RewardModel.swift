@@ -1,7 +1,7 @@
 // The reward model: the LLaVA backbone (vision tower, projector, language model) with a scalar
 // head. Checkpoint layout (transformers' sequence-classification naming): `score.weight`
-// (1, hidden), no bias; reward = score.weight · h, h = the final hidden state after the final
-// RMSNorm at the last position. (`score.bias` is not accepted by the checkpoint validator.)
+// (1, hidden) and an optional `score.bias` (1); reward = score.weight · h (+ score.bias), h = the
+// final hidden state after the final RMSNorm at the last position.
 import Checkpoints
 import Engine
 
@@ -38,7 +38,7 @@ public struct RewardModel: Sendable {
     return Self.head(weights, lastHidden: Array(hidden[(tokens.count - 1) * C..<tokens.count * C]))
   }
 
-  /// `score.weight · h` for one final hidden state `(C)`.
+  /// `score.weight · h (+ score.bias)` for one final hidden state `(C)`.
   static func head(_ weights: LlavaWeights, lastHidden: [Float]) -> Float {
     var out: Float = 0
     lastHidden.withUnsafeBufferPointer { h in
@@ -46,7 +46,7 @@ public struct RewardModel: Sendable {
         out: &out,
         in: h.baseAddress!,
         weight: weights.weight(LlavaWeightNames.score),
-        bias: nil,
+        bias: weights.optionalVector(LlavaWeightNames.scoreBias),
         M: 1,
         N: 1,
         K: lastHidden.count

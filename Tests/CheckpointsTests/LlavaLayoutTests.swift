@@ -198,4 +198,21 @@ import Testing
     }
     #expect(error?.code == .missingTensors && error?.message.contains("score.weight") == true)
   }
+
+  @Test func rewardHeadAcceptsAnOptionalScoreBias() throws {
+    let config = try TinyLlava.config(reward: true)
+    var tensors = TinyLlava.tensors(config, layout: .hub, head: .reward)
+    tensors.append(TestTensor.f32("score.bias", [1], seed: 7))
+    let checkpoint = try TinyLlava.checkpoint(tensors, config: config, head: .reward)
+    #expect(checkpoint.contains(LlavaWeightNames.scoreBias))
+    #expect(
+      checkpoint.report.unexpected.isEmpty && !checkpoint.report.unused.contains("score.bias")
+    )
+    var wrong = TinyLlava.tensors(config, layout: .hub, head: .reward)
+    wrong.append(TestTensor.f32("score.bias", [2], seed: 7))
+    let error = checkpointError {
+      _ = try TinyLlava.checkpoint(wrong, config: config, head: .reward)
+    }
+    #expect(error?.message.contains("score.bias") == true)
+  }
 }
