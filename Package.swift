@@ -27,6 +27,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
   ],
   targets: [
     // MARK: - C fences
@@ -49,11 +50,24 @@ let package = Package(
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     // Tensors and kernels (forward/backward pairs, naive references beside fast paths).
     // No Foundation networking, no Swift concurrency.
+    //
+    // On x86-64 the Engine alone is compiled for x86-64-v3 (AVX2, FMA, F16C; no AVX-512):
+    // SwiftPM's default is baseline x86-64 (SSE2), which halves the SIMD8 GEMV and conversion
+    // loops and turns `addingProduct` into libm calls. So the binary needs a Haswell / Zen 1 or
+    // later CPU (the documented target is Zen 3). swiftc 6.3 rejects `-target-cpu x86-64-v3`
+    // but takes the clang importer's `-march`, which sets the Swift code's target features too.
     .target(
       name: "Engine",
       dependencies: ["CBLAS"],
       exclude: ["README.md"],
       swiftSettings: swiftSettings
+        + {
+          #if arch(x86_64)
+            return [.unsafeFlags(["-Xcc", "-march=x86-64-v3"], .when(platforms: [.linux]))]
+          #else
+            return []
+          #endif
+        }()
     ),
 
     // Checkpoint file formats: safetensors (validated, mmap), sharded indexes, llava-hf configs,
@@ -80,6 +94,14 @@ let package = Package(
     // The vision-language model: CLIP vision tower, projector, LLaMA decoder, LM and reward
     // heads, loaded from llava-hf checkpoints onto the Engine.
     .target(name: "Models", dependencies: ["Engine", "Checkpoints"], swiftSettings: swiftSettings),
+
+    // Continuous batching: admission, priorities, deadlines, paged KV block accounting with
+    // prefix sharing, preemption, metrics. Knows models only through the StepExecutor protocol.
+    .target(
+      name: "Scheduler",
+      dependencies: [.product(name: "Metrics", package: "swift-metrics")],
+      swiftSettings: swiftSettings
+    ),
 
     // MARK: - Public API (generated code only)
 
@@ -109,7 +131,8 @@ let package = Package(
       name: "Daemon",
       dependencies: [
         "Services", "GRPCBridge", "API", grpcCore, logging,
-        "Models", "Tokenizer", "Imaging", "Checkpoints",
+        "Models", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         .product(name: "Yams", package: "Yams"),
@@ -152,6 +175,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "SchedulerTests",
+      dependencies: [
+        "Scheduler",
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "MetricsTestKit", package: "swift-metrics"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "CheckpointsTests",
       dependencies: ["Checkpoints"],
       resources: [.copy("Inputs")],
@@ -176,7 +208,9 @@ let package = Package(
     ),
     .testTarget(
       name: "DaemonTests",
-      dependencies: ["Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models"],
+      dependencies: [
+        "Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models", "Scheduler",
+      ],
       swiftSettings: swiftSettings
     ),
   ],

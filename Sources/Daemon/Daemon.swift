@@ -4,6 +4,7 @@ import GRPCBridge
 import GRPCCore
 import Imaging
 public import Logging
+import Scheduler
 import ServiceLifecycle
 import Services
 import Tokenizer
@@ -47,6 +48,7 @@ public enum Daemon {
         debug: configuration.debugService,
         policy: policySlot.map { LoadingPolicyBackend(slot: $0) },
         reward: rewardSlot.map { LoadingRewardBackend(slot: $0) },
+        deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger
       )
     )
@@ -79,6 +81,21 @@ public enum Daemon {
       )
     )
     try await group.run()
+    if let runner = policySlot?.loaded { Self.logTotals("policy", runner.batchSnapshot, logger) }
+    if let runner = rewardSlot?.loaded { Self.logTotals("reward", runner.batchSnapshot, logger) }
+  }
+
+  /// What each model's batch did over the daemon's life (operators and tests read it).
+  static func logTotals(_ model: String, _ s: SchedulerSnapshot, _ logger: Logger) {
+    logger.notice(
+      "\(model) batch totals",
+      metadata: [
+        "steps": "\(s.steps)", "prefill_positions": "\(s.prefillPositions)",
+        "decode_positions": "\(s.decodePositions)", "reused_positions": "\(s.reusedPositions)",
+        "preemptions": "\(s.preemptions)", "rejections": "\(s.rejections)",
+        "sequences_ended": "\(s.ended)",
+      ]
+    )
   }
 
   /// Loads the policy checkpoint in `directory`.
@@ -129,6 +146,7 @@ extension DaemonConfiguration {
     settings.imageLimits = policy.imageLimits
     settings.imageCacheBytes = policy.imageCacheBytes
     settings.weights = self.rewardWeights
+    settings.batching = self.batching
     return settings
   }
 
@@ -144,6 +162,7 @@ extension DaemonConfiguration {
       minHeight: self.imageMinSide
     )
     settings.imageCacheBytes = self.imageCacheBytes
+    settings.batching = self.batching
     return settings
   }
 }

@@ -39,6 +39,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var imageMinSide: Int = 1
   /// Bytes of projected image features kept for `Image.sha256` references.
   public var imageCacheBytes: Int = 64 << 20
+  /// Continuous batching of each model (KV cache budget, batch size, admission limits).
+  public var batching = BatchingSettings()
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -98,6 +100,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case imageMaxPixels = "image_max_pixels"
     case imageMinSide = "image_min_side"
     case imageCacheBytes = "image_cache_bytes"
+    case batching
   }
 
   public init() {}
@@ -134,6 +137,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try c.decodeIfPresent(Int.self, forKey: .imageMinSide) ?? defaults.imageMinSide
     self.imageCacheBytes =
       try c.decodeIfPresent(Int.self, forKey: .imageCacheBytes) ?? defaults.imageCacheBytes
+    self.batching =
+      try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -153,6 +158,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     if let weights = mapping["reward_weights"]?.mapping {
       let keys = RewardWeights.CodingKeys.allCases.map(\.rawValue)
       try Self.checkKeys(weights, allowed: keys, path: "reward_weights.")
+    }
+    if let batching = mapping["batching"]?.mapping {
+      let keys = BatchingSettings.CodingKeys.allCases.map(\.rawValue)
+      try Self.checkKeys(batching, allowed: keys, path: "batching.")
     }
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {
@@ -224,6 +233,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     if self.imageCacheBytes < 0 {
       throw ConfigurationError("'image_cache_bytes' must not be negative")
     }
+    try self.batching.validate()
     if LogLevelName(self.logLevel) == nil {
       throw ConfigurationError(
         "'log_level' must be one of \(LogLevelName.allNames.joined(separator: ", ")), not '\(self.logLevel)'"

@@ -46,19 +46,23 @@ enum ModelAssets {
   }
 }
 
+/// An image of a request, ready for the compute thread: its projected features when cached,
+/// else its pixel values to encode there.
+struct PreparedImage: Sendable {
+  let key: ImageFeatureKey
+  let embeddings: [Float]?
+  let pixels: [Float]?
+}
+
 /// Decodes, preprocesses and encodes images, caching the projected features by SHA-256.
 struct ImageFeatures: Sendable {
   let preprocessor: CLIPPreprocessor
   let decoder: ImageDecoder
   let cache: ImageCache<[Float]>
 
-  /// Projected features of one image, from the cache or by decoding it and calling `encode`
-  /// on its pixel values.
-  func embeddings(
-    _ image: GenerationImage,
-    field: String,
-    encode: ([Float]) throws(ModelError) -> [Float]
-  ) throws -> [Float] {
+  /// Looks `image` up in the cache, or decodes and preprocesses it (off the compute thread;
+  /// the encoding itself runs there). Unknown hashes are NOT_FOUND, bad bytes INVALID_ARGUMENT.
+  func prepare(_ image: GenerationImage, field: String) throws -> PreparedImage {
     switch image {
     case .sha256(let hash):
       guard let key = ImageFeatureKey(hex: hash), let cached = cache.value(for: key) else {
@@ -67,21 +71,33 @@ struct ImageFeatures: Sendable {
           "\(field).sha256 \(hash.prefix(64)) is not a known image (never sent, or evicted): send its bytes"
         )
       }
-      return cached
+      return PreparedImage(key: key, embeddings: cached, pixels: nil)
     case .data(let bytes):
       let key = ImageFeatureKey(bytes: bytes)
-      if let cached = cache.value(for: key) { return cached }
+      if let cached = cache.value(for: key) {
+        return PreparedImage(key: key, embeddings: cached, pixels: nil)
+      }
       let decoded: RGBImage
       do { decoded = try decoder.decode(bytes) } catch {
         throw BackendError(.invalidArgument, "\(field).data: \(error.message)")
       }
-      let pixels = preprocessor.pixelValues(for: decoded)
-      let rows: [Float]
-      do { rows = try encode(pixels.values) } catch {
-        throw BackendError(.invalidArgument, "\(field): \(error)")
-      }
-      _ = cache.insert(rows, for: key, cost: rows.count * MemoryLayout<Float>.stride)
-      return rows
+      return PreparedImage(
+        key: key,
+        embeddings: nil,
+        pixels: preprocessor.pixelValues(for: decoded).values
+      )
     }
+  }
+
+  /// The features of `image`: cached, or encoded now with `encode` and cached.
+  func embeddings(
+    _ image: PreparedImage,
+    encode: ([Float]) throws(ModelError) -> [Float]
+  ) throws(ModelError) -> [Float] {
+    if let embeddings = image.embeddings { return embeddings }
+    if let cached = cache.value(for: image.key) { return cached }
+    let rows = try encode(image.pixels ?? [])
+    _ = cache.insert(rows, for: image.key, cost: rows.count * MemoryLayout<Float>.stride)
+    return rows
   }
 }

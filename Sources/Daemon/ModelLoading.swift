@@ -14,6 +14,9 @@ final class LoadingSlot<Model: Sendable>: Sendable {
 
   func set(_ loaded: Model) { self.model.withLock { $0 = loaded } }
 
+  /// The model once loaded.
+  var loaded: Model? { self.model.withLock { $0 } }
+
   /// The model, or UNAVAILABLE while it is still loading.
   func require() throws(BackendError) -> Model {
     guard let loaded = self.model.withLock({ $0 }) else {

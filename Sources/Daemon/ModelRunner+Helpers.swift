@@ -17,6 +17,15 @@ extension ModelRunner {
     let (seconds, attoseconds) = duration.components
     return Double(seconds) * 1000 + Double(attoseconds) / 1e15
   }
+}
+
+extension ModelRunner {
+  /// The `Image.sha256` of image bytes.
+  public static func imageKey(_ bytes: [UInt8]) -> String { ImageFeatureKey(bytes: bytes).hex }
+}
+
+/// Stop strings over the UTF-8 bytes generated so far.
+enum StopStrings {
   /// The byte offset of the earliest stop string in `text` (searching from `from`).
   static func firstMatch(of stops: [[UInt8]], in text: [UInt8], from: Int) -> Int? {
     var best: Int?
@@ -49,9 +58,4 @@ extension ModelRunner {
     }
     return held
   }
-}
-
-extension ModelRunner {
-  /// The `Image.sha256` of image bytes.
-  public static func imageKey(_ bytes: [UInt8]) -> String { ImageFeatureKey(bytes: bytes).hex }
 }

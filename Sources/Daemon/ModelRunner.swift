@@ -1,12 +1,14 @@
 // The policy model behind rlhfd.v1.Policy: owns the loaded LLaVA model, its tokenizer, image
-// preprocessor and an image-feature cache keyed by the SHA-256 of the image bytes, and runs
-// every forward pass on one dedicated compute thread (never on the Swift cooperative pool).
-// One request at a time: a small queue waits, more are refused (RESOURCE_EXHAUSTED). A request
-// whose consumer goes away (client cancel, deadline) stops at the next token.
+// preprocessor and an image-feature cache keyed by the SHA-256 of the image bytes. Requests are
+// checked and rendered on the caller's task, then join the continuous batch: a scheduler thread
+// runs every forward pass (never on the Swift cooperative pool) over a paged KV cache, one
+// batched step for all running sequences. A request whose consumer goes away (client cancel,
+// deadline) leaves the batch at the next step.
 import Checkpoints
 import Foundation
 public import Imaging
 public import Models
+public import Scheduler
 public import Services
 import Synchronization
 public import Tokenizer
@@ -19,8 +21,8 @@ public struct ModelRunnerSettings: Sendable {
   public var imageLimits = ImageLimits()
   /// max_new_tokens when a request does not set it (capped by the context).
   public var defaultMaxNewTokens = 256
-  /// Requests that may wait behind the running one before RESOURCE_EXHAUSTED.
-  public var maxQueued = 8
+  /// Continuous batching: KV cache budget, batch size, step budget, admission limits.
+  public var batching = BatchingSettings()
   /// Bytes of projected image features kept for `Image.sha256` references.
   public var imageCacheBytes = 64 << 20
   /// The version id this model answers to (besides "").
@@ -31,31 +33,37 @@ public struct ModelRunnerSettings: Sendable {
   public init() {}
 }
 
-/// Runs Policy generations on one compute thread. See the file comment.
+/// Runs Policy generations in a continuous batch. See the file comment.
 public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   public let model: LlavaModel
   public let tokenizer: SentencePieceTokenizer
   public let settings: ModelRunnerSettings
-  let images: ImageFeatures
-  let eosTokenIds: Set<Int32>
+  let features: ImageFeatures
   let imageTokenId: Int32
-  private let thread: ComputeThread
-  private let pending = Atomic<Int>(0)
-  private let sampledTokens = Atomic<Int>(0)
+  let generationContext: GenerationContext
+  let executor: PolicyExecutor
+  let scheduler: Scheduler
+  private let nextID = Atomic<UInt64>(0)
+  private let sampledTokens = UnsafeSendableBox(Atomic<Int>(0))
 
   /// Tokens sampled since the runner was made (all requests, cancelled ones included).
-  public var tokensSampled: Int { sampledTokens.load(ordering: .relaxed) }
+  public var tokensSampled: Int { sampledTokens.value.load(ordering: .relaxed) }
+
+  /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
+  public var batchSnapshot: SchedulerSnapshot { scheduler.snapshot }
 
   /// Loads `config.json`, the safetensors, `tokenizer.model` (+ `tokenizer_config.json`) and
-  /// `preprocessor_config.json` from a llava-hf directory.
+  /// `preprocessor_config.json` from a llava-hf directory, sizes the KV cache and starts the
+  /// scheduler thread.
   public init(directory: String, settings: ModelRunnerSettings = .init()) throws {
     let weights = try LlavaWeights(directory: directory)
     guard weights.head == .languageModel else {
       throw ConfigurationError("\(directory) holds a reward model, not a policy")
     }
-    self.model = LlavaModel(weights: weights)
+    let model = LlavaModel(weights: weights)
+    self.model = model
     self.tokenizer = try ModelAssets.tokenizer(directory: directory)
-    self.images = try ModelAssets.imageFeatures(
+    self.features = try ModelAssets.imageFeatures(
       directory: directory,
       side: weights.config.vision.imageSize,
       padToSquare: settings.padToSquare,
@@ -66,10 +74,31 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     var eos = Set<Int32>()
     if let id = tokenizer.eosID { eos.insert(id) }
     for id in weights.config.text.eosTokenIds { eos.insert(Int32(truncatingIfNeeded: id)) }
-    self.eosTokenIds = eos
     self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
-    self.thread = ComputeThread(name: "rlhfd-compute")
+    self.generationContext = GenerationContext(
+      tokenizer: tokenizer,
+      eosTokenIds: eos,
+      policyVersion: settings.policyVersion,
+      salt: SequenceKeys.salt("policy:" + settings.policyVersion)
+    )
+    let configuration = try settings.batching.scheduler(
+      for: model.language,
+      name: "policy",
+      what: "policy_model"
+    )
+    self.executor = PolicyExecutor(
+      model: model,
+      cache: model.language.makePagedCache(
+        blocks: configuration.blockCount,
+        blockSize: configuration.blockSize
+      ),
+      features: features
+    )
+    self.scheduler = Scheduler(configuration: configuration, executor: executor)
+    scheduler.start()
   }
+
+  deinit { scheduler.shutdown() }
 
   /// Positions the model can attend over (prompt + generated tokens).
   public var contextLength: Int { model.weights.config.text.maxPositionEmbeddings }
@@ -77,52 +106,41 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   public func generate(
     _ request: GenerationRequest
   ) -> AsyncThrowingStream<GenerationEvent, any Error> {
-    let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
-    let flag = UnsafeSendableBox(Atomic<Bool>(false))
-    continuation.onTermination = { termination in
-      if case .cancelled = termination { flag.value.store(true, ordering: .relaxed) }
-    }
-    let queued = pending.add(1, ordering: .relaxed).newValue
-    if queued > settings.maxQueued + 1 {
-      pending.subtract(1, ordering: .relaxed)
-      continuation.finish(
-        throwing: BackendError(
-          .resourceExhausted,
-          "the policy is busy: \(queued - 1) requests are running or waiting (at most \(settings.maxQueued) may wait)"
-        )
-      )
-      return stream
-    }
-    let submitted = ContinuousClock.now
-    thread.submit { [self] in
-      var failure: (any Error)?
+    let id = SequenceID(nextID.add(1, ordering: .relaxed).newValue)
+    let scheduler = self.scheduler
+    let (output, stream) = GenerationOutput.make(
+      onCancel: { scheduler.cancel(id) },
+      onCaughtUp: { scheduler.wake() }
+    )
+    do {
+      let sequence = try makeSequence(id: id, request, output: output)
+      executor.register(sequence)
       do {
-        try self.run(
-          request,
-          submitted: submitted,
-          isCancelled: { flag.value.load(ordering: .relaxed) },
-          emit: { event in _ = continuation.yield(event) }
-        )
+        try scheduler.submit([
+          SequenceRequest(
+            id: id,
+            promptKeys: sequence.promptKeys,
+            maxNewTokens: sequence.maxNewTokens,
+            priority: request.priority == .batch ? .batch : .interactive,
+            deadline: request.deadline
+          )
+        ])
       } catch {
-        failure = error
+        executor.unregister(id)
+        throw BatchErrors.admission(error)
       }
-      // Free the slot before the consumer sees the end, so its next request is admitted.
-      self.pending.subtract(1, ordering: .relaxed)
-      continuation.finish(throwing: failure)
+    } catch {
+      output.finish(throwing: error)
     }
     return stream
   }
 
-  /// The generation itself, on the compute thread.
-  func run(
+  /// Checks and renders a request into a sequence (on the caller's task, not the scheduler's).
+  func makeSequence(
+    id: SequenceID,
     _ request: GenerationRequest,
-    submitted: ContinuousClock.Instant,
-    isCancelled: () -> Bool,
-    emit: (GenerationEvent) -> Void
-  ) throws {
-    let started = ContinuousClock.now
-    let queueMs = Self.milliseconds(started - submitted)
-    if isCancelled() { throw CancellationError() }
+    output: GenerationOutput
+  ) throws -> GenerationSequence {
     if !request.policyVersion.isEmpty && request.policyVersion != settings.policyVersion {
       throw BackendError(
         .notFound,
@@ -130,9 +148,8 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       )
     }
     // Images first: they may be unknown hashes or bad bytes.
-    var embeddings: [Float] = []
-    for (index, image) in request.images.enumerated() {
-      embeddings += try imageEmbeddings(image, field: "images[\(index)]")
+    let images = try request.images.enumerated().map { index, image in
+      try features.prepare(image, field: "images[\(index)]")
     }
     let prompt = try promptTokens(request)
     let sampling = request.sampling
@@ -155,6 +172,13 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     } else {
       maxNewTokens = min(settings.defaultMaxNewTokens, room)
     }
+    let vocabulary = model.weights.config.text.vocabSize
+    if let bad = prompt.first(where: { $0 != imageTokenId && ($0 < 0 || Int($0) >= vocabulary) }) {
+      throw BackendError(
+        .invalidArgument,
+        "the prompt has token id \(bad), outside the model's vocabulary of \(vocabulary)"
+      )
+    }
     var parameters = SamplingParameters(
       temperature: sampling.temperature,
       topK: sampling.topK,
@@ -163,98 +187,24 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       seed: sampling.seed ?? UInt64.random(in: .min ... .max)
     )
     if sampling.temperature == 0 { parameters.temperature = 0 }
-
-    var cache = model.language.makeCache(capacity: prompt.count + maxNewTokens)
-    var logits: [Float]
-    do {
-      logits = try model.prefill(
+    return GenerationSequence(
+      id: id,
+      prompt: prompt,
+      promptKeys: SequenceKeys.keys(
         tokens: prompt,
-        imageEmbeddings: embeddings.isEmpty ? nil : embeddings,
-        cache: &cache
-      )
-    } catch {
-      throw Self.modelError(error)
-    }
-    var sampler = Sampler(parameters)
-    var history = prompt
-    var tokens: [Int32] = []
-    var logprobs: [Float] = []
-    var text: [UInt8] = []
-    var emitted = 0
-    var detokenizer = tokenizer.makeIncrementalDecoder()
-    var pendingTokens: [Int32] = []
-    var pendingLogprobs: [Float] = []
-    var finish = GenerationFinishReason.length
-    let stops = sampling.stop.map { Array($0.utf8) }
-    var cut: Int?
-
-    func flush(upTo end: Int) {
-      let delta = end > emitted ? String(decoding: text[emitted..<end], as: UTF8.self) : ""
-      if !delta.isEmpty || !pendingTokens.isEmpty {
-        emit(
-          .delta(
-            text: delta,
-            tokenIds: pendingTokens,
-            logprobs: sampling.logprobs ? pendingLogprobs : nil
-          )
-        )
-      }
-      emitted = max(emitted, end)
-      pendingTokens.removeAll()
-      pendingLogprobs.removeAll()
-    }
-
-    while tokens.count < maxNewTokens {
-      if isCancelled() { throw CancellationError() }
-      let next = sampler.sample(logits: logits, history: history)
-      sampledTokens.add(1, ordering: .relaxed)
-      tokens.append(next.token)
-      logprobs.append(next.logprob)
-      history.append(next.token)
-      pendingTokens.append(next.token)
-      pendingLogprobs.append(next.logprob)
-      if eosTokenIds.contains(next.token) {
-        finish = .eos
-        break
-      }
-      text += Array(detokenizer.push(next.token).utf8)
-      if let at = Self.firstMatch(of: stops, in: text, from: max(0, emitted - 256)) {
-        cut = at
-        finish = .stop
-        break
-      }
-      flush(upTo: text.count - Self.heldBack(stops, text: text, from: emitted))
-      if tokens.count == maxNewTokens { break }
-      do {
-        logits = try model.decode(token: next.token, cache: &cache)
-      } catch {
-        throw Self.modelError(error)
-      }
-    }
-    if cut == nil {
-      text += Array(detokenizer.finish().utf8)
-      if finish != .stop, let at = Self.firstMatch(of: stops, in: text, from: 0) {
-        cut = at
-        finish = .stop
-      }
-    }
-    let end = cut ?? text.count
-    flush(upTo: end)
-    let computeMs = Self.milliseconds(ContinuousClock.now - started)
-    emit(
-      .finished(
-        GenerationResult(
-          text: String(decoding: text[0..<end], as: UTF8.self),
-          tokenIds: tokens,
-          logprobs: sampling.logprobs ? logprobs : nil,
-          finishReason: finish,
-          policyVersion: settings.policyVersion,
-          generationId: UUID().uuidString.lowercased(),
-          promptTokens: prompt.count,
-          queueTimeMs: queueMs,
-          computeTimeMs: computeMs
-        )
-      )
+        imageTokenId: imageTokenId,
+        images: images.map(\.key),
+        rowsPerImage: model.weights.config.imageFeatureCount,
+        salt: generationContext.salt
+      ),
+      images: images,
+      imageTokenId: imageTokenId,
+      sampling: sampling,
+      parameters: parameters,
+      maxNewTokens: maxNewTokens,
+      context: generationContext,
+      output: output,
+      onSample: { [sampledTokens] in sampledTokens.value.add(1, ordering: .relaxed) }
     )
   }
 
@@ -286,12 +236,4 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     }
     return expanded
   }
-
-  /// Projected features of one image, from the cache or by decoding and encoding it.
-  func imageEmbeddings(_ image: GenerationImage, field: String) throws -> [Float] {
-    try images.embeddings(image, field: field) { pixels throws(ModelError) in
-      try model.imageEmbeddings(pixels: pixels)
-    }
-  }
-
 }

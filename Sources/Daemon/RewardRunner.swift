@@ -12,12 +12,15 @@
 // combination of the following captions:\n" + "  - {caption}\n" per caption when facts carry
 // captions (in the given order, not shuffled, so scores are reproducible), and without the
 // " {factual}" part otherwise. No trailing EOS: the score is read at the final "is". The image is
-// encoded once per request (cached by SHA-256 like the policy's, in the reward model's own
-// cache); each response is one forward pass on the compute thread. Symbolic rewards:
-// SymbolicRewards.swift. Text responses count as ended with EOS (they are complete turns).
+// encoded once (cached by SHA-256 like the policy's, in the reward model's own cache). The
+// candidates of a request are one group in the reward model's continuous batch: their shared
+// image+prompt prefix is computed once, their tails in packed batched passes (RewardExecutor).
+// Symbolic rewards: SymbolicRewards.swift. Text responses count as ended with EOS (they are
+// complete turns).
 import Checkpoints
 import Foundation
 public import Models
+public import Scheduler
 public import Services
 import Synchronization
 public import Tokenizer
@@ -31,8 +34,8 @@ public struct RewardRunnerSettings: Sendable {
   public var weights = RewardWeights()
   public var rewardModelVersion = "base"
   public var padToSquare = false
-  /// Requests that may wait behind the running one before RESOURCE_EXHAUSTED.
-  public var maxQueued = 8
+  /// Continuous batching: KV cache budget, batch size, step budget, admission limits.
+  public var batching = BatchingSettings()
 
   public init() {}
 }
@@ -42,10 +45,15 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   public let model: RewardModel
   public let tokenizer: SentencePieceTokenizer
   public let settings: RewardRunnerSettings
-  let images: ImageFeatures
+  let features: ImageFeatures
   let imageTokenId: Int32
-  private let thread = ComputeThread(name: "rlhfd-reward")
-  private let pending = Atomic<Int>(0)
+  let executor: RewardExecutor
+  let scheduler: Scheduler
+  private let salt: UInt64
+  private let nextID = Atomic<UInt64>(0)
+
+  /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
+  public var batchSnapshot: SchedulerSnapshot { scheduler.snapshot }
 
   static let evaluationHead =
     " USER: Please evaluate the quality of your last response. There are several dimensions you should consider in your evaluation:\n\n1. Accurate: The AI should provide factual and accurate information from the image, and refrain from making statements that are not supported by the image or inconsistent with the image."
@@ -57,9 +65,10 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   /// Loads a reward checkpoint (llava-hf layout with a `score` head) and its tokenizer.
   public init(directory: String, settings: RewardRunnerSettings = .init()) throws {
     let weights = try LlavaWeights(directory: directory, head: .reward)
-    self.model = RewardModel(weights: weights)
+    let model = RewardModel(weights: weights)
+    self.model = model
     self.tokenizer = try ModelAssets.tokenizer(directory: directory)
-    self.images = try ModelAssets.imageFeatures(
+    self.features = try ModelAssets.imageFeatures(
       directory: directory,
       side: weights.config.vision.imageSize,
       padToSquare: settings.padToSquare,
@@ -68,7 +77,25 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     )
     self.settings = settings
     self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
+    self.salt = SequenceKeys.salt("reward:" + settings.rewardModelVersion)
+    let configuration = try settings.batching.scheduler(
+      for: model.language,
+      name: "reward",
+      what: "reward_model"
+    )
+    self.executor = RewardExecutor(
+      model: model,
+      cache: model.language.makePagedCache(
+        blocks: configuration.blockCount,
+        blockSize: configuration.blockSize
+      ),
+      features: features
+    )
+    self.scheduler = Scheduler(configuration: configuration, executor: executor)
+    scheduler.start()
   }
+
+  deinit { scheduler.shutdown() }
 
   /// The evaluation turn appended after the candidate's `</s>`.
   public static func evaluationPrompt(captions: [String]) -> String {
@@ -94,31 +121,14 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   }
 
   public func score(_ request: RewardRequest) async throws -> RewardResult {
-    let queued = pending.add(1, ordering: .relaxed).newValue
-    defer { pending.subtract(1, ordering: .relaxed) }
-    if queued > settings.maxQueued + 1 {
-      throw BackendError(
-        .resourceExhausted,
-        "the reward model is busy: \(queued - 1) requests are running or waiting"
-      )
-    }
     let submitted = ContinuousClock.now
-    return try await withCheckedThrowingContinuation { continuation in
-      thread.submit { [self] in
-        continuation.resume(with: Result { try self.run(request, submitted: submitted) })
-      }
-    }
-  }
-
-  /// The scoring itself, on the compute thread.
-  func run(_ request: RewardRequest, submitted: ContinuousClock.Instant) throws -> RewardResult {
-    let started = ContinuousClock.now
-    let embeddings = try images.embeddings(request.image, field: "image") {
-      pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels)
-    }
+    let image = try features.prepare(request.image, field: "image")
     let captions = request.facts?.captions ?? []
     let context = model.weights.config.text.maxPositionEmbeddings
-    var rewards: [RewardBreakdown] = []
+    let vocabulary = model.weights.config.text.vocabSize
+    let group = RewardGroup(count: request.responses.count)
+    var sequences: [RewardSequence] = []
+    var terms: [(correctness: Float, length: Float, eos: Float)] = []
     var promptTokens = 0
     var completionTokens = 0
     for (index, response) in request.responses.enumerated() {
@@ -129,36 +139,93 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
           "responses[\(index)]: the reward input is \(ids.count) tokens (with image tokens); the reward model's context holds \(context)"
         )
       }
+      if let bad = ids.first(where: { $0 != imageTokenId && Int($0) >= vocabulary }) {
+        throw BackendError(
+          .invalidArgument,
+          "responses[\(index)]: token id \(bad) is outside the reward model's vocabulary of \(vocabulary)"
+        )
+      }
       let responseTokens = try tokenizer.encode(response, addBOS: false).count
       completionTokens += responseTokens
       promptTokens += ids.count - responseTokens
-      let modelScore: Float
-      do { modelScore = try model.score(tokens: ids, imageEmbeddings: embeddings) } catch {
-        throw ModelRunner.modelError(error)
-      }
-      let terms = SymbolicRewards.terms(
-        response,
-        tokens: responseTokens,
-        endedWithEOS: true,
-        facts: request.facts,
-        weights: settings.weights
+      terms.append(
+        SymbolicRewards.terms(
+          response,
+          tokens: responseTokens,
+          endedWithEOS: true,
+          facts: request.facts,
+          weights: settings.weights
+        )
       )
-      rewards.append(
-        RewardBreakdown(
-          modelScore: modelScore,
-          correctness: terms.correctness,
-          lengthPenalty: terms.length,
-          eosPenalty: terms.eos
+      sequences.append(
+        RewardSequence(
+          id: SequenceID(nextID.add(1, ordering: .relaxed).newValue),
+          tokens: ids,
+          promptKeys: SequenceKeys.keys(
+            tokens: ids,
+            imageTokenId: imageTokenId,
+            images: [image.key],
+            rowsPerImage: model.weights.config.imageFeatureCount,
+            salt: salt
+          ),
+          images: [image],
+          imageTokenId: imageTokenId,
+          group: group,
+          index: index
         )
       )
     }
+    let scores = try await run(sequences, group: group, request: request)
+    let rewards = zip(scores, terms).map { score, terms in
+      RewardBreakdown(
+        modelScore: score,
+        correctness: terms.correctness,
+        lengthPenalty: terms.length,
+        eosPenalty: terms.eos
+      )
+    }
+    let computed = group.started ?? submitted
     return RewardResult(
       rewards: rewards,
       rewardModelVersion: settings.rewardModelVersion,
       promptTokens: promptTokens,
       completionTokens: completionTokens,
-      queueTimeMs: ModelRunner.milliseconds(started - submitted),
-      computeTimeMs: ModelRunner.milliseconds(ContinuousClock.now - started)
+      queueTimeMs: ModelRunner.milliseconds(computed - submitted),
+      computeTimeMs: ModelRunner.milliseconds(ContinuousClock.now - computed)
     )
+  }
+
+  /// Submits the candidates as one group and waits for their scores; cancelling the caller
+  /// takes them out of the batch.
+  private func run(
+    _ sequences: [RewardSequence],
+    group: RewardGroup,
+    request: RewardRequest
+  ) async throws -> [Float] {
+    let ids = sequences.map(\.id)
+    executor.register(sequences)
+    do {
+      try scheduler.submit(
+        sequences.map {
+          SequenceRequest(
+            id: $0.id,
+            promptKeys: $0.promptKeys,
+            maxNewTokens: 0,
+            priority: request.priority == .batch ? .batch : .interactive,
+            deadline: request.deadline
+          )
+        }
+      )
+    } catch {
+      executor.unregister(ids)
+      throw BatchErrors.admission(error)
+    }
+    let scheduler = self.scheduler
+    return try await withTaskCancellationHandler {
+      try await group.wait()
+    } onCancel: {
+      for id in ids { scheduler.cancel(id) }
+      group.fail(CancellationError())
+    }
   }
 }

@@ -55,9 +55,8 @@ public struct LanguageModel: Sendable {
     cache: inout KVCache,
     keepAllLayers: Bool = false
   ) throws(ModelError) -> DecoderActivations {
-    let (C, I, NH, NKV, HS) = (
-      config.hiddenSize, config.intermediateSize, config.numAttentionHeads,
-      config.numKeyValueHeads, config.headDim
+    let (C, NH, NKV, HS) = (
+      config.hiddenSize, config.numAttentionHeads, config.numKeyValueHeads, config.headDim
     )
     let (T, past, w) = (tokens.count, cache.count, weights)
     let imageValues = imageEmbeddings?.count ?? 0
@@ -66,13 +65,6 @@ public struct LanguageModel: Sendable {
     }
     let imageRows = imageValues / C
     try validate(tokens, imageRows: imageRows, cache: cache)
-    let eps = Float(config.rmsNormEps)
-    let theta = Float(config.rope.theta)
-    let factor: Float =
-      switch config.rope.scaling {
-      case .none: 1
-      case .linear(let factor): Float(factor)
-      }
     let acts = DecoderActivations(config: config, T: T, keepAllLayers: keepAllLayers)
     let imageToken = Int32(truncatingIfNeeded: w.config.imageTokenIndex)
     let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
@@ -95,104 +87,129 @@ public struct LanguageModel: Sendable {
         row += 1
       }
     }
-    for l in 0..<config.numHiddenLayers {
-      let names = LlavaWeightNames.textLayer(l)
-      let a = acts.layer(l)
-      let (x, y) = (acts.stream(l), acts.stream(l + 1))  // (T, C): stream in, stream out
-      func linear(
-        _ out: UnsafeMutablePointer<Float>,
-        _ input: UnsafePointer<Float>,
-        _ name: String,
-        _ N: Int,
-        _ K: Int,
-        accumulate: Bool = false
-      ) {
-        Matmul.forward(
-          out: out,
-          in: input,
-          weight: w.weight(name),
-          bias: w.optionalVector(names.bias(of: name)),
-          M: T,
-          N: N,
-          K: K,
-          accumulate: accumulate
-        )
+    positions.withUnsafeBufferPointer { p in
+      for l in 0..<config.numHiddenLayers {
+        layerForward(l, acts: acts, positions: p.baseAddress!) { a in
+          let (keys, values) = (cache.keys(layer: l), cache.values(layer: l))  // (Lmax, NKV, HS)
+          (keys + past * NKV * HS).update(from: a.k, count: T * NKV * HS)
+          (values + past * NKV * HS).update(from: a.v, count: T * NKV * HS)
+          CausalAttention.forward(
+            out: a.attn,
+            att: nil,
+            q: a.q,
+            keys: keys,
+            values: values,
+            past: past,
+            T: T,
+            NH: NH,
+            NKV: NKV,
+            HS: HS
+          )
+        }
       }
-      RMSNorm.forward(
-        out: a.ln1,
-        rstd: a.rstd1,
-        in: x,
-        weight: w.vector(names.inputLayerNorm),
-        eps: eps,
-        BT: T,
-        C: C
-      )
-      linear(a.q, a.ln1, names.qProj, NH * HS, C)  // (T, NH, HS)
-      linear(a.k, a.ln1, names.kProj, NKV * HS, C)  // (T, NKV, HS)
-      linear(a.v, a.ln1, names.vProj, NKV * HS, C)  // (T, NKV, HS)
-      positions.withUnsafeBufferPointer {
-        let p = $0.baseAddress!
-        RoPE.forward(
-          x: a.q,
-          positions: p,
-          T: T,
-          NH: NH,
-          HS: HS,
-          theta: theta,
-          scalingFactor: factor
-        )
-        RoPE.forward(
-          x: a.k,
-          positions: p,
-          T: T,
-          NH: NKV,
-          HS: HS,
-          theta: theta,
-          scalingFactor: factor
-        )
-      }
-      let (keys, values) = (cache.keys(layer: l), cache.values(layer: l))  // (Lmax, NKV, HS)
-      (keys + past * NKV * HS).update(from: a.k, count: T * NKV * HS)
-      (values + past * NKV * HS).update(from: a.v, count: T * NKV * HS)
-      CausalAttention.forward(
-        out: a.attn,
-        att: nil,
-        q: a.q,
-        keys: keys,
-        values: values,
-        past: past,
-        T: T,
-        NH: NH,
-        NKV: NKV,
-        HS: HS
-      )
-      y.update(from: x, count: T * C)
-      linear(y, a.attn, names.oProj, C, NH * HS, accumulate: true)  // y = x + attn · Wo
-      RMSNorm.forward(
-        out: a.ln2,
-        rstd: a.rstd2,
-        in: y,
-        weight: w.vector(names.postAttentionLayerNorm),
-        eps: eps,
-        BT: T,
-        C: C
-      )
-      linear(a.gate, a.ln2, names.gateProj, I, C)  // (T, I)
-      linear(a.up, a.ln2, names.upProj, I, C)  // (T, I)
-      SwiGLU.forward(out: a.swiglu, gate: a.gate, up: a.up, count: T * I)
-      linear(y, a.swiglu, names.downProj, C, I, accumulate: true)  // y += mlp
     }
     RMSNorm.forward(
       out: acts.lnf,
       rstd: acts.rstdf,
       in: acts.stream(config.numHiddenLayers),
       weight: w.vector(LlavaWeightNames.finalNorm),
-      eps: eps,
+      eps: Float(config.rmsNormEps),
       BT: T,
       C: C
     )
     cache.count = past + T
     return acts
+  }
+
+  /// Decoder layer `l` over the `T` rows of `acts` (stream `l` in, stream `l + 1` out), the
+  /// rows at `positions`. Storing keys and values and attending is left to `attend`, which reads
+  /// the layer's `q`, `k`, `v` (after RoPE) and writes `attn`: a contiguous per-sequence cache
+  /// (`run`) or a paged pool shared by a batch of sequences (`forwardBatch`).
+  func layerForward(
+    _ l: Int,
+    acts: borrowing DecoderActivations,
+    positions: UnsafePointer<Int32>,  // (T)
+    attend: (DecoderActivations.Layer) -> Void
+  ) {
+    let (C, I, NH, NKV, HS) = (
+      config.hiddenSize, config.intermediateSize, config.numAttentionHeads,
+      config.numKeyValueHeads, config.headDim
+    )
+    let (T, w, eps) = (acts.T, weights, Float(config.rmsNormEps))
+    let theta = Float(config.rope.theta)
+    let factor: Float =
+      switch config.rope.scaling {
+      case .none: 1
+      case .linear(let factor): Float(factor)
+      }
+    let names = LlavaWeightNames.textLayer(l)
+    let a = acts.layer(l)
+    let (x, y) = (acts.stream(l), acts.stream(l + 1))  // (T, C): stream in, stream out
+    func linear(
+      _ out: UnsafeMutablePointer<Float>,
+      _ input: UnsafePointer<Float>,
+      _ name: String,
+      _ N: Int,
+      _ K: Int,
+      accumulate: Bool = false
+    ) {
+      Matmul.forward(
+        out: out,
+        in: input,
+        weight: w.weight(name),
+        bias: w.optionalVector(names.bias(of: name)),
+        M: T,
+        N: N,
+        K: K,
+        accumulate: accumulate
+      )
+    }
+    RMSNorm.forward(
+      out: a.ln1,
+      rstd: a.rstd1,
+      in: x,
+      weight: w.vector(names.inputLayerNorm),
+      eps: eps,
+      BT: T,
+      C: C
+    )
+    linear(a.q, a.ln1, names.qProj, NH * HS, C)  // (T, NH, HS)
+    linear(a.k, a.ln1, names.kProj, NKV * HS, C)  // (T, NKV, HS)
+    linear(a.v, a.ln1, names.vProj, NKV * HS, C)  // (T, NKV, HS)
+    RoPE.forward(
+      x: a.q,
+      positions: positions,
+      T: T,
+      NH: NH,
+      HS: HS,
+      theta: theta,
+      scalingFactor: factor
+    )
+    RoPE.forward(
+      x: a.k,
+      positions: positions,
+      T: T,
+      NH: NKV,
+      HS: HS,
+      theta: theta,
+      scalingFactor: factor
+    )
+    attend(a)  // (T, NH, HS) into a.attn
+    y.update(from: x, count: T * C)
+    linear(y, a.attn, names.oProj, C, NH * HS, accumulate: true)  // y = x + attn · Wo
+    RMSNorm.forward(
+      out: a.ln2,
+      rstd: a.rstd2,
+      in: y,
+      weight: w.vector(names.postAttentionLayerNorm),
+      eps: eps,
+      BT: T,
+      C: C
+    )
+    linear(a.gate, a.ln2, names.gateProj, I, C)  // (T, I)
+    linear(a.up, a.ln2, names.upProj, I, C)  // (T, I)
+    SwiGLU.forward(out: a.swiglu, gate: a.gate, up: a.up, count: T * I)
+    linear(y, a.swiglu, names.downProj, C, I, accumulate: true)  // y += mlp
   }
 
   /// Logits `(rows, V)` of the last `rows` positions of `acts`.

@@ -21,6 +21,14 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
   case emptyInput
   /// Pixel values of the wrong size.
   case pixelCountMismatch(expected: Int, actual: Int)
+  /// A batch entry's image tokens need feature rows `first ..< first + count`, outside `rows`.
+  case imageRowsOutOfRange(first: Int, count: Int, rows: Int)
+  /// A batch entry's block table covers `covered` positions but it needs `needed`.
+  case blockTableTooShort(needed: Int, covered: Int)
+  /// A block id outside the paged KV cache's `0 ..< blocks`.
+  case blockOutOfRange(block: Int32, blocks: Int)
+  /// A batch entry starts at a negative position.
+  case negativeStart(Int)
 
   public var description: String {
     switch self {
@@ -37,6 +45,13 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case .emptyInput: "no input tokens"
     case .pixelCountMismatch(let expected, let actual):
       "pixel values: expected \(expected) floats (3, S, S), got \(actual)"
+    case .imageRowsOutOfRange(let first, let count, let rows):
+      "image tokens need feature rows \(first)..<\(first + count) but the image has \(rows)"
+    case .blockTableTooShort(let needed, let covered):
+      "the block table covers \(covered) positions but the sequence needs \(needed)"
+    case .blockOutOfRange(let block, let blocks):
+      "block id \(block) is outside the paged KV cache's 0..<\(blocks)"
+    case .negativeStart(let start): "a batch entry starts at position \(start)"
     }
   }
 }

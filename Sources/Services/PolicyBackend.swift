@@ -27,6 +27,11 @@ public struct GenerationSampling: Sendable, Equatable {
 }
 
 /// A validated generation request.
+/// Scheduling class: waiting interactive requests are admitted before waiting batch requests.
+public enum RequestPriority: Sendable, Equatable {
+  case interactive, batch
+}
+
 public struct GenerationRequest: Sendable, Equatable {
   public var prompt: String
   public var images: [GenerationImage] = []
@@ -34,6 +39,9 @@ public struct GenerationRequest: Sendable, Equatable {
   /// "" = the promoted version.
   public var policyVersion = ""
   public var sampling = GenerationSampling()
+  public var priority = RequestPriority.interactive
+  /// When the client stops waiting (its gRPC deadline); never computed after it.
+  public var deadline: ContinuousClock.Instant?
 
   public init(prompt: String) { self.prompt = prompt }
 }
@@ -89,7 +97,7 @@ public enum GenerationEvent: Sendable, Equatable {
 /// A failure the backend can explain; the service maps `code` to the gRPC status.
 public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
   public enum Code: Sendable, Equatable {
-    case invalidArgument, notFound, resourceExhausted, unavailable, internalError
+    case invalidArgument, notFound, resourceExhausted, unavailable, deadlineExceeded, internalError
   }
   public var code: Code
   public var message: String

@@ -7,6 +7,8 @@ import SwiftProtobuf
 struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
   let limits: RequestLimits
   let backend: (any PolicyBackend)?
+  /// The client's deadline of a call, as the transport knows it.
+  var deadline: @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil }
 
   func generate(
     request: Rlhfd_V1_GenerateRequest,
@@ -17,7 +19,7 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
       throw NotBuilt.error("Policy.Generate", needs: "model loaded (started with --no-model)")
     }
     do {
-      for try await event in backend.generate(Self.native(request)) {
+      for try await event in backend.generate(Self.native(request, deadline: deadline(context))) {
         if case .finished(let result) = event { return Self.response(result) }
       }
       try Task.checkCancellation()
@@ -37,7 +39,7 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
       throw NotBuilt.error("Policy.GenerateStream", needs: "model loaded (started with --no-model)")
     }
     do {
-      for try await event in backend.generate(Self.native(request)) {
+      for try await event in backend.generate(Self.native(request, deadline: deadline(context))) {
         var chunk = Rlhfd_V1_GenerateChunk()
         switch event {
         case .delta(let text, let tokenIds, let logprobs):
@@ -57,8 +59,13 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
     }
   }
 
-  static func native(_ request: Rlhfd_V1_GenerateRequest) -> GenerationRequest {
+  static func native(
+    _ request: Rlhfd_V1_GenerateRequest,
+    deadline: ContinuousClock.Instant? = nil
+  ) -> GenerationRequest {
     var native = GenerationRequest(prompt: request.prompt)
+    native.priority = Self.priority(request.priority)
+    native.deadline = deadline
     native.rawPrompt = request.rawPrompt
     native.policyVersion = request.policyVersion
     native.images = request.images.map { image in
@@ -80,6 +87,10 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
     sampling.logprobs = s.logprobs
     native.sampling = sampling
     return native
+  }
+
+  static func priority(_ priority: Rlhfd_V1_Priority) -> RequestPriority {
+    priority == .batch ? .batch : .interactive
   }
 
   static func logprobs(_ tokens: [Int32], _ values: [Float]?) -> [Rlhfd_V1_TokenLogprob] {
@@ -124,6 +135,7 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
         case .notFound: .notFound
         case .resourceExhausted: .resourceExhausted
         case .unavailable: .unavailable
+        case .deadlineExceeded: .deadlineExceeded
         case .internalError: .internalError
         }
       return RPCError(code: code, message: error.message)

@@ -22,6 +22,9 @@ public struct RewardRequest: Sendable, Equatable {
   public var responses: [String]
   /// nil = the non-factual reward prompt and no symbolic correctness.
   public var facts: RewardFacts?
+  public var priority = RequestPriority.interactive
+  /// When the client stops waiting (its gRPC deadline); never computed after it.
+  public var deadline: ContinuousClock.Instant?
 
   public init(
     prompt: String,

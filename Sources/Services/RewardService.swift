@@ -7,6 +7,8 @@ import GRPCCore
 struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
   let limits: RequestLimits
   let backend: (any RewardBackend)?
+  /// The client's deadline of a call, as the transport knows it.
+  var deadline: @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil }
 
   func score(
     request: Rlhfd_V1_ScoreRequest,
@@ -24,13 +26,18 @@ struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
       )
     }
     do {
-      return Self.response(try await backend.score(Self.native(request)))
+      return Self.response(
+        try await backend.score(Self.native(request, deadline: deadline(context)))
+      )
     } catch {
       throw PolicyService.rpcError(error)
     }
   }
 
-  static func native(_ request: Rlhfd_V1_ScoreRequest) -> RewardRequest {
+  static func native(
+    _ request: Rlhfd_V1_ScoreRequest,
+    deadline: ContinuousClock.Instant? = nil
+  ) -> RewardRequest {
     let image: GenerationImage =
       switch request.image.source {
       case .sha256(let hash): .sha256(hash)
@@ -38,6 +45,8 @@ struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
       case .none: .data([])  // rejected by validation
       }
     var native = RewardRequest(prompt: request.prompt, image: image, responses: request.responses)
+    native.priority = PolicyService.priority(request.priority)
+    native.deadline = deadline
     if request.hasFacts {
       let f = request.facts
       var facts = RewardFacts()

@@ -20,11 +20,12 @@ public enum ServiceCatalog {
     limits: RequestLimits = RequestLimits(),
     policy: (any PolicyBackend)? = nil,
     reward: (any RewardBackend)? = nil,
+    deadline: @escaping @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil },
     logger: Logger
   ) -> [any RegistrableRPCService] {
     var services: [any RegistrableRPCService] = [
-      PolicyService(limits: limits, backend: policy),
-      RewardService(limits: limits, backend: reward),
+      PolicyService(limits: limits, backend: policy, deadline: deadline),
+      RewardService(limits: limits, backend: reward, deadline: deadline),
       FeedbackService(),
       AdminService(),
       HealthService(store: health),

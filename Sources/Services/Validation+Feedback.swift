@@ -23,6 +23,7 @@ extension Validation {
       throw invalid("generation_ids[\(index)] is empty")
     }
     if request.hasFacts { try check(request.facts, field: "facts") }
+    try check(request.priority, field: "priority")
   }
 
   static func check(_ feedback: Rlhfd_V1_PreferenceFeedback) throws(RPCError) {

@@ -31,6 +31,15 @@ enum Validation {
       try check(image, field: "images[\(index)]")
     }
     try check(request.sampling, limits: limits)
+    try check(request.priority, field: "priority")
+  }
+
+  static func check(_ priority: Rlhfd_V1_Priority, field: String) throws(RPCError) {
+    if case .UNRECOGNIZED(let value) = priority {
+      throw invalid(
+        "\(field) \(value) is unknown: use PRIORITY_INTERACTIVE (0) or PRIORITY_BATCH (1)"
+      )
+    }
   }
 
   static func check(_ image: Rlhfd_V1_Image, field: String) throws(RPCError) {

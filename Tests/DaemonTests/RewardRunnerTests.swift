@@ -57,8 +57,9 @@ enum RewardFixtures {
     let cases = try #require(json["cases"] as? [[String: Any]])
     #expect(cases.count == 3)
     let image = try RunnerFixtures.image("rgb_64x48.png")
-    let embeddings = try runner.images.embeddings(.data(image), field: "image") {
-      pixels throws(ModelError) in try runner.model.imageEmbeddings(pixels: pixels)
+    let prepared = try runner.features.prepare(.data(image), field: "image")
+    let embeddings = try runner.features.embeddings(prepared) { pixels throws(ModelError) in
+      try runner.model.imageEmbeddings(pixels: pixels)
     }
     for entry in cases {
       let response = try #require(entry["response"] as? String)

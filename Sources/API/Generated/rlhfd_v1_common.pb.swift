@@ -33,6 +33,46 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// Scheduling class of a request. When the daemon is busy, waiting interactive requests are
+/// admitted before waiting batch requests; within a class, first come first served.
+public nonisolated enum Rlhfd_V1_Priority: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Interactive traffic (the default): a person or a service waits for the answer.
+  case interactive // = 0
+
+  /// Bulk work that can wait, e.g. training rollouts or offline scoring.
+  case batch // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .interactive
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .interactive
+    case 1: self = .batch
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .interactive: return 0
+    case .batch: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Rlhfd_V1_Priority] = [
+    .interactive,
+    .batch,
+  ]
+
+}
+
 /// An image attached to a request: either the encoded bytes, or the hash of bytes sent before.
 /// The daemon caches decoded images (and their vision-encoder features) by content hash, so a
 /// client may send an image once and refer to it by `sha256` afterwards.
@@ -211,6 +251,10 @@ public nonisolated struct Rlhfd_V1_Usage: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "rlhfd.v1"
+
+nonisolated extension Rlhfd_V1_Priority: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PRIORITY_INTERACTIVE\0\u{1}PRIORITY_BATCH\0")
+}
 
 nonisolated extension Rlhfd_V1_Image: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Image"

@@ -104,6 +104,9 @@ public nonisolated struct Rlhfd_V1_GenerateRequest: Sendable {
   /// True if `prompt` is already fully templated (sent to the tokenizer as is).
   public var rawPrompt: Bool = false
 
+  /// Scheduling class; unset = interactive.
+  public var priority: Rlhfd_V1_Priority = .interactive
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -216,7 +219,7 @@ nonisolated extension Rlhfd_V1_FinishReason: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Rlhfd_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prompt\0\u{1}images\0\u{1}sampling\0\u{3}policy_version\0\u{3}raw_prompt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prompt\0\u{1}images\0\u{1}sampling\0\u{3}policy_version\0\u{3}raw_prompt\0\u{1}priority\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -229,6 +232,7 @@ nonisolated extension Rlhfd_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeSingularMessageField(value: &self._sampling) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.policyVersion) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.rawPrompt) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.priority) }()
       default: break
       }
     }
@@ -254,6 +258,9 @@ nonisolated extension Rlhfd_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProt
     if self.rawPrompt != false {
       try visitor.visitSingularBoolField(value: self.rawPrompt, fieldNumber: 5)
     }
+    if self.priority != .interactive {
+      try visitor.visitSingularEnumField(value: self.priority, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -263,6 +270,7 @@ nonisolated extension Rlhfd_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProt
     if lhs._sampling != rhs._sampling {return false}
     if lhs.policyVersion != rhs.policyVersion {return false}
     if lhs.rawPrompt != rhs.rawPrompt {return false}
+    if lhs.priority != rhs.priority {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -60,6 +60,9 @@ public nonisolated struct Rlhfd_V1_ScoreRequest: Sendable {
   /// stored prompt and images. NOT_FOUND if any is unknown.
   public var generationIds: [String] = []
 
+  /// Scheduling class; unset = interactive.
+  public var priority: Rlhfd_V1_Priority = .interactive
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -131,7 +134,7 @@ fileprivate nonisolated let _protobuf_package = "rlhfd.v1"
 
 nonisolated extension Rlhfd_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScoreRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prompt\0\u{1}image\0\u{1}responses\0\u{1}facts\0\u{3}generation_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prompt\0\u{1}image\0\u{1}responses\0\u{1}facts\0\u{3}generation_ids\0\u{1}priority\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -144,6 +147,7 @@ nonisolated extension Rlhfd_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.responses) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._facts) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.generationIds) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.priority) }()
       default: break
       }
     }
@@ -169,6 +173,9 @@ nonisolated extension Rlhfd_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobu
     if !self.generationIds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.generationIds, fieldNumber: 5)
     }
+    if self.priority != .interactive {
+      try visitor.visitSingularEnumField(value: self.priority, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -178,6 +185,7 @@ nonisolated extension Rlhfd_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.responses != rhs.responses {return false}
     if lhs._facts != rhs._facts {return false}
     if lhs.generationIds != rhs.generationIds {return false}
+    if lhs.priority != rhs.priority {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -15,23 +15,23 @@ _sym_db = _symbol_database.Default()
 from rlhfd_client._proto.rlhfd.v1 import common_pb2 as rlhfd_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rlhfd/v1/policy.proto\x12\x08rlhfd.v1\x1a\x15rlhfd/v1/common.proto\"\x9a\x01\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x1f\n\x06images\x18\x02 \x03(\x0b\x32\x0f.rlhfd.v1.Image\x12*\n\x08sampling\x18\x03 \x01(\x0b\x32\x18.rlhfd.v1.SamplingParams\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x12\n\nraw_prompt\x18\x05 \x01(\x08\"1\n\x0cTokenLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"\xdb\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12(\n\x08logprobs\x18\x03 \x03(\x0b\x32\x16.rlhfd.v1.TokenLogprob\x12-\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x16.rlhfd.v1.FinishReason\x12\x16\n\x0epolicy_version\x18\x05 \x01(\t\x12\x15\n\rgeneration_id\x18\x06 \x01(\t\x12\x1e\n\x05usage\x18\x07 \x01(\x0b\x32\x0f.rlhfd.v1.Usage\"\x85\x01\n\rGenerateChunk\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12(\n\x08logprobs\x18\x03 \x03(\x0b\x32\x16.rlhfd.v1.TokenLogprob\x12)\n\x05\x66inal\x18\x04 \x01(\x0b\x32\x1a.rlhfd.v1.GenerateResponse*v\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x02\x12\x15\n\x11\x46INISH_REASON_EOS\x10\x03\x32\x93\x01\n\x06Policy\x12\x41\n\x08Generate\x12\x19.rlhfd.v1.GenerateRequest\x1a\x1a.rlhfd.v1.GenerateResponse\x12\x46\n\x0eGenerateStream\x12\x19.rlhfd.v1.GenerateRequest\x1a\x17.rlhfd.v1.GenerateChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rlhfd/v1/policy.proto\x12\x08rlhfd.v1\x1a\x15rlhfd/v1/common.proto\"\xc0\x01\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x1f\n\x06images\x18\x02 \x03(\x0b\x32\x0f.rlhfd.v1.Image\x12*\n\x08sampling\x18\x03 \x01(\x0b\x32\x18.rlhfd.v1.SamplingParams\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x12\n\nraw_prompt\x18\x05 \x01(\x08\x12$\n\x08priority\x18\x06 \x01(\x0e\x32\x12.rlhfd.v1.Priority\"1\n\x0cTokenLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"\xdb\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12(\n\x08logprobs\x18\x03 \x03(\x0b\x32\x16.rlhfd.v1.TokenLogprob\x12-\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x16.rlhfd.v1.FinishReason\x12\x16\n\x0epolicy_version\x18\x05 \x01(\t\x12\x15\n\rgeneration_id\x18\x06 \x01(\t\x12\x1e\n\x05usage\x18\x07 \x01(\x0b\x32\x0f.rlhfd.v1.Usage\"\x85\x01\n\rGenerateChunk\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12(\n\x08logprobs\x18\x03 \x03(\x0b\x32\x16.rlhfd.v1.TokenLogprob\x12)\n\x05\x66inal\x18\x04 \x01(\x0b\x32\x1a.rlhfd.v1.GenerateResponse*v\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x02\x12\x15\n\x11\x46INISH_REASON_EOS\x10\x03\x32\x93\x01\n\x06Policy\x12\x41\n\x08Generate\x12\x19.rlhfd.v1.GenerateRequest\x1a\x1a.rlhfd.v1.GenerateResponse\x12\x46\n\x0eGenerateStream\x12\x19.rlhfd.v1.GenerateRequest\x1a\x17.rlhfd.v1.GenerateChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rlhfd_client._proto.rlhfd.v1.policy_pb2', _globals)
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
-  _globals['_FINISHREASON']._serialized_start=624
-  _globals['_FINISHREASON']._serialized_end=742
+  _globals['_FINISHREASON']._serialized_start=662
+  _globals['_FINISHREASON']._serialized_end=780
   _globals['_GENERATEREQUEST']._serialized_start=59
-  _globals['_GENERATEREQUEST']._serialized_end=213
-  _globals['_TOKENLOGPROB']._serialized_start=215
-  _globals['_TOKENLOGPROB']._serialized_end=264
-  _globals['_GENERATERESPONSE']._serialized_start=267
-  _globals['_GENERATERESPONSE']._serialized_end=486
-  _globals['_GENERATECHUNK']._serialized_start=489
-  _globals['_GENERATECHUNK']._serialized_end=622
-  _globals['_POLICY']._serialized_start=745
-  _globals['_POLICY']._serialized_end=892
+  _globals['_GENERATEREQUEST']._serialized_end=251
+  _globals['_TOKENLOGPROB']._serialized_start=253
+  _globals['_TOKENLOGPROB']._serialized_end=302
+  _globals['_GENERATERESPONSE']._serialized_start=305
+  _globals['_GENERATERESPONSE']._serialized_end=524
+  _globals['_GENERATECHUNK']._serialized_start=527
+  _globals['_GENERATECHUNK']._serialized_end=660
+  _globals['_POLICY']._serialized_start=783
+  _globals['_POLICY']._serialized_end=930
 # @@protoc_insertion_point(module_scope)

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from rlhfd_client._proto.rlhfd.v1 import common_pb2 as rlhfd_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rlhfd/v1/reward.proto\x12\x08rlhfd.v1\x1a\x15rlhfd/v1/common.proto\"\x89\x01\n\x0cScoreRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x1e\n\x05image\x18\x02 \x01(\x0b\x32\x0f.rlhfd.v1.Image\x12\x11\n\tresponses\x18\x03 \x03(\t\x12\x1e\n\x05\x66\x61\x63ts\x18\x04 \x01(\x0b\x32\x0f.rlhfd.v1.Facts\x12\x16\n\x0egeneration_ids\x18\x05 \x03(\t\"w\n\x0fRewardBreakdown\x12\r\n\x05total\x18\x01 \x01(\x02\x12\x13\n\x0bmodel_score\x18\x02 \x01(\x02\x12\x13\n\x0b\x63orrectness\x18\x03 \x01(\x02\x12\x16\n\x0elength_penalty\x18\x04 \x01(\x02\x12\x13\n\x0b\x65os_penalty\x18\x05 \x01(\x02\"y\n\rScoreResponse\x12*\n\x07rewards\x18\x01 \x03(\x0b\x32\x19.rlhfd.v1.RewardBreakdown\x12\x1c\n\x14reward_model_version\x18\x02 \x01(\t\x12\x1e\n\x05usage\x18\x03 \x01(\x0b\x32\x0f.rlhfd.v1.Usage2B\n\x06Reward\x12\x38\n\x05Score\x12\x16.rlhfd.v1.ScoreRequest\x1a\x17.rlhfd.v1.ScoreResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rlhfd/v1/reward.proto\x12\x08rlhfd.v1\x1a\x15rlhfd/v1/common.proto\"\xaf\x01\n\x0cScoreRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x1e\n\x05image\x18\x02 \x01(\x0b\x32\x0f.rlhfd.v1.Image\x12\x11\n\tresponses\x18\x03 \x03(\t\x12\x1e\n\x05\x66\x61\x63ts\x18\x04 \x01(\x0b\x32\x0f.rlhfd.v1.Facts\x12\x16\n\x0egeneration_ids\x18\x05 \x03(\t\x12$\n\x08priority\x18\x06 \x01(\x0e\x32\x12.rlhfd.v1.Priority\"w\n\x0fRewardBreakdown\x12\r\n\x05total\x18\x01 \x01(\x02\x12\x13\n\x0bmodel_score\x18\x02 \x01(\x02\x12\x13\n\x0b\x63orrectness\x18\x03 \x01(\x02\x12\x16\n\x0elength_penalty\x18\x04 \x01(\x02\x12\x13\n\x0b\x65os_penalty\x18\x05 \x01(\x02\"y\n\rScoreResponse\x12*\n\x07rewards\x18\x01 \x03(\x0b\x32\x19.rlhfd.v1.RewardBreakdown\x12\x1c\n\x14reward_model_version\x18\x02 \x01(\t\x12\x1e\n\x05usage\x18\x03 \x01(\x0b\x32\x0f.rlhfd.v1.Usage2B\n\x06Reward\x12\x38\n\x05Score\x12\x16.rlhfd.v1.ScoreRequest\x1a\x17.rlhfd.v1.ScoreResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -23,11 +23,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rlhfd_client._proto.rlhfd.v
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _globals['_SCOREREQUEST']._serialized_start=59
-  _globals['_SCOREREQUEST']._serialized_end=196
-  _globals['_REWARDBREAKDOWN']._serialized_start=198
-  _globals['_REWARDBREAKDOWN']._serialized_end=317
-  _globals['_SCORERESPONSE']._serialized_start=319
-  _globals['_SCORERESPONSE']._serialized_end=440
-  _globals['_REWARD']._serialized_start=442
-  _globals['_REWARD']._serialized_end=508
+  _globals['_SCOREREQUEST']._serialized_end=234
+  _globals['_REWARDBREAKDOWN']._serialized_start=236
+  _globals['_REWARDBREAKDOWN']._serialized_end=355
+  _globals['_SCORERESPONSE']._serialized_start=357
+  _globals['_SCORERESPONSE']._serialized_end=478
+  _globals['_REWARD']._serialized_start=480
+  _globals['_REWARD']._serialized_end=546
 # @@protoc_insertion_point(module_scope)

@@ -7,18 +7,20 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("prompt", "image", "responses", "facts", "generation_ids")
+    __slots__ = ("prompt", "image", "responses", "facts", "generation_ids", "priority")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     RESPONSES_FIELD_NUMBER: _ClassVar[int]
     FACTS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     image: _common_pb2.Image
     responses: _containers.RepeatedScalarFieldContainer[str]
     facts: _common_pb2.Facts
     generation_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, prompt: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., responses: _Optional[_Iterable[str]] = ..., facts: _Optional[_Union[_common_pb2.Facts, _Mapping]] = ..., generation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    priority: _common_pb2.Priority
+    def __init__(self, prompt: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., responses: _Optional[_Iterable[str]] = ..., facts: _Optional[_Union[_common_pb2.Facts, _Mapping]] = ..., generation_ids: _Optional[_Iterable[str]] = ..., priority: _Optional[_Union[_common_pb2.Priority, str]] = ...) -> None: ...
 
 class RewardBreakdown(_message.Message):
     __slots__ = ("total", "model_score", "correctness", "length_penalty", "eos_penalty")

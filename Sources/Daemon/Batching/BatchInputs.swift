@@ -1,0 +1,96 @@
+// Turning a scheduler step plan into decoder batch entries, shared by the policy and reward
+// executors: each entry's tokens, its block table, and the image rows its positions cover.
+// Image features are encoded here, on the scheduler thread, the first time a step covers a
+// sequence's image positions (a sequence that shares a cached prefix never needs them), and
+// once per image per step however many sequences carry it.
+import Imaging
+import Models
+import Scheduler
+
+/// A sequence the executors feed to the decoder.
+protocol BatchSequence: AnyObject {
+  var id: SequenceID { get }
+  /// Prompt (with each image token repeated once per feature row), then sampled tokens.
+  var tokens: [Int32] { get }
+  var promptCount: Int { get }
+  var images: [PreparedImage] { get }
+  var imageTokenId: Int32 { get }
+  /// The projected rows of all images, in order, once encoded.
+  var imageEmbeddings: [Float]? { get set }
+  func markStarted()
+}
+
+enum BatchInputs {
+  /// One decoder entry per plan entry whose sequence is known and whose images encode; the
+  /// others are listed in `failed` with the error their client gets.
+  static func entries(
+    _ plan: StepPlan,
+    sequences: [(any BatchSequence)?],
+    features: ImageFeatures,
+    encode: ([Float]) throws(ModelError) -> [Float]
+  ) -> (entries: [DecoderBatchEntry], included: [Bool], failed: [Int: any Error]) {
+    var entries: [DecoderBatchEntry] = []
+    var included: [Bool] = []
+    var failed: [Int: any Error] = [:]
+    var encoded: [ImageFeatureKey: [Float]] = [:]
+    for (index, (step, sequence)) in zip(plan.entries, sequences).enumerated() {
+      guard let sequence else {
+        included.append(false)
+        continue
+      }
+      sequence.markStarted()
+      let positions = step.positions
+      let promptEnd = min(positions.upperBound, sequence.promptCount)
+      let tokens = Array(sequence.tokens[positions])
+      var image: (features: [Float], firstRow: Int)?
+      if positions.lowerBound < promptEnd,
+        sequence.tokens[positions.lowerBound..<promptEnd].contains(sequence.imageTokenId)
+      {
+        do {
+          let rows = try imageRows(sequence, features: features, encoded: &encoded, encode)
+          let before = sequence.tokens[0..<positions.lowerBound].count {
+            $0 == sequence.imageTokenId
+          }
+          image = (rows, before)
+        } catch {
+          failed[index] = error
+          included.append(false)
+          continue
+        }
+      }
+      var entry = DecoderBatchEntry(
+        tokens: tokens,
+        start: positions.lowerBound,
+        blockTable: step.blockTable,
+        image: image,
+        wantsOutput: step.producesOutput
+      )
+      entry.promptEnd = sequence.promptCount
+      entries.append(entry)
+      included.append(true)
+    }
+    return (entries, included, failed)
+  }
+
+  /// The sequence's image rows, encoding (and caching) the images not yet known.
+  private static func imageRows(
+    _ sequence: any BatchSequence,
+    features: ImageFeatures,
+    encoded: inout [ImageFeatureKey: [Float]],
+    _ encode: ([Float]) throws(ModelError) -> [Float]
+  ) throws -> [Float] {
+    if let rows = sequence.imageEmbeddings { return rows }
+    var rows: [Float] = []
+    for image in sequence.images {
+      if let known = encoded[image.key] {
+        rows += known
+        continue
+      }
+      let features = try features.embeddings(image, encode: encode)
+      encoded[image.key] = features
+      rows += features
+    }
+    sequence.imageEmbeddings = rows
+    return rows
+  }
+}

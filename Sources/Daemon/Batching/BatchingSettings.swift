@@ -1,0 +1,98 @@
+// The continuous-batching settings of one model (the `batching:` section of the configuration)
+// and how they become a scheduler configuration: the KV cache budget in bytes turns into a
+// number of blocks for the model's layer and head shapes.
+import Checkpoints
+import Models
+import Scheduler
+
+/// Continuous batching of one model. Field names are the YAML keys.
+public struct BatchingSettings: Codable, Sendable, Equatable {
+  /// Bytes of KV cache (keys and values, fp32) per model; allocated at start-up, capped at what
+  /// `max_batch_size` sequences of full context length can use.
+  public var kvCacheBytes = 1 << 30
+  /// Positions per KV block: the unit of allocation and of prefix sharing.
+  public var kvBlockSize = 32
+  /// Sequences decoded together in one step at most.
+  public var maxBatchSize = 64
+  /// Positions computed per step (one per decoding sequence, the rest prompt chunks).
+  public var stepTokenBudget = 512
+  /// Requests that may wait for a place in the batch; beyond them RESOURCE_EXHAUSTED.
+  public var maxWaitingRequests = 64
+  /// Prompt plus max_new_tokens of all waiting sequences; beyond it RESOURCE_EXHAUSTED.
+  public var maxWaitingTokens = 1 << 20
+
+  public init() {}
+
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case kvCacheBytes = "kv_cache_bytes"
+    case kvBlockSize = "kv_block_size"
+    case maxBatchSize = "max_batch_size"
+    case stepTokenBudget = "step_token_budget"
+    case maxWaitingRequests = "max_waiting_requests"
+    case maxWaitingTokens = "max_waiting_tokens"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let d = BatchingSettings()
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    kvCacheBytes = try c.decodeIfPresent(Int.self, forKey: .kvCacheBytes) ?? d.kvCacheBytes
+    kvBlockSize = try c.decodeIfPresent(Int.self, forKey: .kvBlockSize) ?? d.kvBlockSize
+    maxBatchSize = try c.decodeIfPresent(Int.self, forKey: .maxBatchSize) ?? d.maxBatchSize
+    stepTokenBudget =
+      try c.decodeIfPresent(Int.self, forKey: .stepTokenBudget) ?? d.stepTokenBudget
+    maxWaitingRequests =
+      try c.decodeIfPresent(Int.self, forKey: .maxWaitingRequests) ?? d.maxWaitingRequests
+    maxWaitingTokens =
+      try c.decodeIfPresent(Int.self, forKey: .maxWaitingTokens) ?? d.maxWaitingTokens
+  }
+
+  /// Checks values that decode but make no sense.
+  func validate() throws(ConfigurationError) {
+    if !(1...4096).contains(kvBlockSize) {
+      throw ConfigurationError("'batching.kv_block_size' must be between 1 and 4096")
+    }
+    if !(1...4096).contains(maxBatchSize) {
+      throw ConfigurationError("'batching.max_batch_size' must be between 1 and 4096")
+    }
+    if stepTokenBudget < maxBatchSize {
+      throw ConfigurationError(
+        "'batching.step_token_budget' (\(stepTokenBudget)) must be at least 'batching.max_batch_size' (\(maxBatchSize)) so every running sequence can decode each step"
+      )
+    }
+    if maxWaitingRequests < 0 || maxWaitingTokens < 0 || kvCacheBytes < 1 {
+      throw ConfigurationError(
+        "'batching.kv_cache_bytes' must be positive and the 'batching.max_waiting_*' limits must not be negative"
+      )
+    }
+  }
+
+  /// The scheduler configuration for `model`: as many blocks as the budget holds, at most what
+  /// a full batch of full-context sequences needs, and at least one full-context sequence.
+  func scheduler(
+    for model: LanguageModel,
+    name: String,
+    what: String
+  ) throws(ConfigurationError) -> SchedulerConfiguration {
+    try validate()
+    let context = model.weights.config.text.maxPositionEmbeddings
+    let perSequence = (context + kvBlockSize - 1) / kvBlockSize
+    let blockBytes = kvBlockSize * model.kvBytesPerPosition
+    let affordable = kvCacheBytes / blockBytes
+    if affordable < perSequence {
+      throw ConfigurationError(
+        "'batching.kv_cache_bytes' \(kvCacheBytes) is too small for \(what): one sequence of its full context (\(context) positions) needs \(perSequence * blockBytes) bytes"
+      )
+    }
+    var configuration = SchedulerConfiguration(
+      blockCount: min(affordable, perSequence * maxBatchSize),
+      maxSequenceLength: context
+    )
+    configuration.blockSize = kvBlockSize
+    configuration.maxRunning = maxBatchSize
+    configuration.stepTokenBudget = stepTokenBudget
+    configuration.maxWaitingRequests = maxWaitingRequests
+    configuration.maxWaitingTokens = maxWaitingTokens
+    configuration.name = name
+    return configuration
+  }
+}

@@ -1,0 +1,107 @@
+// The policy's side of continuous batching: the scheduler plans each step (which rows of which
+// sequences, in which KV blocks); this executor runs the step as one batched decoder forward
+// over the paged KV cache and samples a token for every sequence that asked for an output.
+import Checkpoints
+import Imaging
+import Models
+import Scheduler
+import Services
+import Synchronization
+
+/// Runs scheduler steps on the policy model. Used on the scheduler thread, except the
+/// registry, which RPC tasks fill before submitting.
+final class PolicyExecutor: StepExecutor, @unchecked Sendable {
+  let model: LlavaModel
+  let cache: PagedKVCache
+  let features: ImageFeatures
+  private let sequences = Mutex<[SequenceID: GenerationSequence]>([:])
+
+  init(model: LlavaModel, cache: PagedKVCache, features: ImageFeatures) {
+    self.model = model
+    self.cache = cache
+    self.features = features
+  }
+
+  func register(_ sequence: GenerationSequence) {
+    sequences.withLock { $0[sequence.id] = sequence }
+  }
+
+  func unregister(_ id: SequenceID) {
+    _ = sequences.withLock { $0.removeValue(forKey: id) }
+  }
+
+  func execute(_ plan: StepPlan) -> [StepOutcome] {
+    let found = sequences.withLock { table in plan.entries.map { table[$0.sequence] } }
+    let (entries, included, failed) = BatchInputs.entries(
+      plan,
+      sequences: found,
+      features: features
+    ) { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) }
+    var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
+    for (index, error) in failed {
+      found[index]?.end(BackendError(.invalidArgument, "images: \(error)"))
+    }
+    guard !entries.isEmpty else { return outcomes }
+    let logits: [Float]
+    do { logits = try model.language.logitsBatch(entries, cache: cache) } catch {
+      // Inputs were checked when the request came in, so this is a bug: fail the whole step.
+      for (index, sequence) in found.enumerated() where included[index] {
+        sequence?.end(BackendError(.internalError, "the batched forward failed: \(error)"))
+      }
+      return outcomes
+    }
+    let V = model.weights.config.text.vocabSize
+    var row = 0
+    for (index, step) in plan.entries.enumerated() where included[index] {
+      guard let sequence = found[index] else { continue }
+      if sequence.output.isTerminated {
+        outcomes[index] = .finish
+      } else if step.producesOutput {
+        outcomes[index] = sequence.accept(logits: Array(logits[row * V..<(row + 1) * V]))
+      } else {
+        outcomes[index] = .none
+      }
+      if step.producesOutput { row += 1 }
+    }
+    return outcomes
+  }
+
+  func sequenceEnded(_ id: SequenceID, reason: EndReason) {
+    let sequence = sequences.withLock { $0.removeValue(forKey: id) }
+    sequence?.end(BatchErrors.error(for: reason, what: "generation"))
+  }
+
+  func canAdvance(_ id: SequenceID) -> Bool {
+    sequences.withLock { $0[id] }?.canAdvance ?? true
+  }
+}
+
+/// What a client hears when the scheduler lets go of its sequence early.
+enum BatchErrors {
+  static func error(for reason: EndReason, what: String) -> (any Error)? {
+    switch reason {
+    case .finished: nil
+    case .cancelled: CancellationError()
+    case .expired:
+      BackendError(.deadlineExceeded, "the deadline passed before the \(what) finished")
+    case .shutdown: BackendError(.unavailable, "the daemon is shutting down; retry elsewhere")
+    case .lengthLimit:
+      BackendError(.invalidArgument, "the \(what) reached the model's context length")
+    case .outOfMemory:
+      BackendError(
+        .resourceExhausted,
+        "the KV cache cannot hold this \(what) even alone: raise batching.kv_cache_bytes"
+      )
+    }
+  }
+
+  static func admission(_ error: AdmissionError) -> BackendError {
+    switch error.code {
+    case .queueFull: BackendError(.resourceExhausted, error.message)
+    case .tooLong: BackendError(.invalidArgument, error.message)
+    case .shuttingDown: BackendError(.unavailable, error.message)
+    case .emptyPrompt: BackendError(.invalidArgument, error.message)
+    case .duplicateID: BackendError(.internalError, error.message)
+    }
+  }
+}

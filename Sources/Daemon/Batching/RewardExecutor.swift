@@ -1,0 +1,179 @@
+// The reward model's side of continuous batching. A Score request is one group of sequences,
+// one per candidate, all starting with the same image and prompt: the scheduler computes that
+// shared prefix once and each candidate's own tail in packed batched passes. A candidate is
+// done when its last position has run: the reward head reads its final hidden state.
+import Foundation
+import Models
+import Scheduler
+import Services
+import Synchronization
+
+/// The scores of one Score request, filled in as its candidates finish (scheduler thread), and
+/// awaited by the RPC task.
+final class RewardGroup: Sendable {
+  private struct State {
+    var scores: [Float?]
+    var done: [Bool]
+    var continuation: CheckedContinuation<[Float], any Error>?
+    var result: Result<[Float], any Error>?
+    var started: ContinuousClock.Instant?
+  }
+  private let state: Mutex<State>
+
+  init(count: Int) {
+    state = Mutex(
+      State(
+        scores: Array(repeating: nil, count: count),
+        done: Array(repeating: false, count: count)
+      )
+    )
+  }
+
+  /// When the first candidate's first step ran.
+  var started: ContinuousClock.Instant? { state.withLock { $0.started } }
+
+  func markStarted() {
+    state.withLock { state in if state.started == nil { state.started = .now } }
+  }
+
+  /// Waits for every candidate's score (or the first failure).
+  func wait() async throws -> [Float] {
+    try await withCheckedThrowingContinuation { continuation in
+      let ready = state.withLock { state -> Result<[Float], any Error>? in
+        if let result = state.result { return result }
+        state.continuation = continuation
+        return nil
+      }
+      if let ready { continuation.resume(with: ready) }
+    }
+  }
+
+  /// Candidate `index`'s score, computed (on the scheduler thread, inside the step).
+  func record(_ score: Float, at index: Int) {
+    state.withLock { $0.scores[index] = score }
+  }
+
+  /// Candidate `index` has left the batch; the request answers once all have, so a client that
+  /// sends its next request at once finds the batch slots free.
+  func left(_ index: Int) {
+    resolve { state in
+      state.done[index] = true
+      guard state.done.allSatisfy({ $0 }) else { return nil }
+      let scores = state.scores.compactMap { $0 }
+      guard scores.count == state.scores.count else {
+        return .failure(BackendError(.internalError, "a candidate left the batch without a score"))
+      }
+      return .success(scores)
+    }
+  }
+
+  func fail(_ error: any Error) { resolve { _ in .failure(error) } }
+
+  private func resolve(_ update: (inout State) -> Result<[Float], any Error>?) {
+    let resume = state.withLock {
+      state -> (CheckedContinuation<[Float], any Error>, Result<[Float], any Error>)? in
+      guard state.result == nil, let result = update(&state) else { return nil }
+      state.result = result
+      defer { state.continuation = nil }
+      return state.continuation.map { ($0, result) }
+    }
+    if let (continuation, result) = resume { continuation.resume(with: result) }
+  }
+}
+
+/// One candidate of a Score request.
+final class RewardSequence: BatchSequence, @unchecked Sendable {
+  let id: SequenceID
+  let tokens: [Int32]
+  let promptKeys: [UInt64]
+  let images: [PreparedImage]
+  let imageTokenId: Int32
+  let group: RewardGroup
+  let index: Int
+  var imageEmbeddings: [Float]?
+  var promptCount: Int { tokens.count }
+
+  init(
+    id: SequenceID,
+    tokens: [Int32],
+    promptKeys: [UInt64],
+    images: [PreparedImage],
+    imageTokenId: Int32,
+    group: RewardGroup,
+    index: Int
+  ) {
+    self.id = id
+    self.tokens = tokens
+    self.promptKeys = promptKeys
+    self.images = images
+    self.imageTokenId = imageTokenId
+    self.group = group
+    self.index = index
+  }
+
+  func markStarted() { group.markStarted() }
+}
+
+/// Runs scheduler steps on the reward model.
+final class RewardExecutor: StepExecutor, @unchecked Sendable {
+  let model: RewardModel
+  let cache: PagedKVCache
+  let features: ImageFeatures
+  private let sequences = Mutex<[SequenceID: RewardSequence]>([:])
+
+  init(model: RewardModel, cache: PagedKVCache, features: ImageFeatures) {
+    self.model = model
+    self.cache = cache
+    self.features = features
+  }
+
+  func register(_ sequences: [RewardSequence]) {
+    self.sequences.withLock { table in for s in sequences { table[s.id] = s } }
+  }
+
+  func unregister(_ ids: [SequenceID]) {
+    sequences.withLock { table in for id in ids { table.removeValue(forKey: id) } }
+  }
+
+  func execute(_ plan: StepPlan) -> [StepOutcome] {
+    let found = sequences.withLock { table in plan.entries.map { table[$0.sequence] } }
+    let (entries, included, failed) = BatchInputs.entries(
+      plan,
+      sequences: found,
+      features: features
+    ) { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) }
+    var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
+    for (index, error) in failed {
+      found[index]?.group.fail(BackendError(.invalidArgument, "image: \(error)"))
+    }
+    guard !entries.isEmpty else { return outcomes }
+    let scores: [Float]
+    do { scores = try model.scoresBatch(entries, cache: cache) } catch {
+      for (index, sequence) in found.enumerated() where included[index] {
+        sequence?.group.fail(BackendError(.internalError, "the batched forward failed: \(error)"))
+      }
+      return outcomes
+    }
+    var row = 0
+    for (index, step) in plan.entries.enumerated() where included[index] {
+      if step.producesOutput {
+        found[index]?.group.record(scores[row], at: found[index]?.index ?? 0)
+        row += 1
+      } else {
+        outcomes[index] = .none
+      }
+    }
+    return outcomes
+  }
+
+  func sequenceEnded(_ id: SequenceID, reason: EndReason) {
+    guard let sequence = sequences.withLock({ $0.removeValue(forKey: id) }) else { return }
+    if let error = BatchErrors.error(for: reason, what: "scoring") {
+      sequence.group.fail(error)
+    } else {
+      sequence.group.left(sequence.index)
+    }
+  }
+
+  func canAdvance(_ id: SequenceID) -> Bool { true }
+}
