@@ -154,6 +154,8 @@ BAD = [
     ("temperature-nan", request(temperature=float("nan")),
      grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
     ("top-p-out-of-range", request(top_p=1.5), grpc.StatusCode.INVALID_ARGUMENT, "top_p"),
+    ("unknown-priority", policy_pb2.GenerateRequest(prompt="Hi", priority=7),
+     grpc.StatusCode.INVALID_ARGUMENT, "priority"),
 ]
 
 

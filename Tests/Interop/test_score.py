@@ -126,6 +126,10 @@ def test_yes_no_facts(reward):
         ("generation-ids",
          reward_pb2.ScoreRequest(generation_ids=["gen-1"]),
          grpc.StatusCode.NOT_FOUND, "not stored yet"),
+        ("unknown-priority",
+         reward_pb2.ScoreRequest(prompt="What?", image=common_pb2.Image(data=PNG),
+                                 responses=["A cat."], priority=9),
+         grpc.StatusCode.INVALID_ARGUMENT, "priority"),
     ],
 )
 def test_bad_inputs_keep_the_daemon_serving(reward, served, name, request_, code, words):

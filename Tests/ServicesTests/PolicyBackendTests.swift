@@ -98,6 +98,7 @@ final class FakeBackend: PolicyBackend {
     (.notFound, .notFound),
     (.resourceExhausted, .resourceExhausted),
     (.unavailable, .unavailable),
+    (.deadlineExceeded, .deadlineExceeded),
     (.internalError, .internalError),
   ])
   func backendErrorsMapToStatusCodes(_ code: BackendError.Code, _ expected: RPCError.Code)

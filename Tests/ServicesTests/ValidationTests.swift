@@ -4,10 +4,19 @@ import GRPCCore
 import SwiftProtobuf
 import Testing
 
+@testable import Services
+
 @Suite struct ValidationTests {
   /// A valid request with one field broken, the field the message must name.
   static let badGenerateRequests: [(String, Rlhfd_V1_GenerateRequest, String)] = [
     ("empty prompt", .with { $0.prompt = "" }, "prompt"),
+    (
+      "unknown priority",
+      .with {
+        $0.prompt = "a"
+        $0.priority = .UNRECOGNIZED(5)
+      }, "priority"
+    ),
     ("blank prompt", .with { $0.prompt = " \n\t" }, "prompt"),
     (
       "negative temperature",
@@ -138,6 +147,15 @@ import Testing
 
   static let badScoreRequests: [(String, Rlhfd_V1_ScoreRequest, String)] = [
     (
+      "unknown priority",
+      .with {
+        $0.prompt = "a"
+        $0.image.data = Data([1])
+        $0.responses = ["b"]
+        $0.priority = .UNRECOGNIZED(2)
+      }, "priority"
+    ),
+    (
       "no candidates",
       .with {
         $0.prompt = "a"
@@ -221,5 +239,16 @@ import Testing
       error = await rpcError { _ = try await feedback.submitPrompts(Rlhfd_V1_PromptBatch()) }
       #expect(error?.code == .invalidArgument)
     }
+  }
+}
+
+@Suite struct NativeRequestTests {
+  @Test func priorityAndDeadlineReachTheBackend() {
+    let deadline = ContinuousClock.now + .seconds(3)
+    let batch = PolicyService.native(.with { $0.priority = .batch }, deadline: deadline)
+    #expect(batch.priority == .batch && batch.deadline == deadline)
+    #expect(PolicyService.native(.with { $0.prompt = "a" }).priority == .interactive)
+    let score = RewardService.native(.with { $0.priority = .batch }, deadline: deadline)
+    #expect(score.priority == .batch && score.deadline == deadline)
   }
 }

@@ -22,7 +22,7 @@ class FakePolicy(policy_pb2_grpc.PolicyServicer):
     def Generate(self, request, context):
         return policy_pb2.GenerateResponse(
             text=f"{request.prompt}|{len(request.images)}|{request.sampling.max_new_tokens}",
-            finish_reason=policy_pb2.FINISH_REASON_EOS, generation_id="g1",
+            finish_reason=policy_pb2.FINISH_REASON_EOS, generation_id=f"p{request.priority}",
             policy_version=request.policy_version or "v0")
 
     def GenerateStream(self, request, context):
@@ -37,7 +37,7 @@ class FakeReward(reward_pb2_grpc.RewardServicer):
         bonus = 1.0 if request.facts.HasField("yes_no_answer") else 0.0
         return reward_pb2.ScoreResponse(
             rewards=[reward_pb2.RewardBreakdown(total=i + bonus) for i in range(n)],
-            reward_model_version="rm0")
+            reward_model_version=f"rm{request.priority}")
 
 
 class FakeFeedback(feedback_pb2_grpc.FeedbackServicer):
@@ -98,6 +98,8 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(out.text, "hi|4|5")
         self.assertEqual(out.finish_reason, policy_pb2.FINISH_REASON_EOS)
         self.assertEqual(out.policy_version, "v0")
+        self.assertEqual(out.generation_id, "p0")  # interactive unless asked
+        self.assertEqual(self.client.generate("hi", batch=True).generation_id, "p1")
         with self.assertRaises(TypeError):
             self.client.generate("hi", max_tokens=5)  # type: ignore[call-arg]
 
@@ -110,6 +112,8 @@ class ClientTest(unittest.TestCase):
     def test_score(self) -> None:
         out = self.client.score("q", b"img", ["x", "y"], facts={"yes_no_answer": False})
         self.assertEqual([r.total for r in out.rewards], [1.0, 2.0])
+        self.assertEqual(out.reward_model_version, "rm0")
+        self.assertEqual(self.client.score("q", b"img", ["x"], batch=True).reward_model_version, "rm1")
         out = self.client.score("", None, generation_ids=["g1"])
         self.assertEqual(len(out.rewards), 1)
 

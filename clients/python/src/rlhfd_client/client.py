@@ -170,7 +170,7 @@ class RlhfdClient:
     # -- Policy ------------------------------------------------------------------------------
     def _generate_request(
         self, prompt: str, images: Iterable[ImageLike], policy_version: str, raw_prompt: bool,
-        sampling: Mapping[str, Any],
+        batch: bool, sampling: Mapping[str, Any],
     ) -> policy_pb2.GenerateRequest:
         unknown = set(sampling) - _SAMPLING_FIELDS
         if unknown:
@@ -178,42 +178,50 @@ class RlhfdClient:
         params = common_pb2.SamplingParams(**{k: v for k, v in sampling.items() if v is not None})
         return policy_pb2.GenerateRequest(
             prompt=prompt, images=[to_image(i) for i in images], sampling=params,
-            policy_version=policy_version, raw_prompt=raw_prompt,
+            policy_version=policy_version, raw_prompt=raw_prompt, priority=_priority(batch),
         )
 
     def generate(
         self, prompt: str, images: Iterable[ImageLike] = (), *, policy_version: str = "",
-        raw_prompt: bool = False, timeout: Optional[float] = None,
+        raw_prompt: bool = False, batch: bool = False, timeout: Optional[float] = None,
         **sampling: Unpack[SamplingOptions],
     ) -> policy_pb2.GenerateResponse:
         """Generates a completion. ``sampling`` are ``SamplingParams`` fields, e.g.
         ``max_new_tokens=64, temperature=0.7, top_p=0.9, seed=1, stop=["\\n"], logprobs=True``
-        (defaults: greedy, the daemon's default length)."""
-        request = self._generate_request(prompt, images, policy_version, raw_prompt, sampling)
+        (defaults: greedy, the daemon's default length). ``batch=True`` sends it with
+        ``PRIORITY_BATCH``: it waits while interactive requests wait (training rollouts)."""
+        request = self._generate_request(
+            prompt, images, policy_version, raw_prompt, batch, sampling
+        )
         return self.policy.Generate(request, **self._kw(timeout))
 
     def generate_stream(
         self, prompt: str, images: Iterable[ImageLike] = (), *, policy_version: str = "",
-        raw_prompt: bool = False, timeout: Optional[float] = None,
+        raw_prompt: bool = False, batch: bool = False, timeout: Optional[float] = None,
         **sampling: Unpack[SamplingOptions],
     ) -> Iterator[policy_pb2.GenerateChunk]:
         """Like :meth:`generate`, but yields ``GenerateChunk`` messages as text is decoded; the
         last one has ``final`` set. The returned iterator is a grpc call: ``.cancel()`` stops
         the generation."""
-        request = self._generate_request(prompt, images, policy_version, raw_prompt, sampling)
+        request = self._generate_request(
+            prompt, images, policy_version, raw_prompt, batch, sampling
+        )
         return self.policy.GenerateStream(request, **self._kw(timeout))
 
     # -- Reward ------------------------------------------------------------------------------
     def score(
         self, prompt: str, image: Optional[ImageLike], responses: Sequence[str] = (),
         facts: Optional[FactsLike] = None, *, generation_ids: Sequence[str] = (),
-        timeout: Optional[float] = None,
+        batch: bool = False, timeout: Optional[float] = None,
     ) -> reward_pb2.ScoreResponse:
         """Scores ``responses`` (or stored ``generation_ids``) to ``prompt`` about ``image``;
-        ``response.rewards[i].total`` is the reward of the i-th one."""
+        ``response.rewards[i].total`` is the reward of the i-th one. The candidates run
+        together, computing their shared image and prompt once; ``batch=True`` as in
+        :meth:`generate`."""
         request = reward_pb2.ScoreRequest(
             prompt=prompt, image=to_image(image) if image is not None else None,
             responses=list(responses), facts=to_facts(facts), generation_ids=list(generation_ids),
+            priority=_priority(batch),
         )
         return self.reward.Score(request, **self._kw(timeout))
 
@@ -289,3 +297,8 @@ class RlhfdClient:
         response = self.health_stub.Check(health_pb2.HealthCheckRequest(service=service),
                                           **self._kw(timeout))
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+def _priority(batch: bool) -> "common_pb2.Priority":
+    """The scheduling class: interactive unless ``batch``."""
+    return common_pb2.PRIORITY_BATCH if batch else common_pb2.PRIORITY_INTERACTIVE
