@@ -72,6 +72,7 @@ struct Options {
   var jsonPath: String?
   var skipVision = false
   var skipBreakdown = false
+  var kernelsOnly = false
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -95,11 +96,13 @@ struct Options {
       case "--json": o.jsonPath = value()
       case "--no-vision": o.skipVision = true
       case "--no-breakdown": o.skipBreakdown = true
+      case "--kernels": o.kernelsOnly = true
       case "-h", "--help":
         print(
           """
           EngineBench [--cache DIR] [--runs N] [--prefill T] [--prompt T] [--decode N]
                       [--peer PATH/llama-bench --gguf-dir DIR] [--json PATH] [--no-vision] [--no-breakdown]
+          EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
           """
         )
         exit(0)

@@ -10,6 +10,15 @@ import Glibc
 import Models
 
 let options = Options.parse(CommandLine.arguments)
+if options.kernelsOnly {
+  do {
+    try KernelBench.run(runs: options.runs)
+    exit(0)
+  } catch {
+    print("kernel benchmark failed: \(error)")
+    exit(1)
+  }
+}
 
 // Limits from /work/shared/PERFORMANCE.md (this machine class: 2 Zen 3 cores, AVX2+FMA).
 let sgemmCeiling = 130.0  // GFLOP/s, OpenBLAS sgemm at M=512, 2 threads

@@ -48,7 +48,11 @@ import Testing
     return (out, att)
   }
 
-  @Test(arguments: [(0, 7, 6, 2, 5), (3, 4, 6, 3, 16), (10, 1, 4, 1, 8), (0, 5, 2, 2, 64)])
+  // T ≥ 8 takes the tiled sgemm path; T = 150 spans two tiles of query rows.
+  @Test(arguments: [
+    (0, 7, 6, 2, 5), (3, 4, 6, 3, 16), (10, 1, 4, 1, 8), (0, 5, 2, 2, 64), (0, 20, 4, 2, 16),
+    (6, 150, 2, 1, 8), (2, 9, 3, 3, 64),
+  ])
   func causalMatchesNaive(past: Int, T: Int, NH: Int, NKV: Int, HS: Int) {
     let L = past + T
     let q = randomFloats(T * NH * HS, seed: 1)
@@ -88,7 +92,7 @@ import Testing
     }
   }
 
-  @Test(arguments: [(1, 1, 4), (9, 3, 12), (17, 2, 64)])
+  @Test(arguments: [(1, 1, 4), (9, 3, 12), (17, 2, 64), (140, 2, 8)])
   func bidirectionalMatchesNaive(T: Int, NH: Int, HS: Int) {
     let q = randomFloats(T * NH * HS, seed: 4)
     let k = randomFloats(T * NH * HS, seed: 5)

@@ -5,7 +5,7 @@ import Testing
   /// Odd sizes exercise the scalar tails (K not a multiple of 8 or 32, M not a multiple of 4).
   static let shapes: [(M: Int, N: Int, K: Int)] = [
     (1, 1, 1), (1, 7, 33), (1, 64, 256), (2, 5, 9), (3, 11, 40), (4, 3, 8), (5, 17, 71),
-    (8, 9, 100),
+    (8, 9, 100), (7, 18, 45), (32, 13, 64),
   ]
 
   @Test(arguments: [WeightView.DType.f32, .bf16, .f16])

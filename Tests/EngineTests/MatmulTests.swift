@@ -68,7 +68,7 @@ import Testing
   /// The dispatching overload: GEMV for M ≤ 8, sgemm (on converted blocks for bf16/f16) above.
   @Test(arguments: [WeightView.DType.f32, .bf16, .f16])
   func storedWeightsMatchNaiveOnRoundedValues(dtype: WeightView.DType) throws {
-    for (M, N, K) in [(1, 7, 33), (8, 9, 16), (9, 5, 12), (21, 40, 19)] {
+    for (M, N, K) in [(1, 7, 33), (8, 9, 16), (9, 5, 12), (21, 40, 19), (40, 6, 20)] {
       let values = randomFloats(N * K, seed: 5)
       let input = Tensor(shape: [M, K], values: randomFloats(M * K, seed: 6))
       let bias = Tensor(shape: [N], values: randomFloats(N, seed: 7))
@@ -102,8 +102,9 @@ import Testing
   }
 
   @Test func blockedConversionCoversEveryRow() throws {
-    // More rows than one conversion block holds at this K, so several blocks run.
-    let (M, N, K) = (10, 3, (1 << 20) / 2 + 1)
+    // More rows than one conversion block holds at this K (127 rows of 8193), so several
+    // blocks run; M above GEMV's range, so the blocked sgemm path is the one taken.
+    let (M, N, K) = (GEMV.maxRows + 1, 300, 8193)
     let values = randomFloats(N * K, seed: 8)
     let input = Tensor(shape: [M, K], values: randomFloats(M * K, seed: 9))
     let fast = Tensor(shape: [M, N])

@@ -47,7 +47,7 @@ enum BF16Elements: ElementDecoding {
 enum F16Elements: ElementDecoding {
   static var byteSize: Int { 2 }
 
-  /// Branch-free f16 → f32 without F16C (we compile for baseline x86-64): move exponent and
+  /// Branch-free f16 → f32 without F16C (portable; not yet `vcvtph2ps`): move exponent and
   /// mantissa into fp32 position, then multiply by 2^112 to rebias the exponent (15 → 127).
   /// The multiply also normalises f16 subnormals exactly. Infinities and NaNs (exponent 31)
   /// get the fp32 all-ones exponent, keeping their payload (F. Giesen's `half_to_float_fast`).

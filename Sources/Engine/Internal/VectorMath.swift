@@ -11,12 +11,12 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> 
   var sum1 = SIMD8<Float>()
   var i = 0
   while i &+ 16 <= count {
-    sum0 += F32Elements.load8(rawA, i) * F32Elements.load8(rawB, i)
-    sum1 += F32Elements.load8(rawA, i &+ 8) * F32Elements.load8(rawB, i &+ 8)
+    sum0 = sum0.addingProduct(F32Elements.load8(rawA, i), F32Elements.load8(rawB, i))
+    sum1 = sum1.addingProduct(F32Elements.load8(rawA, i &+ 8), F32Elements.load8(rawB, i &+ 8))
     i &+= 16
   }
   if i &+ 8 <= count {
-    sum0 += F32Elements.load8(rawA, i) * F32Elements.load8(rawB, i)
+    sum0 = sum0.addingProduct(F32Elements.load8(rawA, i), F32Elements.load8(rawB, i))
     i &+= 8
   }
   var sum = (sum0 + sum1).sum()
@@ -43,4 +43,29 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
     y[i] += alpha * x[i]
     i &+= 1
   }
+}
+
+/// `e^x` for eight lanes at once (fast path of `expf`; relative error < 2e-7 on [-87, 88]).
+/// Cephes' `expf`: `x = n·ln2 + r` with `|r| ≤ ln2/2`, a degree-6 polynomial for `e^r`, and
+/// `2^n` built in the exponent bits. `n` is rounded by adding 1.5·2^23 (the integer lands in
+/// the low mantissa bits), because Swift's SIMD float→int conversions are scalarised. Inputs
+/// below -87.3 give ~1e-38 rather than 0 (softmax inputs here are ≤ 0 and never -inf).
+@inline(__always)
+func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+  let x = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
+  let shifter = SIMD8<Float>(repeating: 12_582_912)  // 1.5 · 2^23
+  let t = shifter.addingProduct(x, SIMD8(repeating: 1.442_695_04))  // x·log2(e), rounded
+  let n = t - shifter
+  var r = x.addingProduct(n, SIMD8(repeating: -0.693_359_375))  // ln 2, high part
+  r = r.addingProduct(n, SIMD8(repeating: 2.121_944_4e-4))  // ln 2, low part
+  var p = SIMD8<Float>(repeating: 1.987_569_1e-4)
+  p = SIMD8(repeating: 1.398_199_9e-3).addingProduct(p, r)
+  p = SIMD8(repeating: 8.333_452e-3).addingProduct(p, r)
+  p = SIMD8(repeating: 4.166_579_6e-2).addingProduct(p, r)
+  p = SIMD8(repeating: 1.666_666_5e-1).addingProduct(p, r)
+  p = SIMD8(repeating: 5e-1).addingProduct(p, r)
+  let r2 = r * r
+  let er = (r + 1).addingProduct(p, r2)
+  let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+  return er * unsafeBitCast(bits, to: SIMD8<Float>.self)
 }

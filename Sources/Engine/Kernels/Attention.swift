@@ -6,7 +6,9 @@ import Glibc
 /// have already been appended to the cache, which therefore holds `L = past + T` rows. Query
 /// `t` attends to cache rows `0 ... past + t`. Query head `h` reads KV head `h / (NH / NKV)`
 /// (transformers' `repeat_kv`). Scores are scaled by `1 / sqrt(HS)`; the softmax runs in fp32
-/// with the row maximum subtracted. Heads are split across the pool's threads.
+/// with the row maximum subtracted. From `attentionMinimumTiledRows` queries on (prefill), each
+/// head is two sgemms per tile of query rows (`attendTiled`); fewer queries (decode) go one row
+/// at a time, heads split across the pool's threads.
 public enum CausalAttention {
   public static func forward(
     out: UnsafeMutablePointer<Float>,  // (T, NH, HS)
@@ -23,6 +25,23 @@ public enum CausalAttention {
   ) {
     precondition(NKV > 0 && NH % NKV == 0, "\(NH) query heads do not group over \(NKV) KV heads")
     let L = past + T
+    if T >= attentionMinimumTiledRows {
+      attendTiled(
+        out: out,
+        att: att,
+        q: q,
+        keys: keys,
+        values: values,
+        past: past,
+        T: T,
+        L: L,
+        NH: NH,
+        NKV: NKV,
+        HS: HS,
+        causal: true
+      )
+      return
+    }
     let group = NH / NKV
     let scale = 1 / Float(HS).squareRoot()
     pool.parallelFor(NH) { heads in
@@ -85,7 +104,7 @@ public enum CausalAttention {
 }
 
 /// Attention without a mask (the CLIP vision tower): every token sees every token, and there
-/// are as many KV heads as query heads. Heads are split across the pool's threads.
+/// are as many KV heads as query heads. Same two paths as `CausalAttention`.
 public enum BidirectionalAttention {
   public static func forward(
     out: UnsafeMutablePointer<Float>,  // (T, NH, HS)
@@ -98,6 +117,23 @@ public enum BidirectionalAttention {
     HS: Int,
     pool: ThreadPool = .shared
   ) {
+    if T >= attentionMinimumTiledRows {
+      attendTiled(
+        out: out,
+        att: att,
+        q: q,
+        keys: k,
+        values: v,
+        past: 0,
+        T: T,
+        L: T,
+        NH: NH,
+        NKV: NH,
+        HS: HS,
+        causal: false
+      )
+      return
+    }
     let scale = 1 / Float(HS).squareRoot()
     pool.parallelFor(NH) { heads in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, T)) { scratch in

@@ -5,11 +5,16 @@
 /// read once per call. OpenBLAS reads weights at about half the bandwidth at M = 1 and is weak
 /// at M = 2–8 with weights stored rows-as-outputs (PERFORMANCE.md), and it cannot read bf16.
 /// This kernel streams each weight row once and splits the rows across the pool's threads.
-/// For M ≥ 4 each decoded chunk of a row serves four activation rows at once; leftover rows
-/// re-read the row from L1 (a row of K = 5632 bf16 is 11 KiB).
+/// For M ≥ 4 two weight rows at a time meet four activation rows at a time (eight
+/// accumulators): each decoded chunk serves four rows, each activation chunk two. The pair of
+/// weight rows stays in L1 while the M activation rows (≤ 32 × K fp32, in L2) pass, so weights
+/// are read from memory once.
 public enum GEMV {
-  /// The largest M this kernel is meant for; above it, sgemm on converted blocks wins.
-  public static let maxRows = 8
+  /// The largest M this kernel is meant for; above it, sgemm on converted blocks wins. At
+  /// M = 32 (batched decode) this kernel and the convert-then-sgemm path run at the same speed
+  /// on one core (~85 GFLOP/s, Zen 5, x86-64-v3 build), but this one splits across both cores
+  /// without a conversion pass: on two threads it was ahead in every busy-machine A/B run.
+  public static let maxRows = 32
 
   public static func forward(
     out: UnsafeMutablePointer<Float>,  // (M, N)
@@ -27,7 +32,7 @@ public enum GEMV {
       "weight \(weight.shape) is not (\(N), \(K))"
     )
     guard M > 0 else { return }
-    let product = Product(
+    let product = GEMVProduct(
       out: out,
       input: input,
       weight: weight.base,
@@ -71,8 +76,8 @@ public enum GEMV {
   }
 }
 
-/// The arguments of one GEMV call, so the per-dtype loops below need not repeat them.
-private struct Product {
+/// The arguments of one GEMV call, so the per-dtype loops (GEMV+Dots.swift) need not repeat them.
+struct GEMVProduct {
   let out: UnsafeMutablePointer<Float>  // (M, N)
   let input: UnsafePointer<Float>  // (M, K)
   let weight: UnsafeRawPointer  // (N, K)
@@ -86,7 +91,32 @@ private struct Product {
     let rowBytes = K * Element.byteSize
     // Tiny products (a few thousand multiply-adds) are not worth waking a worker for.
     pool.parallelFor(N, minimumChunk: max(1, 4096 / max(1, K * M))) { rows in
-      for n in rows {
+      var n = rows.lowerBound
+      // M < 4 (decode) goes row by row below: one stream, `dot1`'s four accumulators. (Four
+      // rows at a time with one x load for the four measured 2x slower per core on Zen 5.)
+      if M >= 4 {
+        // M ≥ 4: two weight rows against four activation rows per step (eight accumulators);
+        // the pair stays in L1 while all M rows pass, so weights are read from memory once.
+        while n &+ 2 <= rows.upperBound {
+          let row = weight + n &* rowBytes
+          var m = 0
+          while m &+ 4 <= M {
+            let (a, b) = pair4(Element.self, row, row + rowBytes, input + m &* K)
+            for i in 0..<4 {
+              store(a[i], m: m &+ i, n: n)
+              store(b[i], m: m &+ i, n: n &+ 1)
+            }
+            m &+= 4
+          }
+          while m < M {
+            store(dot1(Element.self, row, input + m &* K), m: m, n: n)
+            store(dot1(Element.self, row + rowBytes, input + m &* K), m: m, n: n &+ 1)
+            m &+= 1
+          }
+          n &+= 2
+        }
+      }
+      for n in n..<rows.upperBound {
         let row = weight + n &* rowBytes
         var m = 0
         while m &+ 4 <= M {
@@ -108,74 +138,5 @@ private struct Product {
     let value = sum + (bias?[n] ?? 0)
     let index = m &* N &+ n
     out[index] = accumulate ? out[index] + value : value
-  }
-
-  /// One weight row against one activation row: four independent accumulators (32 elements
-  /// per iteration) hide the add latency; the loop is bound by the weight stream.
-  @inline(__always)
-  private func dot1<Element: ElementDecoding>(
-    _: Element.Type,
-    _ row: UnsafeRawPointer,  // (K) elements
-    _ x: UnsafePointer<Float>  // (K)
-  ) -> Float {
-    let xs = UnsafeRawPointer(x)
-    var sum0 = SIMD8<Float>()
-    var sum1 = SIMD8<Float>()
-    var sum2 = SIMD8<Float>()
-    var sum3 = SIMD8<Float>()
-    var k = 0
-    while k &+ 32 <= K {
-      sum0 += Element.load8(row, k) * F32Elements.load8(xs, k)
-      sum1 += Element.load8(row, k &+ 8) * F32Elements.load8(xs, k &+ 8)
-      sum2 += Element.load8(row, k &+ 16) * F32Elements.load8(xs, k &+ 16)
-      sum3 += Element.load8(row, k &+ 24) * F32Elements.load8(xs, k &+ 24)
-      k &+= 32
-    }
-    while k &+ 8 <= K {
-      sum0 += Element.load8(row, k) * F32Elements.load8(xs, k)
-      k &+= 8
-    }
-    var sum = ((sum0 + sum1) + (sum2 + sum3)).sum()
-    while k < K {
-      sum += Element.load1(row, k) * x[k]
-      k &+= 1
-    }
-    return sum
-  }
-
-  /// One weight row against four activation rows: each chunk of the weight row is decoded once
-  /// and used four times.
-  @inline(__always)
-  private func dot4<Element: ElementDecoding>(
-    _: Element.Type,
-    _ row: UnsafeRawPointer,  // (K) elements
-    _ x0: UnsafePointer<Float>,  // (K)
-    _ x1: UnsafePointer<Float>,  // (K)
-    _ x2: UnsafePointer<Float>,  // (K)
-    _ x3: UnsafePointer<Float>  // (K)
-  ) -> SIMD4<Float> {
-    let (r0, r1, r2, r3) = (
-      UnsafeRawPointer(x0), UnsafeRawPointer(x1), UnsafeRawPointer(x2), UnsafeRawPointer(x3)
-    )
-    var sum0 = SIMD8<Float>()
-    var sum1 = SIMD8<Float>()
-    var sum2 = SIMD8<Float>()
-    var sum3 = SIMD8<Float>()
-    var k = 0
-    while k &+ 8 <= K {
-      let w = Element.load8(row, k)
-      sum0 += w * F32Elements.load8(r0, k)
-      sum1 += w * F32Elements.load8(r1, k)
-      sum2 += w * F32Elements.load8(r2, k)
-      sum3 += w * F32Elements.load8(r3, k)
-      k &+= 8
-    }
-    var sums = SIMD4<Float>(sum0.sum(), sum1.sum(), sum2.sum(), sum3.sum())
-    while k < K {
-      let w = Element.load1(row, k)
-      sums += w * SIMD4<Float>(x0[k], x1[k], x2[k], x3[k])
-      k &+= 1
-    }
-    return sums
   }
 }
