@@ -37,16 +37,21 @@ public final class HealthStatusStore: Sendable {
   /// Sets one known service's status and tells its watchers; unknown names are ignored.
   public func set(_ status: ServingStatus, for service: String) {
     let watchers = self.state.withLock { state -> [Watcher] in
-      guard state.statuses[service] != nil else { return [] }
+      guard state.statuses[service] != nil, !(state.closed && status == .serving) else {
+        return []
+      }
       state.statuses[service] = status
       return state.watchers.values.filter { $0.service == service }
     }
     for watcher in watchers { watcher.continuation.yield(status) }
   }
 
-  /// Sets every known service (and the daemon) to `status` and tells the watchers.
+  /// Sets every known service (and the daemon) to `status` and tells the watchers. Once the
+  /// store is closed (draining) nothing turns SERVING again, e.g. a model load that finishes
+  /// after SIGTERM.
   public func setAll(_ status: ServingStatus) {
     let watchers = self.state.withLock { state -> [Watcher] in
+      if state.closed && status == .serving { return [] }
       for key in state.statuses.keys { state.statuses[key] = status }
       return Array(state.watchers.values)
     }

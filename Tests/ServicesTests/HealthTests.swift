@@ -17,6 +17,15 @@ import Testing
     #expect(store.status(of: "") == .serving)
   }
 
+  @Test func nothingTurnsServingOnceDraining() {
+    let store = HealthStatusStore(services: ["a.B"])
+    store.close()
+    store.setAll(.serving)  // e.g. a model load that finished after SIGTERM
+    store.set(.serving, for: "a.B")
+    #expect(store.status(of: "") == .notServing)
+    #expect(store.status(of: "a.B") == .notServing)
+  }
+
   @Test func watchSeesCurrentThenChangesAndEndsOnClose() async {
     let store = HealthStatusStore(services: ["a.B"])
     var iterator = store.watch("a.B").makeAsyncIterator()
