@@ -142,7 +142,7 @@ let package = Package(
     .executableTarget(
       name: "rlhfd",
       dependencies: [
-        "Daemon", logging,
+        "Daemon", "Engine", logging,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings

@@ -9,6 +9,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# This sandbox exports OPENBLAS_CORETYPE=Haswell, pinning OpenBLAS to its AVX2 kernels; a
+# deployed daemon (systemd) has no such variable, and OpenBLAS then picks the CPU's own kernels
+# (Cooperlake, AVX-512, on the Zen 5 these figures come from). Measure what a deployment gets,
+# unless KEEP_OPENBLAS_CORETYPE=1.
+if [ -z "${KEEP_OPENBLAS_CORETYPE:-}" ]; then unset OPENBLAS_CORETYPE; fi
 PEER=1
 ARGS=()
 for a in "$@"; do

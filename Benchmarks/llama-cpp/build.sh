@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Fetch and build the llama.cpp peer (llama-bench) vendored in PyPI's llama-cpp-python sdist.
+# Fetch and build the llama.cpp peer (llama-bench, llama-server) vendored in PyPI's
+# llama-cpp-python sdist. llama-server is the serving peer of Benchmarks/serving.sh.
 # Everything lives under .build-peer/ (gitignored): never commit its source or binaries.
 # Usage: Benchmarks/llama-cpp/build.sh   (idempotent; ~10 min on 2 cores)
+#        JOBS=1 nice -n 19 Benchmarks/llama-cpp/build.sh   (on a shared machine)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PEER="${PEER_DIR:-$ROOT/.build-peer}"
@@ -31,8 +33,14 @@ export PATH="$PEER/venv/bin:$PATH"
 cmake -S "$LLAMA" -B "$PEER/build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release \
   -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DGGML_BLAS=OFF \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
-cmake --build "$PEER/build" --target llama-bench -j "${JOBS:-2}"
-BIN="$(find "$PEER/build" -name llama-bench -type f -perm -u+x | head -1)"
-echo "llama-bench: $BIN"
-ln -sf "$BIN" "$PEER/llama-bench"
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+  -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
+# The server's web UI is neither built (npm) nor downloaded (Hugging Face): the benchmark
+# only speaks HTTP/JSON to /completion.
+cmake --build "$PEER/build" --target llama-bench llama-server -j "${JOBS:-2}"
+for T in llama-bench llama-server; do
+  BIN="$(find "$PEER/build" -name "$T" -type f -perm -u+x | head -1)"
+  [ -n "$BIN" ] || { echo "$T not built" >&2; exit 1; }
+  echo "$T: $BIN"
+  ln -sf "$BIN" "$PEER/$T"
+done

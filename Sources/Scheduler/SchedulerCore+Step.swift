@@ -84,7 +84,7 @@ extension SchedulerCore {
           continue
         }
         // Reuse at most the blocks before the last position, so that output exists.
-        let reusable = (state.length - 1) / blockSize
+        let reusable = configuration.prefixSharing ? (state.length - 1) / blockSize : 0
         var reused: [Int32] = []
         var held = false
         for block in 0..<reusable {
@@ -115,7 +115,8 @@ extension SchedulerCore {
         state.computed = reused.count * blockSize
         state.registered = reused.count
         stats.reusedPositions += state.computed
-        state.pendingBlocks = reused.count..<max(reused.count, state.length / blockSize)
+        let announced = configuration.prefixSharing ? state.length / blockSize : 0
+        state.pendingBlocks = reused.count..<max(reused.count, announced)
         for block in state.pendingBlocks {
           pending[state.hash(ofBlock: block, blockSize: blockSize), default: 0] += 1
         }

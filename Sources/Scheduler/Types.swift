@@ -64,6 +64,9 @@ public struct SchedulerConfiguration: Sendable {
   public var maxSequenceLength: Int
   /// The `model` dimension of the metrics.
   public var name: String = "policy"
+  /// Reuse the cached KV blocks of equal prefixes (off: every sequence computes all of its
+  /// positions, as a server without prefix caching does; for comparisons and diagnosis).
+  public var prefixSharing = true
   /// Where metrics go; nil means the global `MetricsSystem.factory`.
   public var metricsFactory: (any MetricsFactory)? = nil
 

@@ -1,6 +1,7 @@
 // `rlhfd serve`: parse flags, load the configuration file, bootstrap logging, run the daemon.
 import ArgumentParser
 import Daemon
+import Engine
 import Foundation
 import Logging
 
@@ -150,6 +151,7 @@ struct Serve: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "rlhfd")
+    logger.info("OpenBLAS \(BLASThreads.configuration), \(BLASThreads.count) threads")
     do {
       try await Daemon.serve(configuration: configuration, logger: logger)
     } catch {

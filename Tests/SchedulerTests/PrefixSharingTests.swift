@@ -29,6 +29,25 @@ import Testing
     #expect(driver.executor.ended.count == 16)
   }
 
+  @Test func withoutPrefixSharingEverySequenceComputesItAll() throws {
+    var configuration = config(blockSize: 16, blockCount: 512, budget: 512)
+    configuration.prefixSharing = false
+    let driver = Driver(configuration, tokens: { _ in 1 })
+    let prefix = (0..<200).map { UInt64($0) }
+    let group = (0..<4).map { index in
+      SequenceRequest(
+        id: SequenceID(UInt64(index)),
+        promptKeys: prefix + (0..<20).map { UInt64(10_000 * (index + 1) + $0) },
+        maxNewTokens: 1
+      )
+    }
+    try driver.core.submit(group, now: driver.now)
+    driver.drain()
+    #expect(driver.core.snapshot.prefillPositions == 4 * 220)
+    #expect(driver.core.snapshot.reusedPositions == 0)
+    #expect(driver.executor.ended.count == 4)
+  }
+
   @Test func samplesOfOnePromptWaitForTheBlocksInFlight() throws {
     let driver = Driver(config(budget: 16), tokens: { _ in 1 })
     try driver.submit(

@@ -20,6 +20,8 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
   public var maxWaitingRequests = 64
   /// Prompt plus max_new_tokens of all waiting sequences; beyond it RESOURCE_EXHAUSTED.
   public var maxWaitingTokens = 1 << 20
+  /// Reuse the KV blocks of equal prefixes (image + prompt) across sequences and requests.
+  public var prefixCaching = true
 
   public init() {}
 
@@ -30,6 +32,7 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     case stepTokenBudget = "step_token_budget"
     case maxWaitingRequests = "max_waiting_requests"
     case maxWaitingTokens = "max_waiting_tokens"
+    case prefixCaching = "prefix_caching"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -44,6 +47,7 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
       try c.decodeIfPresent(Int.self, forKey: .maxWaitingRequests) ?? d.maxWaitingRequests
     maxWaitingTokens =
       try c.decodeIfPresent(Int.self, forKey: .maxWaitingTokens) ?? d.maxWaitingTokens
+    prefixCaching = try c.decodeIfPresent(Bool.self, forKey: .prefixCaching) ?? d.prefixCaching
   }
 
   /// Checks values that decode but make no sense.
@@ -93,6 +97,7 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     configuration.maxWaitingRequests = maxWaitingRequests
     configuration.maxWaitingTokens = maxWaitingTokens
     configuration.name = name
+    configuration.prefixSharing = prefixCaching
     return configuration
   }
 }
