@@ -81,21 +81,12 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       policyVersion: settings.policyVersion,
       salt: SequenceKeys.salt("policy:" + settings.policyVersion)
     )
-    let configuration = try settings.batching.scheduler(
+    let features = self.features
+    (executor, scheduler) = try settings.batching.start(
       for: model.language,
       name: "policy",
       what: "policy_model"
-    )
-    self.executor = PolicyExecutor(
-      model: model,
-      cache: model.language.makePagedCache(
-        blocks: configuration.blockCount,
-        blockSize: configuration.blockSize
-      ),
-      features: features
-    )
-    self.scheduler = Scheduler(configuration: configuration, executor: executor)
-    scheduler.start()
+    ) { cache in PolicyExecutor(model: model, cache: cache, features: features) }
   }
 
   deinit { scheduler.shutdown() }
@@ -114,7 +105,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     )
     do {
       let sequence = try makeSequence(id: id, request, output: output)
-      executor.register(sequence)
+      executor.registry.add([sequence])
       do {
         try scheduler.submit([
           SequenceRequest(
@@ -126,7 +117,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
           )
         ])
       } catch {
-        executor.unregister(id)
+        executor.registry.remove(id)
         throw BatchErrors.admission(error)
       }
     } catch {

@@ -78,21 +78,12 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     self.settings = settings
     self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     self.salt = SequenceKeys.salt("reward:" + settings.rewardModelVersion)
-    let configuration = try settings.batching.scheduler(
+    let features = self.features
+    (executor, scheduler) = try settings.batching.start(
       for: model.language,
       name: "reward",
       what: "reward_model"
-    )
-    self.executor = RewardExecutor(
-      model: model,
-      cache: model.language.makePagedCache(
-        blocks: configuration.blockCount,
-        blockSize: configuration.blockSize
-      ),
-      features: features
-    )
-    self.scheduler = Scheduler(configuration: configuration, executor: executor)
-    scheduler.start()
+    ) { cache in RewardExecutor(model: model, cache: cache, features: features) }
   }
 
   deinit { scheduler.shutdown() }
@@ -203,7 +194,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     request: RewardRequest
   ) async throws -> [Float] {
     let ids = sequences.map(\.id)
-    executor.register(sequences)
+    executor.registry.add(sequences)
     do {
       try scheduler.submit(
         sequences.map {
@@ -217,7 +208,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
         }
       )
     } catch {
-      executor.unregister(ids)
+      for id in ids { executor.registry.remove(id) }
       throw BatchErrors.admission(error)
     }
     let scheduler = self.scheduler

@@ -100,4 +100,20 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     configuration.prefixSharing = prefixCaching
     return configuration
   }
+
+  /// Sizes the KV cache of `model`, makes the executor over it and starts the scheduler thread.
+  func start<Executor: StepExecutor>(
+    for model: LanguageModel,
+    name: String,
+    what: String,
+    executor make: (PagedKVCache) -> Executor
+  ) throws(ConfigurationError) -> (Executor, Scheduler) {
+    let configuration = try scheduler(for: model, name: name, what: what)
+    let executor = make(
+      model.makePagedCache(blocks: configuration.blockCount, blockSize: configuration.blockSize)
+    )
+    let scheduler = Scheduler(configuration: configuration, executor: executor)
+    scheduler.start()
+    return (executor, scheduler)
+  }
 }

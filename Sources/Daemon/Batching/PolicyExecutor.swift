@@ -6,7 +6,6 @@ import Imaging
 import Models
 import Scheduler
 import Services
-import Synchronization
 
 /// Runs scheduler steps on the policy model. Used on the scheduler thread, except the
 /// registry, which RPC tasks fill before submitting.
@@ -14,7 +13,7 @@ final class PolicyExecutor: StepExecutor, @unchecked Sendable {
   let model: LlavaModel
   let cache: PagedKVCache
   let features: ImageFeatures
-  private let sequences = Mutex<[SequenceID: GenerationSequence]>([:])
+  let registry = SequenceRegistry<GenerationSequence>()
 
   init(model: LlavaModel, cache: PagedKVCache, features: ImageFeatures) {
     self.model = model
@@ -22,16 +21,8 @@ final class PolicyExecutor: StepExecutor, @unchecked Sendable {
     self.features = features
   }
 
-  func register(_ sequence: GenerationSequence) {
-    sequences.withLock { $0[sequence.id] = sequence }
-  }
-
-  func unregister(_ id: SequenceID) {
-    _ = sequences.withLock { $0.removeValue(forKey: id) }
-  }
-
   func execute(_ plan: StepPlan) -> [StepOutcome] {
-    let found = sequences.withLock { table in plan.entries.map { table[$0.sequence] } }
+    let found = registry.sequences(of: plan)
     let (entries, included, failed) = BatchInputs.entries(
       plan,
       sequences: found,
@@ -67,12 +58,11 @@ final class PolicyExecutor: StepExecutor, @unchecked Sendable {
   }
 
   func sequenceEnded(_ id: SequenceID, reason: EndReason) {
-    let sequence = sequences.withLock { $0.removeValue(forKey: id) }
-    sequence?.end(BatchErrors.error(for: reason, what: "generation"))
+    registry.remove(id)?.end(BatchErrors.error(for: reason, what: "generation"))
   }
 
   func canAdvance(_ id: SequenceID) -> Bool {
-    sequences.withLock { $0[id] }?.canAdvance ?? true
+    registry.sequence(id)?.canAdvance ?? true
   }
 }
 

@@ -119,7 +119,7 @@ final class RewardExecutor: StepExecutor, @unchecked Sendable {
   let model: RewardModel
   let cache: PagedKVCache
   let features: ImageFeatures
-  private let sequences = Mutex<[SequenceID: RewardSequence]>([:])
+  let registry = SequenceRegistry<RewardSequence>()
 
   init(model: RewardModel, cache: PagedKVCache, features: ImageFeatures) {
     self.model = model
@@ -127,16 +127,8 @@ final class RewardExecutor: StepExecutor, @unchecked Sendable {
     self.features = features
   }
 
-  func register(_ sequences: [RewardSequence]) {
-    self.sequences.withLock { table in for s in sequences { table[s.id] = s } }
-  }
-
-  func unregister(_ ids: [SequenceID]) {
-    sequences.withLock { table in for id in ids { table.removeValue(forKey: id) } }
-  }
-
   func execute(_ plan: StepPlan) -> [StepOutcome] {
-    let found = sequences.withLock { table in plan.entries.map { table[$0.sequence] } }
+    let found = registry.sequences(of: plan)
     let (entries, included, failed) = BatchInputs.entries(
       plan,
       sequences: found,
@@ -167,7 +159,7 @@ final class RewardExecutor: StepExecutor, @unchecked Sendable {
   }
 
   func sequenceEnded(_ id: SequenceID, reason: EndReason) {
-    guard let sequence = sequences.withLock({ $0.removeValue(forKey: id) }) else { return }
+    guard let sequence = registry.remove(id) else { return }
     if let error = BatchErrors.error(for: reason, what: "scoring") {
       sequence.group.fail(error)
     } else {
