@@ -185,6 +185,34 @@ func backendError(_ request: GenerationRequest) async -> BackendError? {
     #expect(runner.tokensSampled - before < 50)
   }
 
+  @Test func aStreamThatIsNotReadPausesItsSequence() async throws {
+    let runner = try ModelRunner(directory: RunnerFixtures.root + "/tiny-llava-policy")
+    var request = greedy("Go on and on", max: 150)
+    request.sampling.temperature = 1
+    request.sampling.seed = 5
+    let stream = runner.generate(request)
+    // Nobody reads: the sequence stops once its client is `maxUnread` events behind.
+    var last = -1
+    for _ in 0..<100 {
+      try await Task.sleep(for: .milliseconds(20))
+      let now = runner.tokensSampled
+      if now == last && now > 0 { break }
+      last = now
+    }
+    #expect(last > 0 && last <= 40, "sampled \(last) tokens for a client that read nothing")
+    #expect(runner.batchSnapshot.running == 1)
+    // Reading resumes it, to the end.
+    var tokens = 0
+    var ended = false
+    for try await event in stream {
+      switch event {
+      case .delta(_, let ids, _): tokens += ids.count
+      case .finished: ended = true
+      }
+    }
+    #expect(ended && tokens > last)
+  }
+
   /// Waits (bounded) until nothing runs or waits in the runner's batch.
   static func drained(_ runner: ModelRunner) async -> Bool {
     for _ in 0..<500 {
