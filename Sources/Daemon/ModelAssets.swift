@@ -46,7 +46,7 @@ enum ModelAssets {
   }
 }
 
-/// An image of a request, ready for the compute thread: its projected features when cached,
+/// An image of a request, ready for the scheduler thread: its projected features when cached,
 /// else its pixel values to encode there.
 struct PreparedImage: Sendable {
   let key: ImageFeatureKey
@@ -60,7 +60,7 @@ struct ImageFeatures: Sendable {
   let decoder: ImageDecoder
   let cache: ImageCache<[Float]>
 
-  /// Looks `image` up in the cache, or decodes and preprocesses it (off the compute thread;
+  /// Looks `image` up in the cache, or decodes and preprocesses it (off the scheduler thread;
   /// the encoding itself runs there). Unknown hashes are NOT_FOUND, bad bytes INVALID_ARGUMENT.
   func prepare(_ image: GenerationImage, field: String) throws -> PreparedImage {
     switch image {

@@ -40,7 +40,7 @@ public struct RewardRunnerSettings: Sendable {
   public init() {}
 }
 
-/// Scores responses with the reward model on its own compute thread. See the file comment.
+/// Scores responses with the reward model in its own continuous batch. See the file comment.
 public final class RewardRunner: RewardBackend, @unchecked Sendable {
   public let model: RewardModel
   public let tokenizer: SentencePieceTokenizer

@@ -8,7 +8,7 @@ import Engine
 
 /// The paged key/value pool of one language model. Allocated once; block ids are
 /// `0 ..< blocks`. A class so that one pool outlives and is shared by many forwards; it is
-/// `@unchecked Sendable` because it is used from one thread at a time (the compute thread).
+/// `@unchecked Sendable` because it is used from one thread at a time (the scheduler thread).
 public final class PagedKVCache: @unchecked Sendable {
   public let layers: Int
   /// Physical blocks per layer.
