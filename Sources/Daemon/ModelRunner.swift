@@ -43,6 +43,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   let generationContext: GenerationContext
   let executor: PolicyExecutor
   let scheduler: Scheduler
+  let encoder = ImageEncoder(name: "rlhfd-policy-images")
   private let nextID = Atomic<UInt64>(0)
   private let sampledTokens = UnsafeSendableBox(Atomic<Int>(0))
 
@@ -105,25 +106,46 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     )
     do {
       let sequence = try makeSequence(id: id, request, output: output)
-      executor.registry.add([sequence])
-      do {
-        try scheduler.submit([
-          SequenceRequest(
-            id: id,
-            promptKeys: sequence.promptKeys,
-            maxNewTokens: sequence.maxNewTokens,
-            priority: request.priority == .batch ? .batch : .interactive,
-            deadline: request.deadline
-          )
-        ])
-      } catch {
-        executor.registry.remove(id)
-        throw BatchErrors.admission(error)
+      guard sequence.images.contains(where: { $0.embeddings == nil }) else {
+        try admit(sequence, request)
+        return stream
+      }
+      // A new image: encode it on the encoder thread, then join the batch from there.
+      let (features, model) = (self.features, self.model)
+      encoder.run { [self] in
+        guard !output.isTerminated else { return }  // the client left meanwhile
+        do {
+          try ImageEncoder.encode([sequence], features: features) { pixels throws(ModelError) in
+            try model.imageEmbeddings(pixels: pixels)
+          }
+          try self.admit(sequence, request)
+        } catch {
+          output.finish(throwing: error)
+        }
       }
     } catch {
       output.finish(throwing: error)
     }
     return stream
+  }
+
+  /// Registers the sequence with the executor and submits it to the scheduler.
+  private func admit(_ sequence: GenerationSequence, _ request: GenerationRequest) throws {
+    executor.registry.add([sequence])
+    do {
+      try scheduler.submit([
+        SequenceRequest(
+          id: sequence.id,
+          promptKeys: sequence.promptKeys,
+          maxNewTokens: sequence.maxNewTokens,
+          priority: request.priority == .batch ? .batch : .interactive,
+          deadline: request.deadline
+        )
+      ])
+    } catch {
+      executor.registry.remove(sequence.id)
+      throw BatchErrors.admission(error)
+    }
   }
 
   /// Checks and renders a request into a sequence (on the caller's task, not the scheduler's).

@@ -49,6 +49,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   let imageTokenId: Int32
   let executor: RewardExecutor
   let scheduler: Scheduler
+  let encoder = ImageEncoder(name: "rlhfd-reward-images")
   private let salt: UInt64
   private let nextID = Atomic<UInt64>(0)
 
@@ -165,6 +166,21 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
           index: index
         )
       )
+    }
+    if image.embeddings == nil {
+      // A new image: encode it on the encoder thread (never inside a batch step).
+      let (features, model, batch) = (self.features, self.model, sequences)
+      try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+        encoder.run {
+          done.resume(
+            with: Result {
+              try ImageEncoder.encode(batch, features: features) { pixels throws(ModelError) in
+                try model.imageEmbeddings(pixels: pixels)
+              }
+            }
+          )
+        }
+      }
     }
     let scores = try await run(sequences, group: group, request: request)
     let rewards = zip(scores, terms).map { score, terms in

@@ -1,8 +1,8 @@
 // Turning a scheduler step plan into decoder batch entries, shared by the policy and reward
 // executors: each entry's tokens, its block table, and the image rows its positions cover.
-// Image features are encoded here, on the scheduler thread, the first time a step covers a
-// sequence's image positions (a sequence that shares a cached prefix never needs them), and
-// once per image per step however many sequences carry it.
+// Images are normally encoded before a sequence joins (ImageEncoder); a sequence whose features
+// were not ready (e.g. evicted from the cache after its request was checked) gets them here, on
+// the scheduler thread, once per image per step however many sequences carry it.
 import Imaging
 import Models
 import Scheduler
@@ -73,7 +73,7 @@ enum BatchInputs {
   }
 
   /// The sequence's image rows, encoding (and caching) the images not yet known.
-  private static func imageRows(
+  static func imageRows(
     _ sequence: any BatchSequence,
     features: ImageFeatures,
     encoded: inout [ImageFeatureKey: [Float]],
