@@ -48,6 +48,9 @@ let package = Package(
 
     // The BLAS from Debian's libopenblas-dev (pthread build). Only Engine imports it.
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    // Hand-written AVX-512 kernels (GEMV), chosen at run time; the functions carry their own
+    // target attributes so the rest of the build stays x86-64-v3. Only Engine imports it.
+    .target(name: "CKernels", path: "Sources/CKernels"),
     // Tensors and kernels (forward/backward pairs, naive references beside fast paths).
     // No Foundation networking, no Swift concurrency.
     //
@@ -58,7 +61,7 @@ let package = Package(
     // but takes the clang importer's `-march`, which sets the Swift code's target features too.
     .target(
       name: "Engine",
-      dependencies: ["CBLAS"],
+      dependencies: ["CBLAS", "CKernels"],
       exclude: ["README.md"],
       swiftSettings: swiftSettings
         + {

@@ -9,6 +9,7 @@ declare -A owners=(
   [CGRPC]="GRPCBridge"
   [CGRPCShim]="GRPCBridge"
   [CBLAS]="Engine"
+  [CKernels]="Engine"
   [CSentencePiece]="Tokenizer"
   [CImageCodecs]="Imaging"
 )

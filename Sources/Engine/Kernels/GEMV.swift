@@ -1,3 +1,5 @@
+import CKernels
+
 /// `out(M, N) = in(M, K) · W(N, K)^T (+ bias)` for decode, M from 1 to `maxRows`, reading f32,
 /// f16 or bf16 weights directly (half-precision is widened to fp32 in registers).
 ///
@@ -9,12 +11,21 @@
 /// accumulators): each decoded chunk serves four rows, each activation chunk two. The pair of
 /// weight rows stays in L1 while the M activation rows (≤ 32 × K fp32, in L2) pass, so weights
 /// are read from memory once.
+///
+/// On CPUs with AVX-512 (checked once at run time; `RLHFD_NO_AVX512=1` turns it off) bf16 and
+/// f32 weights go through the C kernel in CKernels instead: four weight rows against four
+/// activation rows per step with 16-lane fp32 FMAs (twice the AVX2 rate), so the same fp32
+/// numerics with a different summation order. The rest of the Engine is
+/// built for x86-64-v3 (AVX2), which stays the documented target (Zen 3); f16 stays in Swift.
 public enum GEMV {
   /// The largest M this kernel is meant for; above it, sgemm on converted blocks wins. At
   /// M = 32 (batched decode) this kernel and the convert-then-sgemm path run at the same speed
   /// on one core (~85 GFLOP/s, Zen 5, x86-64-v3 build), but this one splits across both cores
   /// without a conversion pass: on two threads it was ahead in every busy-machine A/B run.
   public static let maxRows = 32
+
+  /// Whether bf16 and f32 weights take the AVX-512 kernel (CPU support, no `RLHFD_NO_AVX512=1`).
+  static let usesAVX512 = ckernels_has_avx512() != 0
 
   public static func forward(
     out: UnsafeMutablePointer<Float>,  // (M, N)
@@ -27,6 +38,35 @@ public enum GEMV {
     accumulate: Bool = false,
     pool: ThreadPool = .shared
   ) {
+    forward(
+      out: out,
+      in: input,
+      weight: weight,
+      bias: bias,
+      M: M,
+      N: N,
+      K: K,
+      accumulate: accumulate,
+      pool: pool,
+      avx512: usesAVX512
+    )
+  }
+
+  /// `forward` with the kernel chosen by the caller: `avx512: false` is the Swift path on any
+  /// CPU (tests compare the two); `true` requires `usesAVX512`.
+  static func forward(
+    out: UnsafeMutablePointer<Float>,  // (M, N)
+    in input: UnsafePointer<Float>,  // (M, K)
+    weight: WeightView,  // (N, K)
+    bias: UnsafePointer<Float>?,  // (N)
+    M: Int,
+    N: Int,
+    K: Int,
+    accumulate: Bool,
+    pool: ThreadPool,
+    avx512: Bool
+  ) {
+    precondition(!avx512 || usesAVX512, "the AVX-512 GEMV needs an AVX-512 CPU")
     precondition(
       weight.rows == N && weight.columns == K,
       "weight \(weight.shape) is not (\(N), \(K))"
@@ -43,6 +83,8 @@ public enum GEMV {
       accumulate: accumulate
     )
     switch weight.dtype {
+    case .f32 where avx512: product.runAVX512(bf16: false, pool: pool)
+    case .bf16 where avx512: product.runAVX512(bf16: true, pool: pool)
     case .f32: product.run(F32Elements.self, pool: pool)
     case .f16: product.run(F16Elements.self, pool: pool)
     case .bf16: product.run(BF16Elements.self, pool: pool)
@@ -87,10 +129,26 @@ struct GEMVProduct {
   let K: Int
   let accumulate: Bool
 
+  /// Tiny products (a few thousand multiply-adds) are not worth waking a worker for.
+  private var minimumChunk: Int { max(1, 4096 / max(1, K * M)) }
+
+  /// bf16 (`bf16`) or f32 weights through the C kernel, one call per row range.
+  func runAVX512(bf16: Bool, pool: ThreadPool) {
+    pool.parallelFor(N, minimumChunk: minimumChunk) { rows in
+      let (n0, n1, flag): (Int, Int, Int32) = (rows.lowerBound, rows.upperBound, accumulate ? 1 : 0)
+      if bf16 {
+        let w = weight.assumingMemoryBound(to: UInt16.self)
+        ckernels_gemv_bf16_avx512(out, input, w, bias, M, N, K, n0, n1, flag)
+      } else {
+        let w = weight.assumingMemoryBound(to: Float.self)
+        ckernels_gemv_f32_avx512(out, input, w, bias, M, N, K, n0, n1, flag)
+      }
+    }
+  }
+
   func run<Element: ElementDecoding>(_: Element.Type, pool: ThreadPool) {
     let rowBytes = K * Element.byteSize
-    // Tiny products (a few thousand multiply-adds) are not worth waking a worker for.
-    pool.parallelFor(N, minimumChunk: max(1, 4096 / max(1, K * M))) { rows in
+    pool.parallelFor(N, minimumChunk: minimumChunk) { rows in
       var n = rows.lowerBound
       // M < 4 (decode) goes row by row below: one stream, `dot1`'s four accumulators. (Four
       // rows at a time with one x load for the four measured 2x slower per core on Zen 5.)
