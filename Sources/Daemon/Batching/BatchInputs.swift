@@ -6,6 +6,7 @@
 import Imaging
 import Models
 import Scheduler
+import Services
 
 /// A sequence the executors feed to the decoder.
 protocol BatchSequence: AnyObject {
@@ -18,9 +19,41 @@ protocol BatchSequence: AnyObject {
   /// The projected rows of all images, in order, once encoded.
   var imageEmbeddings: [Float]? { get set }
   func markStarted()
+  /// Ends the client's request with `error` (the scheduler still ends the sequence).
+  func fail(_ error: any Error)
 }
 
 enum BatchInputs {
+  /// One step's forward, shared by the executors: builds the entries, fails the sequences
+  /// whose images cannot be encoded, runs `forward` over the rest and returns, per plan entry,
+  /// whether it ran, and the output rows (one per entry that produces output, in order). When
+  /// the forward itself fails (a bug: inputs were checked when the requests came in) every
+  /// sequence of the step fails and nil is returned.
+  static func run<Sequence: BatchSequence>(
+    _ plan: StepPlan,
+    sequences found: [Sequence?],
+    features: ImageFeatures,
+    encode: ([Float]) throws(ModelError) -> [Float],
+    forward: ([DecoderBatchEntry]) throws(ModelError) -> [Float]
+  ) -> (included: [Bool], rows: [Float])? {
+    let (entries, included, failed) = entries(
+      plan,
+      sequences: found,
+      features: features,
+      encode: encode
+    )
+    for (index, error) in failed {
+      found[index]?.fail(BackendError(.invalidArgument, "images: \(error)"))
+    }
+    guard !entries.isEmpty else { return nil }
+    do { return (included, try forward(entries)) } catch {
+      for (index, sequence) in found.enumerated() where included[index] {
+        sequence?.fail(BackendError(.internalError, "the batched forward failed: \(error)"))
+      }
+      return nil
+    }
+  }
+
   /// One decoder entry per plan entry whose sequence is known and whose images encode; the
   /// others are listed in `failed` with the error their client gets.
   static func entries(

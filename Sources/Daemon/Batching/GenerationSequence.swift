@@ -103,6 +103,8 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
     return .append(key: SequenceKeys.token(next.token, salt: context.salt))
   }
 
+  func fail(_ error: any Error) { end(error) }
+
   /// The scheduler let go of the sequence: the client gets the final result, or `error`.
   func end(_ error: (any Error)?) {
     guard !finished else { return }

@@ -23,24 +23,18 @@ final class PolicyExecutor: StepExecutor, @unchecked Sendable {
 
   func execute(_ plan: StepPlan) -> [StepOutcome] {
     let found = registry.sequences(of: plan)
-    let (entries, included, failed) = BatchInputs.entries(
-      plan,
-      sequences: found,
-      features: features
-    ) { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) }
     var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
-    for (index, error) in failed {
-      found[index]?.end(BackendError(.invalidArgument, "images: \(error)"))
-    }
-    guard !entries.isEmpty else { return outcomes }
-    let logits: [Float]
-    do { logits = try model.language.logitsBatch(entries, cache: cache) } catch {
-      // Inputs were checked when the request came in, so this is a bug: fail the whole step.
-      for (index, sequence) in found.enumerated() where included[index] {
-        sequence?.end(BackendError(.internalError, "the batched forward failed: \(error)"))
-      }
-      return outcomes
-    }
+    guard
+      let (included, logits) = BatchInputs.run(
+        plan,
+        sequences: found,
+        features: features,
+        encode: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
+        forward: { entries throws(ModelError) in
+          try model.language.logitsBatch(entries, cache: cache)
+        }
+      )
+    else { return outcomes }
     let V = model.weights.config.text.vocabSize
     var row = 0
     for (index, step) in plan.entries.enumerated() where included[index] {

@@ -112,6 +112,8 @@ final class RewardSequence: BatchSequence, @unchecked Sendable {
   }
 
   func markStarted() { group.markStarted() }
+
+  func fail(_ error: any Error) { group.fail(error) }
 }
 
 /// Runs scheduler steps on the reward model.
@@ -129,23 +131,16 @@ final class RewardExecutor: StepExecutor, @unchecked Sendable {
 
   func execute(_ plan: StepPlan) -> [StepOutcome] {
     let found = registry.sequences(of: plan)
-    let (entries, included, failed) = BatchInputs.entries(
-      plan,
-      sequences: found,
-      features: features
-    ) { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) }
     var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
-    for (index, error) in failed {
-      found[index]?.group.fail(BackendError(.invalidArgument, "image: \(error)"))
-    }
-    guard !entries.isEmpty else { return outcomes }
-    let scores: [Float]
-    do { scores = try model.scoresBatch(entries, cache: cache) } catch {
-      for (index, sequence) in found.enumerated() where included[index] {
-        sequence?.group.fail(BackendError(.internalError, "the batched forward failed: \(error)"))
-      }
-      return outcomes
-    }
+    guard
+      let (included, scores) = BatchInputs.run(
+        plan,
+        sequences: found,
+        features: features,
+        encode: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
+        forward: { entries throws(ModelError) in try model.scoresBatch(entries, cache: cache) }
+      )
+    else { return outcomes }
     var row = 0
     for (index, step) in plan.entries.enumerated() where included[index] {
       if step.producesOutput {
