@@ -53,6 +53,38 @@ import Tokenizer
     }
   }
 
+  @Test func readsAndChecksTheBatchingKeys() throws {
+    let configuration = try DaemonConfiguration.parse(
+      yaml: """
+        batching:
+          kv_cache_bytes: 1048576
+          kv_block_size: 16
+          max_batch_size: 8
+          step_token_budget: 64
+          max_waiting_requests: 3
+          max_waiting_tokens: 5000
+          prefix_caching: false
+        """
+    )
+    let b = configuration.batching
+    #expect(b.kvCacheBytes == 1 << 20 && b.kvBlockSize == 16 && b.maxBatchSize == 8)
+    #expect(b.stepTokenBudget == 64 && b.maxWaitingRequests == 3 && b.maxWaitingTokens == 5000)
+    #expect(!b.prefixCaching)
+    #expect(configuration.runnerSettings().batching == b)
+    #expect(configuration.rewardSettings().batching == b)
+    #expect(try DaemonConfiguration.parse(yaml: "").batching == BatchingSettings())
+    for yaml in [
+      "batching:\n  bogus: 1\n",
+      "batching:\n  kv_block_size: 0\n",
+      "batching:\n  max_batch_size: 64\n  step_token_budget: 32\n",
+      "batching:\n  kv_cache_bytes: 0\n",
+    ] {
+      #expect(throws: ConfigurationError.self, "\(yaml)") {
+        try DaemonConfiguration.parse(yaml: yaml)
+      }
+    }
+  }
+
   @Test func unknownKeyIsNamed() {
     #expect {
       try DaemonConfiguration.parse(yaml: "listne: [\"127.0.0.1:1\"]")

@@ -185,6 +185,15 @@ func backendError(_ request: GenerationRequest) async -> BackendError? {
     #expect(runner.tokensSampled - before < 50)
   }
 
+  @Test func aKVCacheTooSmallForOneFullSequenceIsAConfigurationError() {
+    var settings = ModelRunnerSettings()
+    settings.batching.kvCacheBytes = 1024
+    let error = #expect(throws: ConfigurationError.self) {
+      _ = try ModelRunner(directory: RunnerFixtures.root + "/tiny-llava-policy", settings: settings)
+    }
+    #expect(error?.message.contains("kv_cache_bytes") == true)
+  }
+
   @Test func aStreamThatIsNotReadPausesItsSequence() async throws {
     let runner = try ModelRunner(directory: RunnerFixtures.root + "/tiny-llava-policy")
     var request = greedy("Go on and on", max: 150)

@@ -1,4 +1,5 @@
 import Checkpoints
+import Engine
 import Models
 import Testing
 
@@ -166,5 +167,46 @@ struct BatchedDecoderTests {
     )
     #expect(delta <= 1e-4)
     #expect(lastDelta <= 1e-4)
+  }
+
+  /// A sampled image token (past `promptEnd`) is an ordinary token: its row of the embedding
+  /// table goes in, as transformers does after the prompt. The contiguous path can only splice
+  /// rows, so it is given exactly that table row as the "image" row to compare against.
+  @Test func aSampledImageTokenIsEmbeddedAsText() throws {
+    let model = LlavaModel(weights: try Fixtures.policy.get())
+    let language = model.language
+    let prompt = try DecoderTests.inputIds("text")
+    let imageToken = Int32(model.weights.config.imageTokenIndex)
+    let C = model.weights.config.text.hiddenSize
+    var tableRow = [Float](repeating: 0, count: C)
+    tableRow.withUnsafeMutableBufferPointer {
+      model.weights.weight(LlavaWeightNames.embedTokens).convertRows(
+        Int(imageToken)..<Int(imageToken) + 1,
+        into: $0.baseAddress!
+      )
+    }
+    var contiguous = language.makeCache()
+    _ = try language.forward(tokens: prompt, cache: &contiguous)
+    let expected = try language.forward(
+      tokens: [imageToken],
+      imageEmbeddings: tableRow,
+      cache: &contiguous
+    )
+
+    let cache = language.makePagedCache(blocks: 64, blockSize: Self.blockSize)
+    var blocks = ScrambledBlocks(blocks: 64)
+    let table = blocks.take(positions: prompt.count + 1, blockSize: Self.blockSize)
+    _ = try language.logitsBatch(
+      [DecoderBatchEntry(tokens: prompt, start: 0, blockTable: table)],
+      cache: cache
+    )
+    var decode = DecoderBatchEntry(tokens: [imageToken], start: prompt.count, blockTable: table)
+    // Without `promptEnd` it is taken for an image row and refused (no features given).
+    #expect(throws: ModelError.self) { _ = try language.logitsBatch([decode], cache: cache) }
+    decode.promptEnd = prompt.count
+    let logits = try language.logitsBatch([decode], cache: cache)
+    let worst = maxAbsDiff(logits, expected)
+    print("sampled image token vs table row spliced in: max |Δ| = \(worst)")
+    #expect(worst <= 1e-4)
   }
 }
