@@ -134,7 +134,7 @@ let package = Package(
       name: "Daemon",
       dependencies: [
         "Services", "GRPCBridge", "API", grpcCore, logging,
-        "Models", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
+        "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -212,7 +212,7 @@ let package = Package(
     .testTarget(
       name: "DaemonTests",
       dependencies: [
-        "Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models", "Scheduler",
+        "Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models", "Scheduler", "Engine",
       ],
       swiftSettings: swiftSettings
     ),

@@ -38,6 +38,17 @@ enum KernelBench {
       }
     }
     for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] { try gemv(N: N, K: K, runs: runs) }
+    if BF16Products.isSupported {
+      // precision: bf16 (activations rounded to bf16, AVX512-BF16 dot products, packed panels).
+      for M in [512, 32, 8] {
+        for (N, K) in [(2048, 2048), (5632, 2048), (2048, 5632)] {
+          try bf16Matmul(M: M, N: N, K: K, runs: runs, panels: true)
+        }
+      }
+      for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] {
+        try gemv(N: N, K: K, runs: runs, panels: true)
+      }
+    }
     causal(T: 512, runs: runs)
     bidirectional(runs: runs)
   }
@@ -91,17 +102,30 @@ enum KernelBench {
     line("fp32 sgemm M=512 2048→2048 (ceiling)", flops: 2 * Double(M * N * K), t)
   }
 
-  static func bf16Matmul(M: Int, N: Int, K: Int, runs: Int, gemv: Bool = false) throws {
+  static func bf16Matmul(
+    M: Int,
+    N: Int,
+    K: Int,
+    runs: Int,
+    gemv: Bool = false,
+    panels: Bool = false
+  ) throws {
     let s = Scratch()
     let input = random(s, M * K, 1, seed: 1)
     let out = s.make(M * N)
     let raw = bf16Weights(N: N, K: K)
     defer { raw.deallocate() }
-    let weight = try WeightView(
+    var weight = try WeightView(
       bytes: UnsafeRawBufferPointer(start: raw, count: N * K * 2),
       dtype: .bf16,
       shape: [N, K]
     )
+    let packed = UnsafeMutableRawPointer.allocate(
+      byteCount: panels ? BF16Products.panelByteCount(rows: N, columns: K) : 1,
+      alignment: 64
+    )
+    defer { packed.deallocate() }
+    if panels { weight = BF16Products.pack(weight, into: packed) }
     let t = time(runs) {
       if gemv {
         GEMV.forward(out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, pool: pool)
@@ -109,24 +133,31 @@ enum KernelBench {
         Matmul.forward(out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, pool: pool)
       }
     }
-    line("bf16 \(gemv ? "GEMV" : "matmul") M=\(M) \(K)→\(N)", flops: 2 * Double(M * N * K), t)
+    let what = panels ? "bf16·bf16 panels" : gemv ? "bf16 GEMV" : "bf16 matmul"
+    line("\(what) M=\(M) \(K)→\(N)", flops: 2 * Double(M * N * K), t)
   }
 
   /// M = 1 over copies of the weights that together exceed the L3 (32 MiB here), taken in turn,
   /// so each call reads its weights from memory as decode does.
-  static func gemv(N: Int, K: Int, runs: Int) throws {
+  static func gemv(N: Int, K: Int, runs: Int, panels: Bool = false) throws {
     let s = Scratch()
     let input = random(s, K, 1, seed: 1)
     let out = s.make(N)
     let copies = max(1, (256 << 20) / (N * K * 2))
     let raws = (0..<copies).map { _ in bf16Weights(N: N, K: K) }
     defer { for raw in raws { raw.deallocate() } }
-    let weights = try raws.map {
-      try WeightView(
-        bytes: UnsafeRawBufferPointer(start: $0, count: N * K * 2),
+    let packedBytes = panels ? BF16Products.panelByteCount(rows: N, columns: K) : 1
+    let packed = raws.map { _ in
+      UnsafeMutableRawPointer.allocate(byteCount: packedBytes, alignment: 64)
+    }
+    defer { for p in packed { p.deallocate() } }
+    let weights = try zip(raws, packed).map { raw, panelMemory in
+      let view = try WeightView(
+        bytes: UnsafeRawBufferPointer(start: raw, count: N * K * 2),
         dtype: .bf16,
         shape: [N, K]
       )
+      return panels ? BF16Products.pack(view, into: panelMemory) : view
     }
     var next = 0
     let t = time(max(runs * 4, copies * 2)) {
@@ -144,7 +175,7 @@ enum KernelBench {
     }
     let bytes = Double(N * K * 2)
     print(
-      "KERNEL  \("bf16 GEMV M=1 \(K)→\(N)".padding(toLength: 44, withPad: " ", startingAt: 0)) best \(fmt(bytes / t.0 / 1e9, 1)) GB/s, median \(fmt(bytes / t.1 / 1e9, 1)) GB/s"
+      "KERNEL  \("\(panels ? "bf16·bf16 panels" : "bf16 GEMV") M=1 \(K)→\(N)".padding(toLength: 44, withPad: " ", startingAt: 0)) best \(fmt(bytes / t.0 / 1e9, 1)) GB/s, median \(fmt(bytes / t.1 / 1e9, 1)) GB/s"
     )
   }
 

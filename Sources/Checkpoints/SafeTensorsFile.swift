@@ -102,6 +102,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
     return TensorView(info: info, file: path, bytes: slice, owner: self)
   }
 
+  /// Lets the kernel drop the resident pages of `range` (bytes of this file's mapping) once
+  /// their contents live elsewhere (weights repacked at load): they stop counting in RSS, and a
+  /// later read faults them in again from the file, unchanged. Only whole pages inside `range`
+  /// are released; an in-memory file keeps its bytes.
+  func releaseResidentPages(_ range: UnsafeRawBufferPointer) {
+    guard case .mapped = storage, let start = range.baseAddress, range.count > 0 else { return }
+    let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+    let first = (UInt(bitPattern: start) + page - 1) / page * page
+    let end = (UInt(bitPattern: start) + UInt(range.count)) / page * page
+    guard end > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+    // Clean, read-only MAP_PRIVATE pages: MADV_DONTNEED discards them; the file backs them.
+    _ = madvise(pointer, Int(end - first), MADV_DONTNEED)
+  }
+
   private static func systemError(_ what: String) -> CheckpointError {
     CheckpointError(.io, "\(what): \(String(cString: strerror(errno)))")
   }

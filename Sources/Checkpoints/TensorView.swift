@@ -21,6 +21,12 @@ public struct TensorView: @unchecked Sendable {
     self.owner = owner
   }
 
+  /// Tells the kernel these bytes will not be read again soon (their contents were copied):
+  /// mapped pages are dropped from memory and re-read from the file if ever touched.
+  public func releaseResidentPages() {
+    (owner as? SafeTensorsFile)?.releaseResidentPages(bytes)
+  }
+
   public var name: String { info.name }
   public var dtype: DType { info.dtype }
   public var shape: [Int] { info.shape }

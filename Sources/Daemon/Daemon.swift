@@ -1,5 +1,6 @@
 // The composition root: builds the services, the bridge and the service group, and runs them
 // until SIGTERM or SIGINT.
+import Engine
 import GRPCBridge
 import GRPCCore
 import Imaging
@@ -147,6 +148,7 @@ extension DaemonConfiguration {
     settings.imageCacheBytes = policy.imageCacheBytes
     settings.weights = self.rewardWeights
     settings.batching = self.batching
+    settings.precision = policy.precision
     return settings
   }
 
@@ -163,6 +165,7 @@ extension DaemonConfiguration {
     )
     settings.imageCacheBytes = self.imageCacheBytes
     settings.batching = self.batching
+    settings.precision = MatmulPrecision(rawValue: self.precision) ?? .fp32
     return settings
   }
 }

@@ -1,5 +1,6 @@
 // The daemon's settings: a YAML file (`rlhfd serve --config FILE`), then command-line flags on top.
 // Unknown keys are errors, so a typo never silently falls back to a default.
+import Engine
 import Foundation
 public import GRPCBridge
 import Yams
@@ -39,6 +40,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var imageMinSide: Int = 1
   /// Bytes of projected image features kept for `Image.sha256` references.
   public var imageCacheBytes: Int = 64 << 20
+  /// Products with bf16 weights: `fp32` (exact, the default) or `bf16` (activations rounded to
+  /// bf16, about twice as fast; needs AVX512-BF16). Both models. See docs/precision.md.
+  public var precision: String = "fp32"
   /// Continuous batching of each model (KV cache budget, batch size, admission limits).
   public var batching = BatchingSettings()
 
@@ -100,6 +104,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case imageMaxPixels = "image_max_pixels"
     case imageMinSide = "image_min_side"
     case imageCacheBytes = "image_cache_bytes"
+    case precision
     case batching
   }
 
@@ -137,6 +142,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try c.decodeIfPresent(Int.self, forKey: .imageMinSide) ?? defaults.imageMinSide
     self.imageCacheBytes =
       try c.decodeIfPresent(Int.self, forKey: .imageCacheBytes) ?? defaults.imageCacheBytes
+    self.precision = try c.decodeIfPresent(String.self, forKey: .precision) ?? defaults.precision
     self.batching =
       try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
   }
@@ -213,6 +219,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       throw ConfigurationError(
         "'chat_template' must be llava15 or llava_rlhf, not '\(self.chatTemplate)'"
       )
+    }
+    if MatmulPrecision(rawValue: self.precision) == nil {
+      throw ConfigurationError("'precision' must be fp32 or bf16, not '\(self.precision)'")
     }
     if self.policyModel?.isEmpty == true {
       throw ConfigurationError("'policy_model' is empty; give a directory or 'none'")

@@ -5,6 +5,7 @@
 // batched step for all running sequences. A request whose consumer goes away (client cancel,
 // deadline) leaves the batch at the next step.
 import Checkpoints
+public import Engine
 import Foundation
 public import Imaging
 public import Models
@@ -29,6 +30,8 @@ public struct ModelRunnerSettings: Sendable {
   public var policyVersion = "base"
   /// LLaVA's pad-to-square preprocessing.
   public var padToSquare = false
+  /// Products with bf16 weights: exact fp32 or bf16-rounded activations (`MatmulPrecision`).
+  public var precision = MatmulPrecision.fp32
 
   public init() {}
 }
@@ -57,7 +60,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   /// `preprocessor_config.json` from a llava-hf directory, sizes the KV cache and starts the
   /// scheduler thread.
   public init(directory: String, settings: ModelRunnerSettings = .init()) throws {
-    let weights = try LlavaWeights(directory: directory)
+    let weights = try LlavaWeights(directory: directory, precision: settings.precision)
     guard weights.head == .languageModel else {
       throw ConfigurationError("\(directory) holds a reward model, not a policy")
     }

@@ -18,6 +18,7 @@
 // Symbolic rewards: SymbolicRewards.swift. Text responses count as ended with EOS (they are
 // complete turns).
 import Checkpoints
+public import Engine
 import Foundation
 public import Models
 public import Scheduler
@@ -36,6 +37,8 @@ public struct RewardRunnerSettings: Sendable {
   public var padToSquare = false
   /// Continuous batching: KV cache budget, batch size, step budget, admission limits.
   public var batching = BatchingSettings()
+  /// Products with bf16 weights (`MatmulPrecision`), as for the policy.
+  public var precision = MatmulPrecision.fp32
 
   public init() {}
 }
@@ -65,7 +68,11 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
 
   /// Loads a reward checkpoint (llava-hf layout with a `score` head) and its tokenizer.
   public init(directory: String, settings: RewardRunnerSettings = .init()) throws {
-    let weights = try LlavaWeights(directory: directory, head: .reward)
+    let weights = try LlavaWeights(
+      directory: directory,
+      head: .reward,
+      precision: settings.precision
+    )
     let model = RewardModel(weights: weights)
     self.model = model
     self.tokenizer = try ModelAssets.tokenizer(directory: directory)

@@ -13,6 +13,9 @@ public struct WeightView: @unchecked Sendable {
   public let shape: [Int]
   /// Number of elements.
   public let count: Int
+  /// The same bf16 matrix repacked for `BF16Products` (`precision: bf16`), or nil: products
+  /// with this weight then round their activations to bf16 (see BF16Products.swift).
+  public private(set) var bf16Panels: UnsafeRawPointer? = nil
 
   /// Wraps `bytes` after checking that they hold exactly `shape` elements of `dtype`, naturally
   /// aligned. (safetensors does not promise alignment; a misaligned tensor must be copied.)
@@ -45,6 +48,15 @@ public struct WeightView: @unchecked Sendable {
     self.dtype = dtype
     self.shape = shape
     self.count = shape.reduce(1, *)
+  }
+
+  /// This view with `panels` (filled by `BF16Products.pack`) attached: Matmul and GEMV then
+  /// take the bf16 products. The owner of the panels keeps them alive as long as the weights.
+  public func withBF16Panels(_ panels: UnsafeRawPointer) -> WeightView {
+    precondition(dtype == .bf16, "bf16 panels of a \(dtype) weight")
+    var copy = self
+    copy.bf16Panels = panels
+    return copy
   }
 
   /// The size of the first dimension (output rows of a matmul weight); 1 for a scalar.

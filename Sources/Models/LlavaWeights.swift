@@ -21,10 +21,20 @@ public final class LlavaWeights: @unchecked Sendable {
   private var vectors: [String: UnsafeMutablePointer<Float>] = [:]
   private var owned: [UnsafeMutableRawPointer] = []
 
+  /// How products with these weights round their activations (`MatmulPrecision`).
+  public let precision: MatmulPrecision
+
   /// Opens `directory` (`LlavaCheckpoint` validates names, shapes and dtypes).
-  public convenience init(directory: String, head: LlavaHead? = nil) throws(ModelError) {
+  public convenience init(
+    directory: String,
+    head: LlavaHead? = nil,
+    precision: MatmulPrecision = .fp32
+  ) throws(ModelError) {
     do {
-      try self.init(checkpoint: LlavaCheckpoint(directory: directory, head: head))
+      try self.init(
+        checkpoint: LlavaCheckpoint(directory: directory, head: head),
+        precision: precision
+      )
     } catch let error as CheckpointError {
       throw .checkpoint(error)
     } catch {
@@ -32,8 +42,13 @@ public final class LlavaWeights: @unchecked Sendable {
     }
   }
 
-  public init(checkpoint: LlavaCheckpoint) throws(ModelError) {
+  /// With `precision: .bf16` every bf16 matrix used in products is repacked for
+  /// `BF16Products` (the mapped original's pages are released, so memory does not double);
+  /// that needs an AVX512-BF16 CPU and is refused without one.
+  public init(checkpoint: LlavaCheckpoint, precision: MatmulPrecision = .fp32) throws(ModelError) {
+    if precision == .bf16 && !BF16Products.isSupported { throw .bf16ProductsUnsupported }
     self.checkpoint = checkpoint
+    self.precision = precision
     let expected = LlavaWeightNames.expected(for: checkpoint.config, head: checkpoint.head)
     // Optional tensors with a known shape (e.g. `score.bias`) are loaded when present.
     var names = expected.filter {
@@ -75,7 +90,7 @@ public final class LlavaWeights: @unchecked Sendable {
     do { view = try WeightView(bytes: bytes, dtype: dtype, shape: shape) } catch {
       throw .engine(error)
     }
-    views[name] = view
+    views[name] = packedIfBF16(name, view, tensor)
     if tensor.shape.count == 1 || name == LlavaWeightNames.positionEmbedding {
       let floats = UnsafeMutableRawPointer.allocate(
         byteCount: max(view.count, 1) * 4,
@@ -86,6 +101,21 @@ public final class LlavaWeights: @unchecked Sendable {
       view.convertRows(0..<view.rows, into: pointer)
       vectors[name] = pointer
     }
+  }
+
+  /// `view` with bf16 panels attached when products with it round to bf16: a bf16 matrix
+  /// used in products (not the token embedding, which is looked up; not a 1-D parameter).
+  private func packedIfBF16(_ name: String, _ view: WeightView, _ tensor: TensorView) -> WeightView
+  {
+    guard precision == .bf16, view.dtype == .bf16, view.shape.count == 2,
+      name != LlavaWeightNames.embedTokens, name != LlavaWeightNames.positionEmbedding
+    else { return view }
+    let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
+    let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+    owned.append(panels)
+    let packed = BF16Products.pack(view, into: panels)
+    tensor.releaseResidentPages()
+    return packed
   }
 
   /// The weight `name` as stored (a matrix `(N, K)`; the patch conv flattened to 2-D).

@@ -29,6 +29,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
   case blockOutOfRange(block: Int32, blocks: Int)
   /// A batch entry starts at a negative position.
   case negativeStart(Int)
+  /// `precision: bf16` on a CPU without AVX512-BF16.
+  case bf16ProductsUnsupported
 
   public var description: String {
     switch self {
@@ -52,6 +54,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case .blockOutOfRange(let block, let blocks):
       "block id \(block) is outside the paged KV cache's 0..<\(blocks)"
     case .negativeStart(let start): "a batch entry starts at position \(start)"
+    case .bf16ProductsUnsupported:
+      "precision bf16 needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or later);"
+        + " use precision fp32 on this one"
     }
   }
 }

@@ -71,6 +71,12 @@ struct ConfigurationOptions: ParsableArguments {
   @Option(name: .long, help: "Chat template of non-raw prompts: llava15 or llava_rlhf.")
   var chatTemplate: String?
 
+  @Option(
+    name: .long,
+    help: "Products with bf16 weights: fp32 (exact) or bf16 (about 2x faster; needs AVX512-BF16)."
+  )
+  var precision: String?
+
   @Option(name: .long, help: "max_new_tokens when a request does not set it.")
   var defaultMaxNewTokens: Int?
 
@@ -128,6 +134,7 @@ struct ConfigurationOptions: ParsableArguments {
       configuration.rewardModel = DaemonConfiguration.noModel
     }
     if let template = self.chatTemplate { configuration.chatTemplate = template }
+    if let precision = self.precision { configuration.precision = precision }
     if let tokens = self.defaultMaxNewTokens { configuration.defaultMaxNewTokens = tokens }
     if let bytes = self.imageMaxBytes { configuration.imageMaxBytes = bytes }
     if let pixels = self.imageMaxPixels { configuration.imageMaxPixels = pixels }

@@ -1,4 +1,5 @@
 import Daemon
+import Engine
 import GRPCBridge
 import Imaging
 import Testing
@@ -148,6 +149,7 @@ import Tokenizer
         image_max_pixels: 1000
         image_min_side: 2
         image_cache_bytes: 0
+        precision: bf16
         """
     )
     #expect(configuration.policyModel == DaemonConfiguration.noModel)
@@ -158,6 +160,9 @@ import Tokenizer
     #expect(settings.imageLimits.maxPixels == 1000)
     #expect(settings.imageLimits.minWidth == 2)
     #expect(settings.template == .llavaRLHF)
+    #expect(settings.precision == .bf16)
+    #expect(configuration.rewardSettings().precision == .bf16)
+    #expect(DaemonConfiguration().runnerSettings().precision == .fp32)
   }
 
   @Test func badModelValuesAreRejected() {
@@ -166,6 +171,7 @@ import Tokenizer
       ("policy_model: ''", "policy_model"),
       ("default_max_new_tokens: 0", "default_max_new_tokens"),
       ("image_min_side: 0", "image_min_side"),
+      ("precision: fp16", "precision"),
     ] {
       #expect {
         try DaemonConfiguration.parse(yaml: yaml)

@@ -1,6 +1,7 @@
 // The transformers-made fixtures in Tests/Fixtures (tools/reference/make_fixtures.py) and
 // helpers to read the reference tensors and JSON sidecars.
 import Checkpoints
+import Engine
 import Foundation
 import Models
 
@@ -40,6 +41,13 @@ enum Fixtures {
   static let policy: Result<LlavaWeights, ModelError> = Result {
     () throws(ModelError) -> LlavaWeights in
     try LlavaWeights(directory: path("tiny-llava-policy"))
+  }
+
+  /// The bf16 layout variant (its own transformers reference) with bf16 products; only where
+  /// the CPU has AVX512-BF16 (`BF16Products.isSupported`).
+  static let bf16Policy: Result<LlavaWeights, ModelError> = Result {
+    () throws(ModelError) -> LlavaWeights in
+    try LlavaWeights(directory: path("layouts/v5-bfloat16"), precision: .bf16)
   }
 }
 

@@ -33,6 +33,32 @@ void ckernels_gemv_f32_avx512(
   const float *bias,  // (N) or NULL
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t n0, ptrdiff_t n1, int accumulate);
 
+/// 1 when `ckernels_has_avx512()` and the CPU has AVX512-BF16 (`vdpbf16ps`); 0 otherwise.
+int ckernels_has_avx512_bf16(void);
+
+/// Elements of the panel layout of an (N, K) bf16 weight: ceil(N / 32) panels of
+/// ceil(K / 2) pairs x 32 columns x 2 (zero-padded).
+ptrdiff_t ckernels_bf16_panel_elements(ptrdiff_t N, ptrdiff_t K);
+
+/// Writes panels [p0, p1) of `w` in the panel layout (bf16_products.c); any CPU.
+void ckernels_bf16_pack_panels(
+  uint16_t *panels, const uint16_t *w,  // (N, K) bf16 bit patterns
+  ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1);
+
+/// out[i] = bf16(x[i]), rounding to nearest even (denormals flush to zero). Needs
+/// `ckernels_has_avx512_bf16()`.
+void ckernels_bf16_round(uint16_t *out, const float *x, ptrdiff_t count);
+
+/// For the output columns of panels [p0, p1): out[m*N + n] (+)= sum_k x[m*K + k] * W[n][k]
+/// (+ bias[n]), products of bf16 values summed in fp32 over k pairs in order. `x` is bf16,
+/// `panels` the packed weight. Needs `ckernels_has_avx512_bf16()`.
+void ckernels_bf16_panels_product(
+  float *out,  // (M, N)
+  const uint16_t *x,  // (M, K) bf16
+  const uint16_t *panels,  // ckernels_bf16_panel_elements(N, K)
+  const float *bias,  // (N) or NULL
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,6 +38,20 @@ public enum GEMV {
     accumulate: Bool = false,
     pool: ThreadPool = .shared
   ) {
+    if weight.bf16Panels != nil {
+      // `precision: bf16`: the same products as every other M (BF16Products.swift).
+      return BF16Products.forward(
+        out: out,
+        in: input,
+        weight: weight,
+        bias: bias,
+        M: M,
+        N: N,
+        K: K,
+        accumulate: accumulate,
+        pool: pool
+      )
+    }
     forward(
       out: out,
       in: input,

@@ -1,6 +1,7 @@
 import CBLAS
 
 // Matmul over stored weights (`WeightView`: f32, f16 or bf16 in borrowed memory).
+// bf16 weights with panels attached (`precision: bf16`) take `BF16Products` at every M.
 // Small M goes to the hand-written GEMV, which reads half-precision weights directly and is
 // bound by memory bandwidth. Large M is compute-bound: half-precision weights are converted to
 // fp32 one block of rows at a time (the conversion is paid once per M rows) and sgemm runs on
@@ -26,7 +27,19 @@ extension Matmul {
       weight.rows == N && weight.columns == K,
       "weight \(weight.shape) is not (\(N), \(K))"
     )
-    if M <= GEMV.maxRows {
+    if weight.bf16Panels != nil {
+      BF16Products.forward(
+        out: out,
+        in: input,
+        weight: weight,
+        bias: bias,
+        M: M,
+        N: N,
+        K: K,
+        accumulate: accumulate,
+        pool: pool
+      )
+    } else if M <= GEMV.maxRows {
       GEMV.forward(
         out: out,
         in: input,
