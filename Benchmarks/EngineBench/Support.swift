@@ -1,4 +1,5 @@
 // Small helpers for EngineBench: a monotonic clock, medians, /proc readings, options.
+import Engine
 import Foundation
 import Glibc
 
@@ -73,6 +74,7 @@ struct Options {
   var skipVision = false
   var skipBreakdown = false
   var kernelsOnly = false
+  var precision = MatmulPrecision.fp32
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -97,11 +99,18 @@ struct Options {
       case "--no-vision": o.skipVision = true
       case "--no-breakdown": o.skipBreakdown = true
       case "--kernels": o.kernelsOnly = true
+      case "--precision":
+        let name = value()
+        guard let precision = MatmulPrecision(rawValue: name) else {
+          fatalError("--precision must be fp32 or bf16, not \(name)")
+        }
+        o.precision = precision
       case "-h", "--help":
         print(
           """
           EngineBench [--cache DIR] [--runs N] [--prefill T] [--prompt T] [--decode N]
                       [--peer PATH/llama-bench --gguf-dir DIR] [--json PATH] [--no-vision] [--no-breakdown]
+                      [--precision fp32|bf16]
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
           """
         )

@@ -124,13 +124,14 @@ do {
     print("checkpoint written to \(options.cacheDirectory) in \(fmt(Clock.now() - t0, 1)) s")
   }
   t0 = Clock.now()
-  let weights = try LlavaWeights(directory: options.cacheDirectory)
+  let weights = try LlavaWeights(directory: options.cacheDirectory, precision: options.precision)
   let loadSeconds = Clock.now() - t0
   let model = LlavaModel(weights: weights)
   let text = weights.config.text
   print(
-    "loaded \(options.cacheDirectory) with LlavaWeights (mmap) in \(fmt(loadSeconds, 2)) s; layout \(weights.checkpoint.layout)"
+    "loaded \(options.cacheDirectory) with LlavaWeights (mmap) in \(fmt(loadSeconds, 2)) s; layout \(weights.checkpoint.layout); precision \(options.precision)"
   )
+  json["precision"] = options.precision.rawValue
   json["load_seconds"] = loadSeconds
   rssLine("load")
 

@@ -23,7 +23,14 @@ public enum Daemon {
       logger.notice("serving", metadata: ["addresses": .string(addresses.joined(separator: " "))])
       notifier.ready(status: "serving on \(addresses.joined(separator: " "))")
     }
-    // Models load after the server listens (health NOT_SERVING meanwhile); a bad path fails now.
+    // Models load after the server listens (health NOT_SERVING meanwhile); a bad path or a
+    // precision this CPU cannot run fails now.
+    if configuration.precision == MatmulPrecision.bf16.rawValue && !BF16Products.isSupported {
+      throw ConfigurationError(
+        "'precision: bf16' needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or"
+          + " later; RLHFD_NO_AVX512=1 turns it off); use precision fp32 on this one"
+      )
+    }
     let policyDirectory = try PolicyModelLocation.resolve(configuration.policyModel)
     let rewardDirectory = try PolicyModelLocation.resolveReward(configuration.rewardModel)
     let policySlot = policyDirectory.map { _ in LoadingSlot<ModelRunner>(what: "policy") }
@@ -112,6 +119,7 @@ public enum Daemon {
       metadata: [
         "directory": .string(directory),
         "context": .stringConvertible(runner.contextLength),
+        "precision": .string(configuration.precision),
         "seconds": .string("\(ContinuousClock.now - started)"),
       ]
     )

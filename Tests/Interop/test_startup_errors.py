@@ -60,6 +60,7 @@ BAD_CONFIGS = [
     ("not-a-mapping", "- listen\n", "mapping"),
     ("wrong-type", "debug_service: [1, 2]\n", "debug_service"),
     ("empty-listen", "listen: []\n", "listen"),
+    ("bad-precision", "precision: fp16\n", "precision"),
 ]
 
 
