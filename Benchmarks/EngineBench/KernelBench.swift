@@ -50,6 +50,7 @@ enum KernelBench {
       }
     }
     causal(T: 512, runs: runs)
+    pagedDecode(runs: runs)
     bidirectional(runs: runs)
   }
 
@@ -202,6 +203,48 @@ enum KernelBench {
       )
     }
     line("causal attention T=\(T) 32/4 heads", flops: 4.0 * Double(NH * HS * T * (T + 1) / 2), t)
+  }
+
+  /// Batched decode's attention: 32 sequences of 200 positions each, one query row each, over
+  /// a pool of 32-position blocks taken in scrambled order, TinyLlama heads; one layer.
+  static func pagedDecode(runs: Int) {
+    let (sequences, L, NH, NKV, HS, blockSize) = (32, 200, 32, 4, 64, 32)
+    let perSequence = (L + blockSize - 1) / blockSize
+    let blocks = sequences * perSequence
+    let s = Scratch()
+    let keys = random(s, blocks * blockSize * NKV * HS, 1, seed: 3)
+    let values = random(s, blocks * blockSize * NKV * HS, 1, seed: 4)
+    let q = random(s, sequences * NH * HS, 1, seed: 2)
+    let out = s.make(sequences * NH * HS)
+    // Block ids interleaved across sequences, as a busy pool hands them out.
+    let tables: [[Int32]] = (0..<sequences).map { seq in
+      (0..<perSequence).map { Int32(($0 * sequences + seq * 7) % blocks) }
+    }
+    let t = time(runs) {
+      for seq in 0..<sequences {
+        tables[seq].withUnsafeBufferPointer { table in
+          PagedAttention.forward(
+            out: out + seq * NH * HS,
+            q: q + seq * NH * HS,
+            keyPool: keys,
+            valuePool: values,
+            blockTable: table.baseAddress!,
+            blockSize: blockSize,
+            past: L - 1,
+            T: 1,
+            NH: NH,
+            NKV: NKV,
+            HS: HS,
+            pool: pool
+          )
+        }
+      }
+    }
+    line(
+      "paged decode attention 32 seqs × L=200, 1 layer",
+      flops: 4.0 * Double(sequences * NH * HS * L),
+      t
+    )
   }
 
   static func bidirectional(runs: Int) {

@@ -32,6 +32,9 @@ import Testing
     (5, 37, 4, 2, 16, 8),  // T > blockSize, sgemm path
     (130, 140, 2, 1, 8, 16),  // more than one tile of query rows
     (0, 33, 4, 4, 64, 1),  // one position per block
+    (37, 1, 8, 2, 64, 8),  // decode, 64 columns in registers, partial block of 6
+    (21, 1, 4, 1, 128, 16),  // decode, two 64-column segments
+    (9, 1, 4, 2, 72, 4),  // decode, 64 columns + an 8-column tail
   ])
   func pagedMatchesContiguous(
     past: Int,

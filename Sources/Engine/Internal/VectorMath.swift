@@ -27,6 +27,39 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> 
   return sum
 }
 
+/// `a · b0`, `a · b1`, `a · b2`, `a · b3` over `count` elements: four independent chains that
+/// share the loads of `a` (decode attention: one query against four key rows).
+@inline(__always)
+func dot4(
+  _ a: UnsafePointer<Float>,
+  _ b0: UnsafePointer<Float>,
+  _ b1: UnsafePointer<Float>,
+  _ b2: UnsafePointer<Float>,
+  _ b3: UnsafePointer<Float>,
+  _ count: Int
+) -> SIMD4<Float> {
+  let (rawA, r0, r1, r2, r3) = (
+    UnsafeRawPointer(a), UnsafeRawPointer(b0), UnsafeRawPointer(b1), UnsafeRawPointer(b2),
+    UnsafeRawPointer(b3)
+  )
+  var (s0, s1, s2, s3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+  var i = 0
+  while i &+ 8 <= count {
+    let x = F32Elements.load8(rawA, i)
+    s0 = s0.addingProduct(x, F32Elements.load8(r0, i))
+    s1 = s1.addingProduct(x, F32Elements.load8(r1, i))
+    s2 = s2.addingProduct(x, F32Elements.load8(r2, i))
+    s3 = s3.addingProduct(x, F32Elements.load8(r3, i))
+    i &+= 8
+  }
+  var sums = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+  while i < count {
+    sums += a[i] * SIMD4<Float>(b0[i], b1[i], b2[i], b3[i])
+    i &+= 1
+  }
+  return sums
+}
+
 /// `y[i] += alpha * x[i]` for `i < count`.
 @inline(__always)
 func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ count: Int)

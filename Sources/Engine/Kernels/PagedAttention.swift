@@ -166,44 +166,91 @@ private func attendRow(
 ) {
   let (HS, first) = (g.HS, heads.lowerBound)
   let blocks = (visible + g.blockSize - 1) / g.blockSize
+  // Scores four positions at a time: four independent accumulator chains per head instead of
+  // one dot product waiting on the last (decode attention was latency-bound, ~20 GFLOP/s).
   for b in 0..<blocks {
     let keys = keyPool + g.block(b, head: 0)  // (n, NKV, HS)
     let start = b * g.blockSize
-    for i in 0..<min(g.blockSize, visible - start) {
-      let key = keys + i * g.rowStride  // (NKV, HS)
-      for h in heads {
-        scores[(h - first) * visible + start + i] = dot(q + h * HS, key + h / g.group * HS, HS)
+    let n = min(g.blockSize, visible - start)
+    for h in heads {
+      let qh = q + h * HS
+      let kh = keys + h / g.group * HS
+      let row = scores + (h - first) * visible + start
+      var i = 0
+      while i &+ 4 <= n {
+        let k = kh + i &* g.rowStride
+        let four = dot4(qh, k, k + g.rowStride, k + 2 &* g.rowStride, k + 3 &* g.rowStride, HS)
+        for j in 0..<4 { row[i &+ j] = four[j] * g.scale }
+        i &+= 4
+      }
+      while i < n {
+        row[i] = dot(qh, kh + i &* g.rowStride, HS) * g.scale
+        i &+= 1
       }
     }
   }
-  for h in heads {
-    let row = scores + (h - first) * visible  // (visible)
-    var maximum = -Float.infinity
-    for s in 0..<visible {
-      row[s] *= g.scale
-      maximum = max(maximum, row[s])
-    }
-    var sum: Float = 0
-    for s in 0..<visible {
-      let e = expf(row[s] - maximum)
-      row[s] = e
-      sum += e
-    }
-    let normalizer = 1 / sum
-    for s in 0..<visible { row[s] *= normalizer }
-    (out + h * HS).update(repeating: 0, count: HS)
-  }
+  for h in heads { softmaxInPlace(scores + (h - first) * visible, visible) }
+  // Weighted values, block by block (a block's value rows for one KV head, 8 KiB at HS 64,
+  // stay in L1 while the group's heads pass): each head's output is summed over the block's
+  // positions in registers, 64 columns at a time, then added to `out` once per block.
+  for h in heads { (out + h * HS).update(repeating: 0, count: HS) }
   for b in 0..<blocks {
-    let values = valuePool + g.block(b, head: 0)  // (n, NKV, HS)
     let start = b * g.blockSize
-    for i in 0..<min(g.blockSize, visible - start) {
-      let value = values + i * g.rowStride  // (NKV, HS)
-      for h in heads {
-        let p = scores[(h - first) * visible + start + i]
-        axpy(out + h * HS, p, value + h / g.group * HS, HS)
+    let n = min(g.blockSize, visible - start)
+    for h in heads {
+      let values = valuePool + g.block(b, head: h)  // (n, ·) rows rowStride apart
+      let p = scores + (h - first) * visible + start  // (n)
+      var c = 0
+      while c &+ 64 <= HS {
+        addWeightedRows64(out + h * HS + c, p, values + c, n, g.rowStride)
+        c &+= 64
+      }
+      while c < HS {
+        var sum: Float = 0
+        for i in 0..<n { sum += p[i] * values[i &* g.rowStride &+ c] }
+        out[h * HS + c] += sum
+        c &+= 1
       }
     }
   }
+}
+
+/// `out[0 ..< 64] += Σ_i p[i] · rows[i · stride ..< i · stride + 64]` for `i < n`, with the 64
+/// sums in eight SIMD8 registers.
+@inline(__always)
+private func addWeightedRows64(
+  _ out: UnsafeMutablePointer<Float>,  // (64)
+  _ p: UnsafePointer<Float>,  // (n)
+  _ rows: UnsafePointer<Float>,  // (n, stride)
+  _ n: Int,
+  _ stride: Int
+) {
+  var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+  var (a4, a5, a6, a7) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+  for i in 0..<n {
+    let w = SIMD8<Float>(repeating: p[i])
+    let r = UnsafeRawPointer(rows + i &* stride)
+    a0 = a0.addingProduct(w, F32Elements.load8(r, 0))
+    a1 = a1.addingProduct(w, F32Elements.load8(r, 8))
+    a2 = a2.addingProduct(w, F32Elements.load8(r, 16))
+    a3 = a3.addingProduct(w, F32Elements.load8(r, 24))
+    a4 = a4.addingProduct(w, F32Elements.load8(r, 32))
+    a5 = a5.addingProduct(w, F32Elements.load8(r, 40))
+    a6 = a6.addingProduct(w, F32Elements.load8(r, 48))
+    a7 = a7.addingProduct(w, F32Elements.load8(r, 56))
+  }
+  let o = UnsafeMutableRawPointer(out)
+  @inline(__always) func add(_ a: SIMD8<Float>, _ j: Int) {
+    o.storeBytes(of: F32Elements.load8(o, j) + a, toByteOffset: j &* 4, as: SIMD8<Float>.self)
+  }
+  add(a0, 0)
+  add(a1, 8)
+  add(a2, 16)
+  add(a3, 24)
+  add(a4, 32)
+  add(a5, 40)
+  add(a6, 48)
+  add(a7, 56)
 }
 
 /// `T` query rows of one head (a prefill tile): `S = scale · Q · K_bᵀ` by sgemm per block into a
@@ -246,16 +293,7 @@ private func attendTile(
   for t in 0..<T {
     let row = scores + t * L  // (L)
     let visible = past + t + 1
-    var maximum = -Float.infinity
-    for s in 0..<visible { maximum = max(maximum, row[s]) }
-    var sum: Float = 0
-    for s in 0..<visible {
-      let e = expf(row[s] - maximum)
-      row[s] = e
-      sum += e
-    }
-    let normalizer = 1 / sum
-    for s in 0..<visible { row[s] *= normalizer }
+    softmaxInPlace(row, visible)
     // Masked positions must be 0: the P · V products below read whole blocks.
     if visible < L { (row + visible).update(repeating: 0, count: L - visible) }
   }
