@@ -220,31 +220,32 @@ enum KernelBench {
     let tables: [[Int32]] = (0..<sequences).map { seq in
       (0..<perSequence).map { Int32(($0 * sequences + seq * 7) % blocks) }
     }
-    let t = time(runs) {
-      for seq in 0..<sequences {
-        tables[seq].withUnsafeBufferPointer { table in
-          PagedAttention.forward(
-            out: out + seq * NH * HS,
-            q: q + seq * NH * HS,
-            keyPool: keys,
-            valuePool: values,
-            blockTable: table.baseAddress!,
-            blockSize: blockSize,
-            past: L - 1,
-            T: 1,
-            NH: NH,
-            NKV: NKV,
-            HS: HS,
-            pool: pool
-          )
-        }
+    func attend(_ seq: Int) {
+      tables[seq].withUnsafeBufferPointer { table in
+        PagedAttention.forward(
+          out: out + seq * NH * HS,
+          q: q + seq * NH * HS,
+          keyPool: keys,
+          valuePool: values,
+          blockTable: table.baseAddress!,
+          blockSize: blockSize,
+          past: L - 1,
+          T: 1,
+          NH: NH,
+          NKV: NKV,
+          HS: HS,
+          pool: pool
+        )
       }
     }
-    line(
-      "paged decode attention 32 seqs × L=200, 1 layer",
-      flops: 4.0 * Double(sequences * NH * HS * L),
-      t
-    )
+    let flops = 4.0 * Double(sequences * NH * HS * L)
+    // A fork per sequence (its heads split), then one fork for all sequences (forwardBatch).
+    let forkEach = time(runs) { for seq in 0..<sequences { attend(seq) } }
+    line("paged decode attn 32×L200, fork per sequence", flops: flops, forkEach)
+    let together = time(runs) {
+      pool.parallelFor(sequences) { range in for seq in range { attend(seq) } }
+    }
+    line("paged decode attn 32×L200, one fork", flops: flops, together)
   }
 
   static func bidirectional(runs: Int) {

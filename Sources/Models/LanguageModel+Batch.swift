@@ -96,6 +96,8 @@ extension LanguageModel {
       }
     }
     let rowSize = NKV * HS
+    let decoding = entries.indices.filter { entries[$0].tokens.count == 1 }
+    let prefilling = entries.indices.filter { entries[$0].tokens.count != 1 }
     positions.withUnsafeBufferPointer { p in
       for l in 0..<config.numHiddenLayers {
         layerForward(l, acts: acts, positions: p.baseAddress!) { a in
@@ -112,8 +114,8 @@ extension LanguageModel {
               (valuePool + slot).update(from: a.v + row, count: rowSize)
             }
           }
-          for (e, entry) in entries.enumerated() {
-            entry.blockTable.withUnsafeBufferPointer { table in
+          func attend(_ e: Int) {
+            entries[e].blockTable.withUnsafeBufferPointer { table in
               PagedAttention.forward(
                 out: a.attn + firstRows[e] * NH * HS,  // (T_e, NH, HS)
                 q: a.q + firstRows[e] * NH * HS,  // (T_e, NH, HS)
@@ -121,14 +123,20 @@ extension LanguageModel {
                 valuePool: valuePool,
                 blockTable: table.baseAddress!,
                 blockSize: cache.blockSize,
-                past: entry.start,
-                T: entry.tokens.count,
+                past: entries[e].start,
+                T: entries[e].tokens.count,
                 NH: NH,
                 NKV: NKV,
                 HS: HS
               )
             }
           }
+          // Decode rows: one fork for all of them, each sequence's heads on one thread (the
+          // nested parallelFor runs serially), instead of a fork and a join per sequence.
+          ThreadPool.shared.parallelFor(decoding.count) { range in
+            for i in range { attend(decoding[i]) }
+          }
+          for e in prefilling { attend(e) }
         }
       }
     }
