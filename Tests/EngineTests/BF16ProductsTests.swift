@@ -52,6 +52,21 @@ import Testing
     return out.toArray()
   }
 
+  /// `bf16(input) · Wᵀ` by the kernel, no bias, into zeros.
+  static func kernel(_ view: WeightView, _ input: [Float], M: Int, N: Int, K: Int) -> [Float] {
+    product(
+      naive: false,
+      view,
+      input: input,
+      bias: nil,
+      start: Array(repeating: 0, count: M * N),
+      M: M,
+      N: N,
+      K: K,
+      accumulate: false
+    )
+  }
+
   /// `body` with `values` as a bf16 weight with panels attached.
   static func withPanels<R>(
     _ values: [Float],
@@ -105,29 +120,9 @@ import Testing
     let (M, N, K) = (29, 70, 300)
     let input = randomFloats(M * K, seed: 31)
     try Self.withPanels(randomFloats(N * K, seed: 32), shape: [N, K]) { view in
-      let all = Self.product(
-        naive: false,
-        view,
-        input: input,
-        bias: nil,
-        start: Array(repeating: 0, count: M * N),
-        M: M,
-        N: N,
-        K: K,
-        accumulate: false
-      )
+      let all = Self.kernel(view, input, M: M, N: N, K: K)
       for m in [0, 11, 12, 28] {
-        let alone = Self.product(
-          naive: false,
-          view,
-          input: Array(input[(m * K)..<((m + 1) * K)]),
-          bias: nil,
-          start: Array(repeating: 0, count: N),
-          M: 1,
-          N: N,
-          K: K,
-          accumulate: false
-        )
+        let alone = Self.kernel(view, Array(input[(m * K)..<((m + 1) * K)]), M: 1, N: N, K: K)
         #expect(alone == Array(all[(m * N)..<((m + 1) * N)]), "row \(m)")
       }
     }
@@ -139,17 +134,7 @@ import Testing
     let (M, N, K) = (40, 64, 2048)
     let input = randomFloats(M * K, seed: 41)
     try Self.withPanels(randomFloats(N * K, seed: 42), shape: [N, K]) { view in
-      let bf16 = Self.product(
-        naive: false,
-        view,
-        input: input,
-        bias: nil,
-        start: Array(repeating: 0, count: M * N),
-        M: M,
-        N: N,
-        K: K,
-        accumulate: false
-      )
+      let bf16 = Self.kernel(view, input, M: M, N: N, K: K)
       let exact = Tensor(shape: [M, N])
       GEMV.forwardNaive(out: exact.data, in: input, weight: view, bias: nil, M: M, N: N, K: K)
       let error = relativeError(bf16, exact.toArray())
