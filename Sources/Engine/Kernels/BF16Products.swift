@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 
 /// `out(M, N) = bf16(in)(M, K) · W(N, K)^T (+ bias)` for bf16 weights, with the activations
 /// rounded to bf16 (nearest even) and AVX512-BF16 dot products: two bf16 multiply-adds per fp32
@@ -66,9 +67,8 @@ public enum BF16Products {
     }
     let w = panels.assumingMemoryBound(to: UInt16.self)
     let flag: Int32 = accumulate ? 1 : 0
-    // Split by panels (32 × K × M multiply-adds each); ~64 Ki of them are worth a fork.
-    pool.parallelFor((N + 31) / 32, minimumChunk: max(1, (1 << 16) / max(1, 32 * K * M))) {
-      range in
+    let count = (N + 31) / 32
+    func product(_ panels: Range<Int>) {
       ckernels_bf16_panels_product(
         out,
         x,
@@ -77,10 +77,24 @@ public enum BF16Products {
         M,
         N,
         K,
-        range.lowerBound,
-        range.upperBound,
+        panels.lowerBound,
+        panels.upperBound,
         flag
       )
+    }
+    // A panel is 32 × K × M multiply-adds; below ~64 Ki of them in all, a fork is not worth it.
+    guard count * 32 * K * M >= 1 << 16, count > 1 else { return product(0..<count) }
+    // Panels handed out in runs from a shared counter rather than in halves: on a shared host
+    // one vCPU can be descheduled mid-call, and the other then takes over the rest of its share
+    // instead of waiting for it. Each column is still computed by one thread in one order.
+    let run = max(1, min(8, count / (4 * pool.threadCount)))
+    let next = Atomic<Int>(0)
+    pool.parallelFor(pool.threadCount) { _ in
+      while true {
+        let first = next.add(run, ordering: .relaxed).oldValue
+        if first >= count { break }
+        product(first..<min(count, first + run))
+      }
     }
   }
 
