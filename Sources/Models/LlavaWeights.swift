@@ -1,10 +1,11 @@
 // The base weights of a LLaVA checkpoint as engine views, keyed by canonical name
 // (`LlavaWeightNames`). Matrices stay in the mmap'd file in their stored dtype (f32, f16 or
 // bf16); only a tensor whose bytes are misaligned for its dtype is copied, once, into an owned
-// aligned buffer. Small parameters that the kernels take as fp32 pointers (norm weights, biases,
-// embeddings that are added) are widened to fp32 once at load. Nothing here is ever written
-// after `init`: the weights are immutable and shared by every request, and LoRA deltas (next
-// issue) live in separate buffers.
+// aligned buffer, and with `precision: .bf16` each bf16 matrix is repacked, once, into owned
+// panels for `BF16Products` (the file's pages are then released). Small parameters that the
+// kernels take as fp32 pointers (norm weights, biases, embeddings that are added) are widened to
+// fp32 once at load. Nothing here is ever written after `init`: the weights are immutable and
+// shared by every request, and LoRA deltas (next issue) live in separate buffers.
 public import Checkpoints
 public import Engine
 
