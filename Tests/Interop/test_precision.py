@@ -6,14 +6,23 @@ the setting."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import struct
+from array import array
 from pathlib import Path
 
 import pytest
 
 from interop import RPC_TIMEOUT_S
-from rlhfd_client._proto.rlhfd.v1 import common_pb2, policy_pb2, policy_pb2_grpc
+from rlhfd_client._proto.rlhfd.v1 import (
+    common_pb2,
+    policy_pb2,
+    policy_pb2_grpc,
+    reward_pb2,
+    reward_pb2_grpc,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "Fixtures"
 PNG = (FIXTURES / "images" / "rgb_64x48.png").read_bytes()
@@ -29,6 +38,44 @@ def bf16_model(tmp_path_factory) -> Path:
             shutil.copy(path, directory / path.name)
     for name in ("model.safetensors", "config.json"):
         shutil.copy(FIXTURES / "layouts" / "v5-bfloat16" / name, directory / name)
+    return directory
+
+
+def bf16_copy(source: Path, target: Path) -> None:
+    """`source`'s F32 safetensors rewritten as BF16 (round to nearest even), header offsets
+    recomputed; other dtypes copied as they are."""
+    raw = source.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    data = raw[8 + length :]
+    metadata = header.pop("__metadata__", None)
+    out_header, chunks, offset = {}, [], 0
+    for name, info in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
+        start, end = info["data_offsets"]
+        chunk = data[start:end]
+        if info["dtype"] == "F32":
+            bits = array("I", chunk)
+            chunk = array("H", ((b + 0x7FFF + ((b >> 16) & 1)) >> 16 & 0xFFFF for b in bits)).tobytes()
+            info = {**info, "dtype": "BF16"}
+        out_header[name] = {**info, "data_offsets": [offset, offset + len(chunk)]}
+        chunks.append(chunk)
+        offset += len(chunk)
+    if metadata is not None:
+        out_header["__metadata__"] = metadata
+    encoded = json.dumps(out_header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    target.write_bytes(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+
+
+@pytest.fixture(scope="module")
+def bf16_reward(tmp_path_factory) -> Path:
+    """The embedded default reward model (context 1024) with its weights in bf16."""
+    directory = tmp_path_factory.mktemp("bf16-reward")
+    source = FIXTURES.parent.parent / "models" / "default" / "reward"
+    for path in source.iterdir():
+        if path.name != "model.safetensors":
+            shutil.copy(path, directory / path.name)
+    bf16_copy(source / "model.safetensors", directory / "model.safetensors")
     return directory
 
 
@@ -59,6 +106,32 @@ def test_bf16_products_keep_the_greedy_tokens_of_fp32(make_daemon, bf16_model):
     deltas = [abs(a.logprob - b.logprob) for a, b in zip(exact.logprobs, bf16.logprobs)]
     # Different (the bf16 products ran) but only by the activations' rounding.
     assert 0 < max(deltas) < 0.1, deltas
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="the CPU lacks AVX512-BF16")
+def test_bf16_reward_scores_stay_close_to_fp32(make_daemon, bf16_reward):
+    responses = ["A red square.", "A blue circle on a white table.", "Nothing."]
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        daemon = make_daemon(
+            model="default", args=["--precision", precision, "--reward-model", str(bf16_reward)]
+        )
+        answer = reward_pb2_grpc.RewardStub(daemon.channel()).Score(
+            reward_pb2.ScoreRequest(
+                prompt="What is in the image?",
+                image=common_pb2.Image(data=PNG),
+                responses=responses,
+            ),
+            timeout=RPC_TIMEOUT_S,
+        )
+        scores[precision] = [r.model_score for r in answer.rewards]
+        assert daemon.stop() == 0, daemon.stderr_text()
+    deltas = [abs(a - b) for a, b in zip(scores["fp32"], scores["bf16"])]
+    print("fp32 vs bf16 reward scores:", scores)
+    scale = max(abs(v) for v in scores["fp32"])
+    assert len(deltas) == 3
+    # Different (the bf16 products ran) but only by the activations' rounding.
+    assert 0 < max(deltas) <= 0.02 * max(scale, 1.0), (scores, deltas)
 
 
 def test_bf16_is_refused_without_the_instructions(make_daemon, bf16_model):
