@@ -85,7 +85,10 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
 /// below -87.3 give ~1e-38 rather than 0 (softmax inputs here are ≤ 0 and never -inf).
 @inline(__always)
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-  let x = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
+  // Clamped with masks: `pointwiseMin` / `pointwiseMax` were emitted as out-of-line calls.
+  let low = SIMD8<Float>(repeating: -87.3)
+  let high = SIMD8<Float>(repeating: 88.3)
+  let x = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
   let shifter = SIMD8<Float>(repeating: 12_582_912)  // 1.5 · 2^23
   let t = shifter.addingProduct(x, SIMD8(repeating: 1.442_695_04))  // x·log2(e), rounded
   let n = t - shifter
