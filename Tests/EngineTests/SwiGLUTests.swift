@@ -20,6 +20,21 @@ import Testing
     expectClose(out, zip(silu, up).map(*), tolerance: 1e-6)
   }
 
+  /// The vector path (`exp8`) against scalar `expf`, across the 8-lane tail and the clamps.
+  @Test(arguments: [1, 7, 8, 21, 1000])
+  func matchesNaive(count: Int) {
+    var gate = randomFloats(count, seed: 10, scale: 12)
+    if count > 4 { gate[0...3] = [-150, 150, -88, 90] }
+    let up = randomFloats(count, seed: 11, scale: 4)
+    var fast = [Float](repeating: .nan, count: count)
+    var naive = fast
+    SwiGLU.forward(out: &fast, gate: gate, up: up, count: count)
+    SwiGLU.forwardNaive(out: &naive, gate: gate, up: up, count: count)
+    for i in 0..<count {
+      #expect(abs(fast[i] - naive[i]) <= 1e-6 * max(1, abs(naive[i])), "element \(i)")
+    }
+  }
+
   @Test func siluGradientMatchesFiniteDifferences() {
     let count = 9
     var x = randomFloats(count, seed: 3, scale: 4)

@@ -48,8 +48,32 @@ public enum SwiGLU {
     pool: ThreadPool = .shared
   ) {
     pool.parallelFor(count, minimumChunk: elementwiseChunk) { range in
-      for i in range { out[i] = gate[i] * SiLU.sigmoid(gate[i]) * up[i] }
+      // Eight at a time through `exp8` (scalar `expf` was ~10 % of a prefill); the tail goes
+      // through the same vector code, so no element's value depends on where a chunk ends.
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let n = min(8, range.upperBound &- i)
+        var g = SIMD8<Float>()
+        var u = SIMD8<Float>()
+        for j in 0..<n {
+          g[j] = gate[i &+ j]
+          u[j] = up[i &+ j]
+        }
+        let y = g / (1 + exp8(-g)) * u
+        for j in 0..<n { out[i &+ j] = y[j] }
+        i &+= n
+      }
     }
+  }
+
+  /// Reference: scalar `expf`, one thread.
+  public static func forwardNaive(
+    out: UnsafeMutablePointer<Float>,  // (BT, H)
+    gate: UnsafePointer<Float>,  // (BT, H)
+    up: UnsafePointer<Float>,  // (BT, H)
+    count: Int  // BT · H
+  ) {
+    for i in 0..<count { out[i] = gate[i] * SiLU.sigmoid(gate[i]) * up[i] }
   }
 
   /// `dGate = dOut · up · silu'(gate)`, `dUp = dOut · silu(gate)` (both overwritten).
