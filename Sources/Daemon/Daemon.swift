@@ -5,6 +5,7 @@ import GRPCBridge
 import GRPCCore
 import Imaging
 public import Logging
+import Models
 import Scheduler
 import ServiceLifecycle
 import Services
@@ -26,10 +27,7 @@ public enum Daemon {
     // Models load after the server listens (health NOT_SERVING meanwhile); a bad path or a
     // precision this CPU cannot run fails now.
     if configuration.precision == MatmulPrecision.bf16.rawValue && !BF16Products.isSupported {
-      throw ConfigurationError(
-        "'precision: bf16' needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or"
-          + " later; RLHFD_NO_AVX512=1 turns it off); use precision fp32 on this one"
-      )
+      throw ConfigurationError("'precision: bf16': \(ModelError.bf16ProductsUnsupported)")
     }
     let policyDirectory = try PolicyModelLocation.resolve(configuration.policyModel)
     let rewardDirectory = try PolicyModelLocation.resolveReward(configuration.rewardModel)

@@ -55,8 +55,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
       "block id \(block) is outside the paged KV cache's 0..<\(blocks)"
     case .negativeStart(let start): "a batch entry starts at position \(start)"
     case .bf16ProductsUnsupported:
-      "precision bf16 needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or later);"
-        + " use precision fp32 on this one"
+      "precision bf16 needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or later;"
+        + " RLHFD_NO_AVX512=1 turns it off); use precision fp32 on this one"
     }
   }
 }
