@@ -7,24 +7,24 @@ import Imaging
 import Models
 import Services
 
-/// One thread per model that encodes the images of requests in arrival order.
-final class ImageEncoder: @unchecked Sendable {
-  private let condition = NSCondition()
-  private var jobs: [@Sendable () -> Void] = []
+/// One thread per model that encodes the images of requests in arrival order. The thread holds
+/// only the job queue, never the encoder: an encoder dropped before use (a runner whose load
+/// failed after making it) stops its thread in `deinit` instead of leaving it with a dangling
+/// reference.
+final class ImageEncoder: Sendable {
+  private let queue = JobQueue()
 
   init(name: String) {
-    let thread = Thread { [unowned self] in self.loop() }
+    let queue = self.queue
+    let thread = Thread { queue.loop() }
     thread.name = name
     thread.start()
   }
 
+  deinit { queue.stop() }
+
   /// Runs `job` on the encoder thread.
-  func run(_ job: @escaping @Sendable () -> Void) {
-    condition.lock()
-    jobs.append(job)
-    condition.signal()
-    condition.unlock()
-  }
+  func run(_ job: @escaping @Sendable () -> Void) { queue.append(job) }
 
   /// Fills in `sequences`' image rows (all sequences carry the same images in the reward's
   /// case, any images in the policy's), encoding what the cache does not hold.
@@ -48,10 +48,36 @@ final class ImageEncoder: @unchecked Sendable {
     }
   }
 
-  private func loop() {
+}
+
+/// The encoder thread's jobs; the thread ends when the queue is stopped and empty.
+private final class JobQueue: @unchecked Sendable {
+  private let condition = NSCondition()
+  private var jobs: [@Sendable () -> Void] = []
+  private var stopped = false
+
+  func append(_ job: @escaping @Sendable () -> Void) {
+    condition.lock()
+    jobs.append(job)
+    condition.signal()
+    condition.unlock()
+  }
+
+  func stop() {
+    condition.lock()
+    stopped = true
+    condition.signal()
+    condition.unlock()
+  }
+
+  func loop() {
     while true {
       condition.lock()
-      while jobs.isEmpty { condition.wait() }
+      while jobs.isEmpty && !stopped { condition.wait() }
+      if jobs.isEmpty {
+        condition.unlock()
+        return
+      }
       let job = jobs.removeFirst()
       condition.unlock()
       job()
