@@ -2,7 +2,13 @@
 // penalty (CTRL: over every distinct token seen so far, positive logits divided by the penalty,
 // negative ones multiplied) → temperature → top-k → top-p → a draw from the renormalised
 // distribution with a seeded generator. Temperature 0 is greedy (argmax after the penalty,
-// first index on ties).
+// first index on ties). Logits are shifted by their maximum before they are divided by the
+// temperature, so a tiny positive temperature tends to greedy (the non-maximal weights
+// underflow to 0) and never overflows into inf − inf = NaN.
+//
+// The returned log-probability is the API's contract, whatever the sampling parameters:
+// `log softmax(logits)[token]` of the model's raw logits (temperature 1, before penalties and
+// filtering), the number PPO compares with the trainer's.
 //
 // Design note (no benchmark needed): the cost per token is one pass over V logits plus a sort
 // of the candidates: O(V log V) only when top-p is active without top-k, otherwise the sort is
@@ -43,9 +49,8 @@ public struct SamplingParameters: Sendable, Equatable {
   public static let greedy = SamplingParameters(temperature: 0)
 }
 
-/// One sampled token and its log-probability under the processed distribution (after penalty,
-/// temperature and filtering, renormalised; for greedy decoding, the penalised logits at
-/// temperature 1 without filtering).
+/// One sampled token and its log-probability under the model: the raw logits' softmax at
+/// temperature 1, before penalties and filtering.
 public struct SampledToken: Sendable, Equatable {
   public var token: Int32
   public var logprob: Float
@@ -64,6 +69,12 @@ public struct Sampler: Sendable {
   /// Samples from `logits` `(V)`; `history` holds the tokens the penalty applies to (the
   /// prompt and the tokens generated so far, as transformers does).
   public mutating func sample(logits: [Float], history: [Int32] = []) -> SampledToken {
+    let token = pick(logits: logits, history: history)
+    return SampledToken(token: Int32(token), logprob: Self.logSoftmax(logits, at: token))
+  }
+
+  /// The index drawn from the processed distribution.
+  private mutating func pick(logits: [Float], history: [Int32]) -> Int {
     var x = logits
     let penalty = parameters.repetitionPenalty
     if penalty != 1 {
@@ -72,11 +83,10 @@ public struct Sampler: Sendable {
         x[Int(token)] = value > 0 ? value / penalty : value * penalty
       }
     }
-    if parameters.temperature <= 0 {
-      let best = LlavaModel.argmax(x)
-      return SampledToken(token: Int32(best), logprob: Self.logSoftmax(x, at: best))
-    }
-    for i in x.indices { x[i] /= parameters.temperature }
+    if parameters.temperature <= 0 { return LlavaModel.argmax(x) }
+    // Shifted so that the best candidate is 0 before dividing: finite for any temperature > 0.
+    let best = x[LlavaModel.argmax(x)]
+    for i in x.indices { x[i] = (x[i] - best) / parameters.temperature }
     // Candidates, most likely first (ties by token id): a fixed order for the draw.
     var order = Array(x.indices)
     order.sort { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }
@@ -84,8 +94,7 @@ public struct Sampler: Sendable {
       let threshold = x[order[parameters.topK - 1]]
       order = order.filter { x[$0] >= threshold }
     }
-    let maximum = x[order[0]]
-    var probabilities = order.map { expf(x[$0] - maximum) }
+    var probabilities = order.map { expf(x[$0]) }
     var total = probabilities.reduce(0, +)
     if parameters.topP < 1 {
       var cumulative: Float = 0
@@ -100,16 +109,13 @@ public struct Sampler: Sendable {
       total = probabilities.reduce(0, +)
     }
     let u = Float(Double(generator.next() >> 11) * 0x1p-53) * total
-    var chosen = order.count - 1
     var cumulative: Float = 0
     for i in order.indices {
       cumulative += probabilities[i]
-      if u < cumulative {
-        chosen = i
-        break
-      }
+      if u < cumulative { return order[i] }
     }
-    return SampledToken(token: Int32(order[chosen]), logprob: logf(probabilities[chosen] / total))
+    // u rounds up to the total: the last candidate with any weight.
+    return order[probabilities.lastIndex { $0 > 0 } ?? 0]
   }
 
   /// `log softmax(x)[index]`, stable.

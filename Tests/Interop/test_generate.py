@@ -192,3 +192,34 @@ def test_expired_deadline_leaves_the_daemon_serving(policy):
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error.details()
     ok = policy.Generate(request(prompt="Hi", max_new_tokens=2), timeout=RPC_TIMEOUT_S)
     assert len(ok.token_ids) == 2
+
+
+def test_sampling_edge_cases_keep_the_logprob_contract(policy):
+    """A tiny positive temperature behaves as its limit (greedy), and the log-probabilities are
+    always the model's (temperature 1, before filtering and penalties): the same numbers as
+    greedy decoding's, never NaN, whatever the temperature, top_k, top_p or penalty."""
+    greedy = policy.Generate(
+        request("Describe it.", max_new_tokens=8, logprobs=True), timeout=RPC_TIMEOUT_S
+    )
+    expected = [entry.logprob for entry in greedy.logprobs]
+    assert all(value == value and value <= 0 for value in expected)
+    for sampling in [
+        dict(temperature=1e-45),
+        dict(temperature=1e-38),
+        dict(temperature=0.001),
+        dict(temperature=0.9, top_k=1),
+        dict(temperature=0.9, top_p=0.01),
+    ]:
+        response = policy.Generate(
+            request("Describe it.", max_new_tokens=8, logprobs=True, seed=3, **sampling),
+            timeout=RPC_TIMEOUT_S,
+        )
+        assert list(response.token_ids) == list(greedy.token_ids), sampling
+        values = [entry.logprob for entry in response.logprobs]
+        assert all(value == value for value in values), (sampling, values)  # no NaN
+        assert values == pytest.approx(expected, abs=1e-5), sampling
+    penalised = policy.Generate(
+        request("Describe it.", max_new_tokens=8, logprobs=True, repetition_penalty=1.5),
+        timeout=RPC_TIMEOUT_S,
+    )
+    assert all(value == value and value <= 0 for value in (e.logprob for e in penalised.logprobs))

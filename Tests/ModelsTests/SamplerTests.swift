@@ -32,8 +32,49 @@ struct SamplerTests {
     let topP = SamplingParameters(temperature: 0.7, topP: 1e-6, seed: seed)
     #expect(Self.draw(topK, x, 50).allSatisfy { $0 == best })
     #expect(Self.draw(topP, x, 50).allSatisfy { $0 == best })
+    // The log-probability is the model's (temperature 1, no filtering), not the filtered one.
     var sampler = Sampler(topK)
-    #expect(sampler.sample(logits: x).logprob == 0)
+    #expect(abs(Double(sampler.sample(logits: x).logprob) - Self.logSoftmax(x, Int(best))) < 1e-5)
+  }
+
+  /// `log softmax(x)[index]` in Double.
+  static func logSoftmax(_ x: [Float], _ index: Int) -> Double {
+    Double(x[index]) - log(x.map { exp(Double($0)) }.reduce(0, +))
+  }
+
+  @Test(arguments: [Float(1e-45), 1e-38, 1e-30, 1e-6])
+  func tinyTemperatureIsGreedyWithTheModelsLogprob(_ temperature: Float) {
+    let x = Self.logits(32000, seed: 11).map { $0 * 10 }
+    let best = LlavaModel.argmax(x)
+    var sampler = Sampler(SamplingParameters(temperature: temperature, seed: 5))
+    for _ in 0..<20 {
+      let sampled = sampler.sample(logits: x)
+      #expect(sampled.token == Int32(best))
+      #expect(sampled.logprob.isFinite)
+      #expect(abs(Double(sampled.logprob) - Self.logSoftmax(x, best)) < 1e-4)
+    }
+  }
+
+  @Test func tiedMaximaAtATinyTemperatureDrawAmongTheTies() {
+    let x: [Float] = [-1, 5, 2, 5]
+    let tokens = Self.draw(SamplingParameters(temperature: 1e-40, seed: 3), x, 400)
+    #expect(tokens.allSatisfy { $0 == 1 || $0 == 3 })
+    #expect(tokens.contains(1) && tokens.contains(3))
+  }
+
+  @Test func logprobIgnoresPenaltyAndFiltering() {
+    let x = Self.logits()
+    let parameters = SamplingParameters(
+      temperature: 0.5, topK: 5, topP: 0.5, repetitionPenalty: 1.7, seed: 8)
+    var sampler = Sampler(parameters)
+    for _ in 0..<50 {
+      let sampled = sampler.sample(logits: x, history: [0, 1, 2, 3])
+      #expect(abs(Double(sampled.logprob) - Self.logSoftmax(x, Int(sampled.token))) < 1e-5)
+    }
+    var greedy = Sampler(SamplingParameters(temperature: 0, repetitionPenalty: 2))
+    let penalised = greedy.sample(logits: [2, 1.5, -1], history: [0])
+    #expect(penalised.token == 1)
+    #expect(abs(Double(penalised.logprob) - Self.logSoftmax([2, 1.5, -1], 1)) < 1e-6)
   }
 
   @Test func sameSeedSameTokens() {
@@ -64,7 +105,7 @@ struct SamplerTests {
     #expect(Self.draw(SamplingParameters(topP: 0.85, seed: 5), x, 2000).contains(2))
     var sampler = Sampler(SamplingParameters(topK: 2, seed: 1))
     let sampled = sampler.sample(logits: x)
-    let expected = log(Double(probabilities[Int(sampled.token)]) / 0.8)
+    let expected = log(Double(probabilities[Int(sampled.token)]))
     #expect(abs(Double(sampled.logprob) - expected) < 1e-5)
   }
 

@@ -88,6 +88,10 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
   func accept(logits: [Float]) -> StepOutcome {
     if output.isTerminated { return .finish }
     let next = sampler.sample(logits: logits, history: tokens)
+    if next.logprob.isNaN {  // no output carries a NaN: the model's logits were not finite
+      fail(BackendError(.internalError, "the model produced non-finite logits"))
+      return .finish
+    }
     onSample()
     tokens.append(next.token)
     logprobs.append(next.logprob)
