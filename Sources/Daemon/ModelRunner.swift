@@ -3,7 +3,9 @@
 // checked and rendered on the caller's task, then join the continuous batch: a scheduler thread
 // runs every forward pass (never on the Swift cooperative pool) over a paged KV cache, one
 // batched step for all running sequences. A request whose consumer goes away (client cancel,
-// deadline) leaves the batch at the next step.
+// deadline) leaves the batch at the next step. Tokenizing and image decoding run on the
+// runner's preprocessing threads (`WorkerPool`), never on the threads that serve calls; a prompt
+// too long for the context by its byte count alone is refused before any of that.
 import Checkpoints
 public import Engine
 import Foundation
@@ -47,6 +49,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   let executor: PolicyExecutor
   let scheduler: Scheduler
   let encoder = ImageEncoder(name: "rlhfd-policy-images")
+  let preprocess: WorkerPool
   private let nextID = Atomic<UInt64>(0)
   private let sampledTokens = UnsafeSendableBox(Atomic<Int>(0))
 
@@ -86,6 +89,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       salt: SequenceKeys.salt("policy:" + settings.policyVersion)
     )
     let features = self.features
+    self.preprocess = settings.batching.preprocessPool(name: "policy")
     (executor, scheduler) = try settings.batching.start(
       for: model.language,
       name: "policy",
@@ -93,7 +97,10 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     ) { cache in PolicyExecutor(model: model, cache: cache, features: features) }
   }
 
-  deinit { scheduler.shutdown() }
+  deinit {
+    preprocess.shutdown()
+    scheduler.shutdown()
+  }
 
   /// Positions the model can attend over (prompt + generated tokens).
   public var contextLength: Int { model.weights.config.text.maxPositionEmbeddings }
@@ -108,28 +115,40 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       onCaughtUp: { scheduler.wake() }
     )
     do {
-      let sequence = try makeSequence(id: id, request, output: output)
-      guard sequence.images.contains(where: { $0.embeddings == nil }) else {
-        try admit(sequence, request)
-        return stream
-      }
-      // A new image: encode it on the encoder thread, then join the batch from there.
-      let (features, model) = (self.features, self.model)
-      encoder.run { [self] in
-        guard !output.isTerminated else { return }  // the client left meanwhile
-        do {
-          try ImageEncoder.encode([sequence], features: features) { pixels throws(ModelError) in
-            try model.imageEmbeddings(pixels: pixels)
-          }
-          try self.admit(sequence, request)
-        } catch {
-          output.finish(throwing: error)
-        }
-      }
+      try BatchErrors.checkTextBytes(
+        request.prompt.utf8.count, field: "the prompt", tokens: contextLength, tokenizer)
+      try BatchErrors.submit(
+        { [self] in
+          guard !output.isTerminated else { return }  // the client left meanwhile
+          do { try prepare(id: id, request, output: output) } catch { output.finish(throwing: error) }
+        },
+        to: preprocess
+      )
     } catch {
       output.finish(throwing: error)
     }
     return stream
+  }
+
+  /// On a preprocessing thread: renders the request into a sequence and admits it, through the
+  /// encoder thread when it brings a new image.
+  private func prepare(id: SequenceID, _ request: GenerationRequest, output: GenerationOutput) throws {
+    let sequence = try makeSequence(id: id, request, output: output)
+    guard sequence.images.contains(where: { $0.embeddings == nil }) else {
+      return try admit(sequence, request)
+    }
+    let (features, model) = (self.features, self.model)
+    encoder.run { [self] in
+      guard !output.isTerminated else { return }
+      do {
+        try ImageEncoder.encode([sequence], features: features) { pixels throws(ModelError) in
+          try model.imageEmbeddings(pixels: pixels)
+        }
+        try self.admit(sequence, request)
+      } catch {
+        output.finish(throwing: error)
+      }
+    }
   }
 
   /// Registers the sequence with the executor and submits it to the scheduler.

@@ -53,7 +53,8 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   let executor: RewardExecutor
   let scheduler: Scheduler
   let encoder = ImageEncoder(name: "rlhfd-reward-images")
-  private let salt: UInt64
+  let preprocess: WorkerPool
+  let salt: UInt64
   private let nextID = Atomic<UInt64>(0)
 
   /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
@@ -87,6 +88,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     self.salt = SequenceKeys.salt("reward:" + settings.rewardModelVersion)
     let features = self.features
+    self.preprocess = settings.batching.preprocessPool(name: "reward")
     (executor, scheduler) = try settings.batching.start(
       for: model.language,
       name: "reward",
@@ -94,7 +96,13 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     ) { cache in RewardExecutor(model: model, cache: cache, features: features) }
   }
 
-  deinit { scheduler.shutdown() }
+  deinit {
+    preprocess.shutdown()
+    scheduler.shutdown()
+  }
+
+  /// A fresh sequence id.
+  func nextSequenceID() -> UInt64 { nextID.add(1, ordering: .relaxed).newValue }
 
   /// The evaluation turn appended after the candidate's `</s>`.
   public static func evaluationPrompt(captions: [String]) -> String {
@@ -121,59 +129,20 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
 
   public func score(_ request: RewardRequest) async throws -> RewardResult {
     let submitted = ContinuousClock.now
-    let image = try features.prepare(request.image, field: "image")
-    let captions = request.facts?.captions ?? []
     let context = model.weights.config.text.maxPositionEmbeddings
-    let vocabulary = model.weights.config.text.vocabSize
-    let group = RewardGroup(count: request.responses.count)
-    var sequences: [RewardSequence] = []
-    var terms: [(correctness: Float, length: Float, eos: Float)] = []
-    var promptTokens = 0
-    var completionTokens = 0
+    let fixed = request.prompt.utf8.count + (request.facts?.captions ?? []).reduce(0) {
+      $0 + $1.utf8.count
+    }
     for (index, response) in request.responses.enumerated() {
-      let ids = try tokens(render(prompt: request.prompt, response: response, captions: captions))
-      if ids.count > context {
-        throw BackendError(
-          .invalidArgument,
-          "responses[\(index)]: the reward input is \(ids.count) tokens (with image tokens); the reward model's context holds \(context)"
-        )
-      }
-      if let bad = ids.first(where: { $0 != imageTokenId && Int($0) >= vocabulary }) {
-        throw BackendError(
-          .invalidArgument,
-          "responses[\(index)]: token id \(bad) is outside the reward model's vocabulary of \(vocabulary)"
-        )
-      }
-      let responseTokens = try tokenizer.encode(response, addBOS: false).count
-      completionTokens += responseTokens
-      promptTokens += ids.count - responseTokens
-      terms.append(
-        SymbolicRewards.terms(
-          response,
-          tokens: responseTokens,
-          endedWithEOS: true,
-          facts: request.facts,
-          weights: settings.weights
-        )
-      )
-      sequences.append(
-        RewardSequence(
-          id: SequenceID(nextID.add(1, ordering: .relaxed).newValue),
-          tokens: ids,
-          promptKeys: SequenceKeys.keys(
-            tokens: ids,
-            imageTokenId: imageTokenId,
-            images: [image.key],
-            rowsPerImage: model.weights.config.imageFeatureCount,
-            salt: salt
-          ),
-          images: [image],
-          imageTokenId: imageTokenId,
-          group: group,
-          index: index
-        )
+      try BatchErrors.checkTextBytes(
+        fixed + response.utf8.count,
+        field: "responses[\(index)] with the prompt and captions",
+        tokens: context,
+        tokenizer
       )
     }
+    let prepared = try await BatchErrors.run(on: preprocess) { [self] in try prepare(request) }
+    let (image, sequences, group) = (prepared.image, prepared.sequences, prepared.group)
     if image.embeddings == nil {
       // A new image: encode it on the encoder thread (never inside a batch step).
       let (features, model, batch) = (self.features, self.model, sequences)
@@ -190,7 +159,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
       }
     }
     let scores = try await run(sequences, group: group, request: request)
-    let rewards = zip(scores, terms).map { score, terms in
+    let rewards = zip(scores, prepared.terms).map { score, terms in
       RewardBreakdown(
         modelScore: score,
         correctness: terms.correctness,
@@ -202,8 +171,8 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     return RewardResult(
       rewards: rewards,
       rewardModelVersion: settings.rewardModelVersion,
-      promptTokens: promptTokens,
-      completionTokens: completionTokens,
+      promptTokens: prepared.promptTokens,
+      completionTokens: prepared.completionTokens,
       queueTimeMs: ModelRunner.milliseconds(computed - submitted),
       computeTimeMs: ModelRunner.milliseconds(ContinuousClock.now - computed)
     )

@@ -10,8 +10,10 @@ extension SchedulerCore {
     canAdvance: (SequenceID) -> Bool
   ) -> StepPlan? {
     dropLeavers(now: now)
+    unpark(canAdvance: canAdvance)
+    parkPaused(now: now)
     admit()
-    let entries = plan(canAdvance: canAdvance)
+    let entries = plan(now: now, canAdvance: canAdvance)
     updateGauges()
     guard !entries.isEmpty else { return nil }
     preparedAt = now
@@ -58,8 +60,12 @@ extension SchedulerCore {
   }
 
   private func dropLeavers(now: ContinuousClock.Instant) {
-    for state in running where state.cancelled || state.isExpired(at: now) {
-      end(state, state.cancelled ? .cancelled : .expired)
+    for state in running + parked {
+      if state.cancelled || state.isExpired(at: now) {
+        end(state, state.cancelled ? .cancelled : .expired)
+      } else if isStalled(state, at: now) {
+        end(state, .stalled)
+      }
     }
     for queue in waiting {
       for state in queue where state.cancelled || state.isExpired(at: now) {
@@ -128,13 +134,20 @@ extension SchedulerCore {
     }
   }
 
-  private func plan(canAdvance: (SequenceID) -> Bool) -> [StepEntry] {
+  private func plan(
+    now: ContinuousClock.Instant,
+    canAdvance: (SequenceID) -> Bool
+  ) -> [StepEntry] {
     let budget = configuration.stepTokenBudget
     // Decode rows first, so that streaming never stalls behind prefill.
     var decoding: [SequenceState] = []
     for state in running where state.isRunning && state.remaining == 1 {
       guard decoding.count < budget else { break }
-      guard canAdvance(state.id) else { continue }
+      guard canAdvance(state.id) else {
+        if state.pausedSince == nil { state.pausedSince = now }
+        continue
+      }
+      state.pausedSince = nil
       if state.blocks.count * blockSize < state.length {
         guard grow(state) else { continue }
       }

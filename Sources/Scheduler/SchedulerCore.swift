@@ -16,6 +16,8 @@ public final class SchedulerCore {
   var waiting: [[SequenceState]] = [[], []]
   /// Running sequences in admission order.
   var running: [SequenceState] = []
+  /// Sequences taken out of the batch while their consumer is behind (`parkAfter`).
+  var parked: [SequenceState] = []
   var byID: [SequenceID: SequenceState] = [:]
   var waitingGroups: [UInt64: Int] = [:]
   var waitingTokens = 0
@@ -127,6 +129,7 @@ public final class SchedulerCore {
     snapshot.waiting = waiting[0].count + waiting[1].count
     snapshot.waitingRequests = waitingGroups.count
     snapshot.running = running.count
+    snapshot.parked = parked.count
     snapshot.blocksUsed = pool.usedCount
     snapshot.blocksFree = pool.freeCount
     snapshot.blocksCached = pool.evictableCount
@@ -158,7 +161,7 @@ public final class SchedulerCore {
   /// Ends every sequence with `.shutdown` and refuses later submits.
   public func shutdown() {
     isShutDown = true
-    for state in running { end(state, .shutdown) }
+    for state in running + parked { end(state, .shutdown) }
     for queue in waiting {
       for state in queue { end(state, .shutdown) }
     }
@@ -211,6 +214,9 @@ public final class SchedulerCore {
       releaseBlocks(state)
       running.removeAll { $0 === state }
       state.isRunning = false
+    } else if state.isParked {
+      parked.removeAll { $0 === state }
+      state.isParked = false
     } else {
       let index = state.priority.rawValue
       if let position = waiting[index].firstIndex(where: { $0 === state }) {

@@ -22,6 +22,10 @@ final class SequenceState {
   var pendingBlocks: Range<Int> = 0..<0
   var admitOrder: UInt64 = 0
   var isRunning = false
+  /// Parked: paused by its consumer and out of the batch (no blocks), neither running nor waiting.
+  var isParked = false
+  /// Since when its consumer has been behind (nil while it keeps up).
+  var pausedSince: ContinuousClock.Instant?
   var cancelled = false
   var generated = 0
   var lastAppend: ContinuousClock.Instant?

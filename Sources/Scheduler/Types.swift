@@ -69,6 +69,12 @@ public struct SchedulerConfiguration: Sendable {
   public var prefixSharing = true
   /// Where metrics go; nil means the global `MetricsSystem.factory`.
   public var metricsFactory: (any MetricsFactory)? = nil
+  /// A sequence whose consumer has not caught up for this long ends with `.stalled`, freeing
+  /// its slot and blocks; nil = never.
+  public var stallTimeout: Duration? = .seconds(30)
+  /// A sequence paused this long is parked (its slot and blocks freed, to be recomputed when
+  /// its consumer catches up) while other sequences wait.
+  public var parkAfter: Duration = .seconds(1)
 
   public init(blockCount: Int, maxSequenceLength: Int) {
     self.blockCount = blockCount
@@ -158,6 +164,8 @@ public enum EndReason: Sendable, Equatable {
   case outOfMemory
   /// An append would take it past `maxSequenceLength`; the appended token was delivered.
   case lengthLimit
+  /// Its consumer did not catch up within `stallTimeout`.
+  case stalled
 }
 
 /// Runs the steps. Called only on the scheduler's thread, never with the scheduler's lock held
@@ -169,7 +177,8 @@ public protocol StepExecutor: AnyObject {
   /// once per admitted sequence, never for a preemption or a rejected submit.
   func sequenceEnded(_ id: SequenceID, reason: EndReason)
   /// False while the consumer of this sequence is behind (stream backpressure): the sequence keeps
-  /// its blocks but gets no decode row this step.
+  /// its blocks but gets no decode row this step (it is parked, or ends `.stalled`, when that lasts:
+  /// `SchedulerConfiguration.parkAfter`, `.stallTimeout`).
   func canAdvance(_ id: SequenceID) -> Bool
 }
 
@@ -194,6 +203,9 @@ public struct SchedulerSnapshot: Sendable, Equatable {
   /// Prompt positions not computed thanks to prefix sharing.
   public var reusedPositions = 0
   public var preemptions = 0
+  /// Paused sequences parked so that waiting ones could run (`parkAfter`), and parked now.
+  public var parks = 0
+  public var parked = 0
   public var rejections = 0
   public var ended = 0
 }

@@ -30,6 +30,12 @@ struct PieceTable: Sendable {
 
   var count: Int { kinds.count }
 
+  /// The longest surface of a text piece, in bytes.
+  var longestTextSurface: Int {
+    kinds.indices.lazy.filter { kinds[$0] == .text }.map { offsets[$0 + 1] - offsets[$0] }.max()
+      ?? 1
+  }
+
   init(model: SentencePieceModel) throws(TokenizerError) {
     let spaceSymbol: [UInt8] = [0xE2, 0x96, 0x81]
     var kinds: [Kind] = []

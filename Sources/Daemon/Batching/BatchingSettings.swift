@@ -22,6 +22,12 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
   public var maxWaitingTokens = 1 << 20
   /// Reuse the KV blocks of equal prefixes (image + prompt) across sequences and requests.
   public var prefixCaching = true
+  /// A stream not read for this long ends with RESOURCE_EXHAUSTED, freeing its slot; 0 = never.
+  /// (A stream paused for a second while others wait gives up its slot before that.)
+  public var stallTimeoutSeconds = 30.0
+  /// Threads that tokenize prompts and decode images for this model (off the threads that
+  /// serve calls); requests beyond `max_waiting_requests` waiting for them are refused.
+  public var preprocessThreads = 1
 
   public init() {}
 
@@ -33,6 +39,8 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     case maxWaitingRequests = "max_waiting_requests"
     case maxWaitingTokens = "max_waiting_tokens"
     case prefixCaching = "prefix_caching"
+    case stallTimeoutSeconds = "stall_timeout_seconds"
+    case preprocessThreads = "preprocess_threads"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -48,6 +56,10 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     maxWaitingTokens =
       try c.decodeIfPresent(Int.self, forKey: .maxWaitingTokens) ?? d.maxWaitingTokens
     prefixCaching = try c.decodeIfPresent(Bool.self, forKey: .prefixCaching) ?? d.prefixCaching
+    stallTimeoutSeconds =
+      try c.decodeIfPresent(Double.self, forKey: .stallTimeoutSeconds) ?? d.stallTimeoutSeconds
+    preprocessThreads =
+      try c.decodeIfPresent(Int.self, forKey: .preprocessThreads) ?? d.preprocessThreads
   }
 
   /// Checks values that decode but make no sense.
@@ -62,6 +74,12 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
       throw ConfigurationError(
         "'batching.step_token_budget' (\(stepTokenBudget)) must be at least 'batching.max_batch_size' (\(maxBatchSize)) so every running sequence can decode each step"
       )
+    }
+    if !(stallTimeoutSeconds.isFinite && stallTimeoutSeconds >= 0) {
+      throw ConfigurationError("'batching.stall_timeout_seconds' must be a number >= 0 (0 = never)")
+    }
+    if !(1...64).contains(preprocessThreads) {
+      throw ConfigurationError("'batching.preprocess_threads' must be between 1 and 64")
     }
     if maxWaitingRequests < 0 || maxWaitingTokens < 0 || kvCacheBytes < 1 {
       throw ConfigurationError(
@@ -98,7 +116,19 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     configuration.maxWaitingTokens = maxWaitingTokens
     configuration.name = name
     configuration.prefixSharing = prefixCaching
+    configuration.stallTimeout = stallTimeoutSeconds > 0 ? .seconds(stallTimeoutSeconds) : nil
+    configuration.parkAfter = min(.seconds(1), configuration.stallTimeout ?? .seconds(1))
     return configuration
+  }
+
+  /// The pool that prepares this model's requests (`preprocess_threads`, queue bounded by
+  /// `max_waiting_requests`).
+  func preprocessPool(name: String) -> WorkerPool {
+    WorkerPool(
+      name: "rlhfd-\(name)-prep",
+      threads: preprocessThreads,
+      maxQueued: max(1, maxWaitingRequests)
+    )
   }
 
   /// Sizes the KV cache of `model`, makes the executor over it and starts the scheduler thread.

@@ -5,26 +5,20 @@
 import Foundation
 import Imaging
 import Models
+import Scheduler
 import Services
 
-/// One thread per model that encodes the images of requests in arrival order. The thread holds
-/// only the job queue, never the encoder: an encoder dropped before use (a runner whose load
-/// failed after making it) stops its thread in `deinit` instead of leaving it with a dangling
-/// reference.
+/// One thread per model that encodes the images of requests in arrival order (a one-thread
+/// `WorkerPool` with no bound on its queue: requests reach it only after admission checks).
 final class ImageEncoder: Sendable {
-  private let queue = JobQueue()
+  private let pool: WorkerPool
 
   init(name: String) {
-    let queue = self.queue
-    let thread = Thread { queue.loop() }
-    thread.name = name
-    thread.start()
+    pool = WorkerPool(name: name, threads: 1, maxQueued: .max, niceness: 0)
   }
 
-  deinit { queue.stop() }
-
   /// Runs `job` on the encoder thread.
-  func run(_ job: @escaping @Sendable () -> Void) { queue.append(job) }
+  func run(_ job: @escaping @Sendable () -> Void) { try? pool.submit(job) }
 
   /// Fills in `sequences`' image rows (all sequences carry the same images in the reward's
   /// case, any images in the policy's), encoding what the cache does not hold.
@@ -48,39 +42,4 @@ final class ImageEncoder: Sendable {
     }
   }
 
-}
-
-/// The encoder thread's jobs; the thread ends when the queue is stopped and empty.
-private final class JobQueue: @unchecked Sendable {
-  private let condition = NSCondition()
-  private var jobs: [@Sendable () -> Void] = []
-  private var stopped = false
-
-  func append(_ job: @escaping @Sendable () -> Void) {
-    condition.lock()
-    jobs.append(job)
-    condition.signal()
-    condition.unlock()
-  }
-
-  func stop() {
-    condition.lock()
-    stopped = true
-    condition.signal()
-    condition.unlock()
-  }
-
-  func loop() {
-    while true {
-      condition.lock()
-      while jobs.isEmpty && !stopped { condition.wait() }
-      if jobs.isEmpty {
-        condition.unlock()
-        return
-      }
-      let job = jobs.removeFirst()
-      condition.unlock()
-      job()
-    }
-  }
 }

@@ -59,33 +59,3 @@ final class PolicyExecutor: StepExecutor, @unchecked Sendable {
     registry.sequence(id)?.canAdvance ?? true
   }
 }
-
-/// What a client hears when the scheduler lets go of its sequence early.
-enum BatchErrors {
-  static func error(for reason: EndReason, what: String) -> (any Error)? {
-    switch reason {
-    case .finished: nil
-    case .cancelled: CancellationError()
-    case .expired:
-      BackendError(.deadlineExceeded, "the deadline passed before the \(what) finished")
-    case .shutdown: BackendError(.unavailable, "the daemon is shutting down; retry elsewhere")
-    case .lengthLimit:
-      BackendError(.invalidArgument, "the \(what) reached the model's context length")
-    case .outOfMemory:
-      BackendError(
-        .resourceExhausted,
-        "the KV cache cannot hold this \(what) even alone: raise batching.kv_cache_bytes"
-      )
-    }
-  }
-
-  static func admission(_ error: AdmissionError) -> BackendError {
-    switch error.code {
-    case .queueFull: BackendError(.resourceExhausted, error.message)
-    case .tooLong: BackendError(.invalidArgument, error.message)
-    case .shuttingDown: BackendError(.unavailable, error.message)
-    case .emptyPrompt: BackendError(.invalidArgument, error.message)
-    case .duplicateID: BackendError(.internalError, error.message)
-    }
-  }
-}
