@@ -48,7 +48,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   let generationContext: GenerationContext
   let executor: PolicyExecutor
   let scheduler: Scheduler
-  let encoder = ImageEncoder(name: "rlhfd-policy-images")
+  let encoder = ImageEncoder()
   let preprocess: WorkerPool
   private let nextID = Atomic<UInt64>(0)
   private let sampledTokens = UnsafeSendableBox(Atomic<Int>(0))
@@ -89,7 +89,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       salt: SequenceKeys.salt("policy:" + settings.policyVersion)
     )
     let features = self.features
-    self.preprocess = settings.batching.preprocessPool(name: "policy")
+    self.preprocess = settings.batching.preprocessPool()
     (executor, scheduler) = try settings.batching.start(
       for: model.language,
       name: "policy",

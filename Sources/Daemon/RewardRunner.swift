@@ -52,7 +52,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   let imageTokenId: Int32
   let executor: RewardExecutor
   let scheduler: Scheduler
-  let encoder = ImageEncoder(name: "rlhfd-reward-images")
+  let encoder = ImageEncoder()
   let preprocess: WorkerPool
   let salt: UInt64
   private let nextID = Atomic<UInt64>(0)
@@ -88,7 +88,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     self.salt = SequenceKeys.salt("reward:" + settings.rewardModelVersion)
     let features = self.features
-    self.preprocess = settings.batching.preprocessPool(name: "reward")
+    self.preprocess = settings.batching.preprocessPool()
     (executor, scheduler) = try settings.batching.start(
       for: model.language,
       name: "reward",

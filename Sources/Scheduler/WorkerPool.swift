@@ -34,18 +34,19 @@ public final class WorkerPool: Sendable {
   /// Jobs that may wait beyond the running ones.
   public var maxQueued: Int { jobs.maxQueued }
 
-  /// Starts `threads` worker threads named `name`, at nice value `niceness`.
-  public init(name: String, threads: Int, maxQueued: Int, niceness: Int32 = 5) {
+  /// Starts `threads` worker threads, `niceness` nicer than the caller's. (Foundation on Linux does not
+  /// pass `Thread.name` to the kernel, so the threads carry the process's name.)
+  public init(threads: Int, maxQueued: Int, niceness: Int32 = 5) {
     precondition(threads >= 1 && maxQueued >= 0)
     let jobs = JobQueue(maxQueued: maxQueued)
     self.jobs = jobs
-    for index in 0..<threads {
+    for _ in 0..<threads {
       let thread = Thread {
         // Linux keeps a nice value per thread: who = 0 lowers only this worker's priority.
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        if niceness != 0 { _ = setpriority(which, 0, getpriority(which, 0) + niceness) }
         jobs.serve()
       }
-      thread.name = threads == 1 ? name : "\(name)-\(index)"
       thread.start()
     }
   }

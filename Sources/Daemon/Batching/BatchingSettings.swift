@@ -123,12 +123,8 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
 
   /// The pool that prepares this model's requests (`preprocess_threads`, queue bounded by
   /// `max_waiting_requests`).
-  func preprocessPool(name: String) -> WorkerPool {
-    WorkerPool(
-      name: "rlhfd-\(name)-prep",
-      threads: preprocessThreads,
-      maxQueued: max(1, maxWaitingRequests)
-    )
+  func preprocessPool() -> WorkerPool {
+    WorkerPool(threads: preprocessThreads, maxQueued: max(1, maxWaitingRequests))
   }
 
   /// Sizes the KV cache of `model`, makes the executor over it and starts the scheduler thread.

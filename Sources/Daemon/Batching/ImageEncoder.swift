@@ -13,9 +13,7 @@ import Services
 final class ImageEncoder: Sendable {
   private let pool: WorkerPool
 
-  init(name: String) {
-    pool = WorkerPool(name: name, threads: 1, maxQueued: .max, niceness: 0)
-  }
+  init() { pool = WorkerPool(threads: 1, maxQueued: .max, niceness: 0) }
 
   /// Runs `job` on the encoder thread.
   func run(_ job: @escaping @Sendable () -> Void) { try? pool.submit(job) }
