@@ -31,6 +31,6 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 stamp=.venv/.rlhfd-setup
 if [[ ! -f $stamp || clients/python/pyproject.toml -nt $stamp || $0 -nt $stamp ]]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest >&2
+  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest h2 >&2
   touch "$stamp"
 fi

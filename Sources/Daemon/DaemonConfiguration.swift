@@ -3,6 +3,7 @@
 import Engine
 import Foundation
 public import GRPCBridge
+import Imaging
 import Yams
 
 /// Everything `rlhfd serve` needs to start. Field names are the YAML keys.
@@ -35,7 +36,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// Largest accepted image file, in bytes.
   public var imageMaxBytes: Int = 32 << 20
   /// Largest accepted image, in pixels (width × height).
-  public var imageMaxPixels: Int = 40_000_000
+  public var imageMaxPixels: Int = ImageLimits().maxPixels
   /// Smallest accepted image width and height.
   public var imageMinSide: Int = 1
   /// Bytes of projected image features kept for `Image.sha256` references.

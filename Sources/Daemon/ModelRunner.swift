@@ -116,11 +116,17 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     )
     do {
       try BatchErrors.checkTextBytes(
-        request.prompt.utf8.count, field: "the prompt", tokens: contextLength, tokenizer)
+        request.prompt.utf8.count,
+        field: "the prompt",
+        tokens: contextLength,
+        tokenizer
+      )
       try BatchErrors.submit(
         { [self] in
           guard !output.isTerminated else { return }  // the client left meanwhile
-          do { try prepare(id: id, request, output: output) } catch { output.finish(throwing: error) }
+          do { try prepare(id: id, request, output: output) } catch {
+            output.finish(throwing: error)
+          }
         },
         to: preprocess
       )
@@ -132,7 +138,9 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
 
   /// On a preprocessing thread: renders the request into a sequence and admits it, through the
   /// encoder thread when it brings a new image.
-  private func prepare(id: SequenceID, _ request: GenerationRequest, output: GenerationOutput) throws {
+  private func prepare(id: SequenceID, _ request: GenerationRequest, output: GenerationOutput)
+    throws
+  {
     let sequence = try makeSequence(id: id, request, output: output)
     guard sequence.images.contains(where: { $0.embeddings == nil }) else {
       return try admit(sequence, request)

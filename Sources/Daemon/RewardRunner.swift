@@ -130,9 +130,11 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   public func score(_ request: RewardRequest) async throws -> RewardResult {
     let submitted = ContinuousClock.now
     let context = model.weights.config.text.maxPositionEmbeddings
-    let fixed = request.prompt.utf8.count + (request.facts?.captions ?? []).reduce(0) {
-      $0 + $1.utf8.count
-    }
+    let fixed =
+      request.prompt.utf8.count
+      + (request.facts?.captions ?? []).reduce(0) {
+        $0 + $1.utf8.count
+      }
     for (index, response) in request.responses.enumerated() {
       try BatchErrors.checkTextBytes(
         fixed + response.utf8.count,

@@ -14,7 +14,7 @@ public struct ImageLimits: Sendable, Hashable {
     maxBytes: Int = 32 << 20,
     maxWidth: Int = 8192,
     maxHeight: Int = 8192,
-    maxPixels: Int = 40_000_000,
+    maxPixels: Int = 25_000_000,
     minWidth: Int = 1,
     minHeight: Int = 1
   ) {

@@ -65,7 +65,12 @@ struct SamplerTests {
   @Test func logprobIgnoresPenaltyAndFiltering() {
     let x = Self.logits()
     let parameters = SamplingParameters(
-      temperature: 0.5, topK: 5, topP: 0.5, repetitionPenalty: 1.7, seed: 8)
+      temperature: 0.5,
+      topK: 5,
+      topP: 0.5,
+      repetitionPenalty: 1.7,
+      seed: 8
+    )
     var sampler = Sampler(parameters)
     for _ in 0..<50 {
       let sampled = sampler.sample(logits: x, history: [0, 1, 2, 3])

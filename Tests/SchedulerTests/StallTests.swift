@@ -29,7 +29,10 @@ import Testing
     #expect(driver.executor.endReasons(SequenceID(2)) == [.finished])
     let entries = driver.executor.plans.flatMap(\.entries).filter { $0.sequence == SequenceID(1) }
     #expect(entries.first?.positions == 0..<6)
-    #expect(entries.dropFirst().first.map { $0.positions.lowerBound < 6 && $0.positions.upperBound == 7 } == true)
+    #expect(
+      entries.dropFirst().first.map { $0.positions.lowerBound < 6 && $0.positions.upperBound == 7 }
+        == true
+    )
   }
 
   @Test func aPausedSequenceKeepsItsBlocksWhenNobodyWaits() throws {
