@@ -24,13 +24,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# Python: the client package (editable, so the tests use the tree's stubs) and pytest.
+# Python: the client package (editable, so the tests use the tree's stubs), pytest, and h2
+# (hyperframe + hpack: the interop tests that send raw HTTP/2 frames).
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
 stamp=.venv/.rlhfd-setup
 if [[ ! -f $stamp || clients/python/pyproject.toml -nt $stamp || $0 -nt $stamp ]]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest >&2
+  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest h2 >&2
   touch "$stamp"
 fi
