@@ -1,6 +1,7 @@
 // How the connection limits become the core's channel args.
-@testable import GRPCBridge
 import Testing
+
+@testable import GRPCBridge
 
 @Suite struct ConnectionLimitsTests {
   @Test func defaultsBecomeChannelArgs() {
