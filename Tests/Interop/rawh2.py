@@ -152,5 +152,5 @@ class RawConnection:
             return any(isinstance(f, SettingsFrame) and "ACK" not in f.flags for f in self.frames)
 
         self.read(timeout, until=first)
-        frame = next(f for f in self.frames if isinstance(f, SettingsFrame) and "ACK" not in f.flags)
-        return dict(frame.settings)
+        settings = [f for f in self.frames if isinstance(f, SettingsFrame) and "ACK" not in f.flags]
+        return dict(settings[0].settings)

@@ -95,7 +95,9 @@ def test_a_client_that_stops_answering_pings_is_dropped(make_daemon, tmp_path):
     """While a call runs, the server pings after `keepalive_time_seconds`; a client that never
     answers loses the connection after `keepalive_timeout_seconds` (its call ends)."""
     config = tmp_path / "keepalive.yaml"
-    config.write_text("connections:\n  keepalive_time_seconds: 0.5\n  keepalive_timeout_seconds: 0.5\n")
+    config.write_text(
+        "connections:\n  keepalive_time_seconds: 0.5\n  keepalive_timeout_seconds: 0.5\n"
+    )
     daemon = make_daemon(args=["--config", str(config)])
     connection = RawConnection(daemon.port)
     connection.ack_settings()
