@@ -24,7 +24,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# Python: the client package (editable, so the tests use the tree's stubs) and pytest.
+# Python: the client package (editable, so the tests use the tree's stubs), pytest, and h2
+# (hyperframe + hpack: the interop tests that send raw HTTP/2 frames).
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv

@@ -68,7 +68,26 @@ int64_t cgrpc_deadline_remaining_ns(gpr_timespec deadline) {
   gpr_timespec mono = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
   if (gpr_time_cmp(mono, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0) return INT64_MAX;
   gpr_timespec left = gpr_time_sub(mono, gpr_now(GPR_CLOCK_MONOTONIC));
+  // grpc-timeout allows up to 99999999H (~11,000 years), which the core keeps as a finite
+  // deadline: seconds × 10^9 would overflow. Anything past the bound is no deadline at all.
+  if (left.tv_sec >= CGRPC_DEADLINE_UNBOUNDED_AFTER_S) return INT64_MAX;
+  if (left.tv_sec <= -CGRPC_DEADLINE_UNBOUNDED_AFTER_S) return -1;  // long past
   return left.tv_sec * 1000000000LL + left.tv_nsec;
+}
+
+// The core (surface/call.cc) keeps the flags of the last received message, including the
+// compressed flag, which its decompression filter clears once it decompressed the message. Only
+// this test hook exports them (a C++ symbol of libgrpc 1.51); weak, so a core without it links
+// and the check is skipped.
+extern uint32_t cgrpc_core_message_flags(grpc_call *call) __asm__(
+    "_Z37grpc_call_test_only_get_message_flagsP9grpc_call") __attribute__((weak));
+
+// GRPC_WRITE_INTERNAL_COMPRESS of the core's src/core/lib/transport/transport.h.
+#define CGRPC_WRITE_INTERNAL_COMPRESS 0x80000000u
+
+int cgrpc_call_last_message_compressed(grpc_call *call) {
+  if (cgrpc_core_message_flags == NULL) return 0;
+  return (cgrpc_core_message_flags(call) & CGRPC_WRITE_INTERNAL_COMPRESS) != 0;
 }
 
 // MARK: - Slices and byte buffers

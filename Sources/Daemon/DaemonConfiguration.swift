@@ -17,6 +17,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var maxSendMessageBytes: Int = 32 << 20
   /// How long SIGTERM waits for in-flight calls before cancelling them, in seconds.
   public var drainTimeoutSeconds: Double = 10
+  /// Limits on each client connection: concurrent calls, idle, keepalive and age timeouts.
+  public var connections = ConnectionSettings()
   /// trace, debug, info, notice, warning, error, critical.
   public var logLevel: String = "info"
   /// Serve `rlhfd.v1.Debug` (Sleep, Echo, Ticks): for tests and diagnostics, never in production.
@@ -94,6 +96,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case maxReceiveMessageBytes = "max_receive_message_bytes"
     case maxSendMessageBytes = "max_send_message_bytes"
     case drainTimeoutSeconds = "drain_timeout_seconds"
+    case connections
     case logLevel = "log_level"
     case debugService = "debug_service"
     case policyModel = "policy_model"
@@ -124,6 +127,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.drainTimeoutSeconds =
       try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds)
       ?? defaults.drainTimeoutSeconds
+    self.connections =
+      try c.decodeIfPresent(ConnectionSettings.self, forKey: .connections) ?? defaults.connections
     self.logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
     self.debugService =
       try c.decodeIfPresent(Bool.self, forKey: .debugService) ?? defaults.debugService
@@ -161,6 +166,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     try Self.checkKeys(mapping, allowed: CodingKeys.allCases.map(\.rawValue), path: "")
     if let tls = mapping["tls"]?.mapping {
       try Self.checkKeys(tls, allowed: TLSFiles.CodingKeys.allCases.map(\.rawValue), path: "tls.")
+    }
+    if let connections = mapping["connections"]?.mapping {
+      let keys = ConnectionSettings.CodingKeys.allCases.map(\.rawValue)
+      try Self.checkKeys(connections, allowed: keys, path: "connections.")
     }
     if let weights = mapping["reward_weights"]?.mapping {
       let keys = RewardWeights.CodingKeys.allCases.map(\.rawValue)
@@ -216,6 +225,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     if !(self.drainTimeoutSeconds >= 0 && self.drainTimeoutSeconds <= 3600) {
       throw ConfigurationError("'drain_timeout_seconds' must be between 0 and 3600")
     }
+    try self.connections.validate()
     if !["llava15", "llava_rlhf"].contains(self.chatTemplate) {
       throw ConfigurationError(
         "'chat_template' must be llava15 or llava_rlhf, not '\(self.chatTemplate)'"
@@ -272,7 +282,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       tls: tls,
       maxReceiveMessageBytes: self.maxReceiveMessageBytes,
       maxSendMessageBytes: self.maxSendMessageBytes,
-      drainTimeout: .milliseconds(Int64(self.drainTimeoutSeconds * 1000))
+      drainTimeout: .milliseconds(Int64(self.drainTimeoutSeconds * 1000)),
+      connectionLimits: self.connections.limits
     )
   }
 

@@ -17,7 +17,9 @@ public struct BridgeConfiguration: Sendable {
   /// Requests armed in the core per registered method; more calls wait in the core until one
   /// is taken.
   public var acceptBacklog: Int
-  /// Extra integer channel args for the core (`grpc.max_concurrent_streams`, …); they override
+  /// Calls per connection, idle and keepalive limits.
+  public var connectionLimits: ConnectionLimits
+  /// Extra integer channel args for the core (`grpc.http2.max_ping_strikes`, …); they override
   /// the bridge's own.
   public var channelArgs: [String: Int32]
 
@@ -28,6 +30,7 @@ public struct BridgeConfiguration: Sendable {
     maxSendMessageBytes: Int = 32 << 20,
     drainTimeout: Duration = .seconds(10),
     acceptBacklog: Int = 16,
+    connectionLimits: ConnectionLimits = ConnectionLimits(),
     channelArgs: [String: Int32] = [:]
   ) {
     self.addresses = addresses
@@ -36,6 +39,7 @@ public struct BridgeConfiguration: Sendable {
     self.maxSendMessageBytes = maxSendMessageBytes
     self.drainTimeout = drainTimeout
     self.acceptBacklog = acceptBacklog
+    self.connectionLimits = connectionLimits
     self.channelArgs = channelArgs
   }
 
@@ -62,17 +66,16 @@ public struct BridgeConfiguration: Sendable {
   }
 
   /// The core's channel args: message sizes, no SO_REUSEPORT (a second daemon on the same port
-  /// must fail, not silently share traffic), a handshake timeout against connections that never
-  /// speak, and a bound on concurrent streams per connection (beyond it, calls queue in the
-  /// client; admission control proper is the scheduler's job).
+  /// must fail, not silently share traffic) and the connection limits (a handshake timeout
+  /// against connections that never speak, idle and keepalive timeouts, a bound on concurrent
+  /// streams per connection; admission control proper is the scheduler's job).
   var coreChannelArgs: [String: Int32] {
     var args: [String: Int32] = [
       "grpc.so_reuseport": 0,
       "grpc.max_receive_message_length": Int32(clamping: self.maxReceiveMessageBytes),
       "grpc.max_send_message_length": Int32(clamping: self.maxSendMessageBytes),
-      "grpc.server_handshake_timeout_ms": 10_000,
-      "grpc.max_concurrent_streams": 128,
     ]
+    args.merge(self.connectionLimits.channelArgs) { _, limit in limit }
     args.merge(self.channelArgs) { _, override in override }
     return args
   }

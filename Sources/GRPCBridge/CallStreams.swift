@@ -4,9 +4,11 @@ internal import CGRPCShim
 import GRPCCore
 import Synchronization
 
-/// Request parts: the request metadata, then the messages. A single-message request read with
-/// the call is yielded at once; otherwise one message per RECV_MESSAGE until half-close,
-/// pull-driven: a receive batch is started only when the handler asks for the next message.
+/// Request parts: the request metadata, then the messages, one per RECV_MESSAGE until the client
+/// half-closes, pull-driven: a receive batch is started only when the handler asks for the next
+/// message. A single-message request read with the call is yielded at once; the stream still
+/// ends only at the half-close, so that GRPCCore sees a second message sent to a unary method
+/// (and fails the call) instead of the bridge dropping it.
 struct CallInbound: AsyncSequence, Sendable {
   typealias Element = RPCRequestPart<[UInt8]>
   let call: ServerCall
@@ -16,6 +18,7 @@ struct CallInbound: AsyncSequence, Sendable {
   struct Iterator: AsyncIteratorProtocol {
     let call: ServerCall
     var sentMetadata = false
+    var tookSingleRequest = false
     var finished = false
 
     mutating func next() async throws -> RPCRequestPart<[UInt8]>? {
@@ -24,10 +27,17 @@ struct CallInbound: AsyncSequence, Sendable {
         return .metadata(self.call.requestMetadata)
       }
       if self.finished { return nil }
-      if let single = self.call.singleRequest {
-        self.finished = true
-        guard case .message(let message) = single else { return nil }
-        return .message(message)
+      if let single = self.call.singleRequest, !self.tookSingleRequest {
+        self.tookSingleRequest = true
+        switch single {
+        case .message(let message): return .message(message)
+        case .invalid(let error):
+          self.finished = true
+          throw error
+        case .none:
+          self.finished = true
+          return nil
+        }
       }
       guard let message = try await self.call.receiveMessage() else {
         self.finished = true

@@ -20,6 +20,7 @@ final class ServerCall: @unchecked Sendable {
 
   enum SingleRequest {
     case message([UInt8])
+    case invalid(RPCError)
     case none
   }
   let remotePeer: String
@@ -43,7 +44,11 @@ final class ServerCall: @unchecked Sendable {
       deadline = slot.pointee.deadline
       if method.readsPayload {
         self.singleRequest =
-          slot.pointee.payload.map { .message([UInt8]($0)) } ?? SingleRequest.none
+          switch slot.pointee.payload.map({ Self.message(in: $0, of: slot.pointee.call) }) {
+          case .success(let message): .message(message)
+          case .failure(let error): .invalid(error)
+          case nil: SingleRequest.none
+          }
       } else {
         self.singleRequest = nil
       }
@@ -110,14 +115,36 @@ final class ServerCall: @unchecked Sendable {
           continuation.resume(returning: .failure(Self.callEnded))
           return
         }
-        continuation.resume(returning: .success(cgrpc_batch_received(batch).map([UInt8].init)))
+        guard let buffer = cgrpc_batch_received(batch) else {
+          continuation.resume(returning: .success(nil))
+          return
+        }
+        let message = Self.message(in: buffer, of: self.slot.pointee.call)
+        continuation.resume(returning: message.map { Optional($0) })
       }
       if !started { continuation.resume(returning: .failure(Self.callEnded)) }
     }
     return try result.get()
   }
 
+  /// The payload of a message just received on `call`, or INTERNAL when the message breaks the
+  /// protocol in a way the core lets through: the compressed flag set without a `grpc-encoding`.
+  private static func message(
+    in buffer: UnsafeMutablePointer<grpc_byte_buffer>,
+    of call: OpaquePointer?
+  ) -> Result<[UInt8], RPCError> {
+    if cgrpc_call_last_message_compressed(call) != 0 {
+      return .failure(Self.compressedWithoutEncoding)
+    }
+    return .success([UInt8](buffer))
+  }
+
   static let callEnded = RPCError(code: .cancelled, message: "The call has already ended.")
+  static let compressedWithoutEncoding = RPCError(
+    code: .internalError,
+    message:
+      "A request message has the compressed flag set, but the call has no grpc-encoding (or identity)."
+  )
 
   // MARK: Cancellation
 

@@ -45,6 +45,12 @@ struct ConfigurationOptions: ParsableArguments {
   @Option(name: .long, help: "Seconds that shutdown waits for in-flight calls.")
   var drainTimeout: Double?
 
+  @Option(name: .long, help: "Calls at once per client connection (more wait in the client).")
+  var maxConcurrentStreams: Int?
+
+  @Option(name: .long, help: "Seconds after which a connection without calls is closed; 0 = never.")
+  var connectionIdleTimeout: Double?
+
   @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String?
 
@@ -119,6 +125,12 @@ struct ConfigurationOptions: ParsableArguments {
     if let bytes = self.maxReceiveMessageBytes { configuration.maxReceiveMessageBytes = bytes }
     if let bytes = self.maxSendMessageBytes { configuration.maxSendMessageBytes = bytes }
     if let seconds = self.drainTimeout { configuration.drainTimeoutSeconds = seconds }
+    if let streams = self.maxConcurrentStreams {
+      configuration.connections.maxConcurrentStreams = streams
+    }
+    if let seconds = self.connectionIdleTimeout {
+      configuration.connections.idleTimeoutSeconds = seconds
+    }
     if let level = self.logLevel { configuration.logLevel = level }
     if self.debugService { configuration.debugService = true }
     if self.noModel && self.policyModel != nil {

@@ -107,7 +107,7 @@ def test_concurrent_sleeps_run_in_parallel(shared_channel):
 
 
 def test_more_calls_than_the_stream_limit_queue_and_all_succeed(shared_channel):
-    """200 Sleep(300 ms) calls at once on ONE connection (the daemon allows 128 concurrent
+    """200 Sleep(300 ms) calls at once on ONE connection (the daemon allows 32 concurrent
     streams per connection): the excess waits in the client and every call answers OK."""
     stub = debug_pb2_grpc.DebugStub(shared_channel)
     start = time.monotonic()

@@ -32,8 +32,17 @@ int cgrpc_cq_next(grpc_completion_queue *cq, void **tag, int *success);
 /// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, hidden from Swift).
 void cgrpc_set_thread_name(const char *name);
 
-/// Nanoseconds from now until `deadline` on the monotonic clock; INT64_MAX for an infinite one.
+/// Remaining time beyond which a deadline counts as none (100 years, in seconds).
+#define CGRPC_DEADLINE_UNBOUNDED_AFTER_S (100LL * 365 * 24 * 3600)
+
+/// Nanoseconds from now until `deadline` on the monotonic clock (negative once it passed);
+/// INT64_MAX for an infinite deadline or one more than CGRPC_DEADLINE_UNBOUNDED_AFTER_S away.
 int64_t cgrpc_deadline_remaining_ns(gpr_timespec deadline);
+
+/// 1 when the message just received on `call` has the compressed flag set but was not
+/// decompressed, because the call has no `grpc-encoding` (or `identity`); the gRPC spec makes
+/// that an error, which core 1.51 does not raise. 0 otherwise, or when the core cannot tell.
+int cgrpc_call_last_message_compressed(grpc_call *call);
 
 // MARK: - Slices and byte buffers
 
