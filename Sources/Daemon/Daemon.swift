@@ -54,6 +54,13 @@ public enum Daemon {
         debug: configuration.debugService,
         policy: policySlot.map { LoadingPolicyBackend(slot: $0) },
         reward: rewardSlot.map { LoadingRewardBackend(slot: $0) },
+        modelInfo: Self.modelInfo(
+          policy: policyDirectory.flatMap { directory in policySlot.map { (directory, $0) } },
+          reward: rewardDirectory.flatMap { directory in rewardSlot.map { (directory, $0) } }
+        ),
+        probeImage: { [limits = configuration.runnerSettings().imageLimits] in
+          _ = try ImageDecoder(limits: limits).probe($0)
+        },
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger
       )

@@ -3,11 +3,29 @@ import API
 import GRPCCore
 
 struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
+  /// The served models; nil in a catalog built without a daemon behind it.
+  var modelInfo: ModelInfoSource?
+
   func getModelInfo(
     request: Rlhfd_V1_GetModelInfoRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_ModelInfo {
-    throw NotBuilt.error("Admin.GetModelInfo", needs: "model loaded")
+    guard let modelInfo else { throw NotBuilt.error("Admin.GetModelInfo", needs: "model") }
+    let info: ModelInfo
+    do { info = try modelInfo() } catch { throw PolicyService.rpcError(error) }
+    var message = Rlhfd_V1_ModelInfo()
+    message.policyModelName = info.policyModelName
+    message.rewardModelName = info.rewardModelName
+    message.architecture = info.architecture
+    message.contextLength = UInt32(clamping: info.contextLength)
+    message.vocabSize = UInt32(clamping: info.vocabSize)
+    message.imageSize = UInt32(clamping: info.imageSize)
+    message.imageTokens = UInt32(clamping: info.imageTokens)
+    message.policyVersion = info.policyVersion
+    message.rewardModelVersion = info.rewardModelVersion
+    message.daemonVersion = info.daemonVersion
+    message.computeKernels = info.computeKernels
+    return message
   }
 
   func listPolicyVersions(

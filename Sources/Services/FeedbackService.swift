@@ -3,12 +3,21 @@
 import API
 import GRPCCore
 
+/// Checks that bytes are a PNG or JPEG within the image limits, from the header alone; the error
+/// says what is wrong.
+public typealias ImageProbe = @Sendable ([UInt8]) throws -> Void
+
 struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
+  var limits = RequestLimits()
+  /// Checks that image bytes are an image within the limits (reading the header only).
+  var probeImage: ImageProbe?
+
   func submitPreference(
     request: Rlhfd_V1_PreferenceFeedback,
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
     try Validation.check(request)
+    try Validation.probe(request.image, field: "image", with: probeImage)
     throw NotBuilt.error("Feedback.SubmitPreference", needs: "feedback store")
   }
 
@@ -16,7 +25,10 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     request: Rlhfd_V1_PromptBatch,
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
-    try Validation.check(request)
+    try Validation.check(request, limits: limits)
+    for (index, prompt) in request.prompts.enumerated() {
+      try Validation.probe(prompt.image, field: "prompts[\(index)].image", with: probeImage)
+    }
     throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
   }
 

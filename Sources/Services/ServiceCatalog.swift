@@ -20,14 +20,16 @@ public enum ServiceCatalog {
     limits: RequestLimits = RequestLimits(),
     policy: (any PolicyBackend)? = nil,
     reward: (any RewardBackend)? = nil,
+    modelInfo: ModelInfoSource? = nil,
+    probeImage: ImageProbe? = nil,
     deadline: @escaping @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil },
     logger: Logger
   ) -> [any RegistrableRPCService] {
     var services: [any RegistrableRPCService] = [
       PolicyService(limits: limits, backend: policy, deadline: deadline),
       RewardService(limits: limits, backend: reward, deadline: deadline),
-      FeedbackService(),
-      AdminService(),
+      FeedbackService(limits: limits, probeImage: probeImage),
+      AdminService(modelInfo: modelInfo),
       HealthService(store: health),
     ]
     if debug {

@@ -66,8 +66,13 @@ extension Validation {
     }
   }
 
-  static func check(_ batch: Rlhfd_V1_PromptBatch) throws(RPCError) {
+  static func check(_ batch: Rlhfd_V1_PromptBatch, limits: RequestLimits) throws(RPCError) {
     if batch.prompts.isEmpty { throw invalid("prompts is empty") }
+    if batch.prompts.count > limits.maxPromptsPerBatch {
+      throw invalid(
+        "prompts: \(batch.prompts.count) given, at most \(limits.maxPromptsPerBatch) per SubmitPrompts"
+      )
+    }
     for (index, prompt) in batch.prompts.enumerated() {
       let field = "prompts[\(index)]"
       if !prompt.hasImage { throw invalid("\(field).image is required") }
@@ -90,6 +95,16 @@ extension Validation {
       throw invalid("score must be in [-1, 1], got \(rating.score)")
     }
     try checkIdempotencyKey(rating.idempotencyKey)
+  }
+
+  /// Runs `probe` on image bytes (hash references are checked where the images are stored).
+  static func probe(
+    _ image: Rlhfd_V1_Image,
+    field: String,
+    with probe: ImageProbe?
+  ) throws(RPCError) {
+    guard let probe, case .data(let data) = image.source else { return }
+    do { try probe([UInt8](data)) } catch { throw invalid("\(field).data: \(error)") }
   }
 
   static func checkIdempotencyKey(_ key: String) throws(RPCError) {

@@ -11,6 +11,7 @@ public struct RequestLimits: Sendable {
   public var maxStopStrings = 8
   public var maxStopStringBytes = 256
   public var maxResponsesPerScore = 64
+  public var maxPromptsPerBatch = 256
 
   public init() {}
 }

@@ -10,7 +10,7 @@ struct RlhfdCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rlhfd",
     abstract: "Serve and continuously align a vision-language policy over gRPC.",
-    version: "0.1.0",
+    version: Daemon.version,
     subcommands: [Serve.self, CheckConfig.self],
     defaultSubcommand: Serve.self
   )

@@ -223,3 +223,20 @@ def test_sampling_edge_cases_keep_the_logprob_contract(policy):
         timeout=RPC_TIMEOUT_S,
     )
     assert all(value == value and value <= 0 for value in (e.logprob for e in penalised.logprobs))
+
+
+def test_get_model_info_describes_the_served_models(served):
+    """Admin.GetModelInfo names both served checkpoints and their shapes, the versions, the
+    daemon's version and the compute kernels chosen on this host."""
+    from rlhfd_client._proto.rlhfd.v1 import admin_pb2, admin_pb2_grpc
+
+    info = admin_pb2_grpc.AdminStub(served.channel()).GetModelInfo(
+        admin_pb2.GetModelInfoRequest(), timeout=RPC_TIMEOUT_S
+    )
+    assert info.policy_model_name == "policy" and info.reward_model_name == "reward", info
+    assert info.architecture == "LlavaForConditionalGeneration", info
+    assert info.context_length == CONTEXT
+    assert info.vocab_size > 0 and info.image_size > 0 and info.image_tokens == 16, info
+    assert info.policy_version == "base" and info.reward_model_version == "base", info
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", info.daemon_version), info
+    assert "openblas core=" in info.compute_kernels, info

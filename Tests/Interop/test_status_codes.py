@@ -28,6 +28,12 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 IMAGE = common_pb2.Image(data=PNG)
+# The signature and header of a 30000 x 30000 PNG (900 M pixels) and nothing else: a bomb that
+# must be refused from its header.
+BOMB = common_pb2.Image(
+    data=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (30000).to_bytes(4, "big") * 2
+    + b"\x08\x02\x00\x00\x00" + b"\x00" * 4
+)
 SHA = "0123456789abcdef" * 4
 
 STUBS = {
@@ -157,6 +163,12 @@ OTHER_INVALID = [
     ("rating-no-generation-id", "Feedback/SubmitRating",
      feedback_pb2.RatingFeedback(score=1.0), "generation_id"),
     ("prompt-batch-empty", "Feedback/SubmitPrompts", prompts(), "prompts"),
+    ("prompt-batch-too-many", "Feedback/SubmitPrompts", prompts(*[RL_PROMPT] * 257), "at most 256"),
+    ("preference-not-an-image", "Feedback/SubmitPreference",
+     preference(image=common_pb2.Image(data=b"GIF89a not really")), "image.data"),
+    ("preference-image-bomb", "Feedback/SubmitPreference", preference(image=BOMB), "image.data"),
+    ("prompt-batch-image-bomb", "Feedback/SubmitPrompts",
+     prompts(RL_PROMPT, feedback_pb2.RlPrompt(image=BOMB, prompt="Why?")), "prompts[1].image.data"),
     (
         "prompt-batch-correct-choice-out-of-range",
         "Feedback/SubmitPrompts",
@@ -185,7 +197,6 @@ VALID = [
     ("Feedback/SubmitRating", feedback_pb2.RatingFeedback(generation_id="gen-1", score=-1.0)),
     ("Feedback/GetTrainingStatus", feedback_pb2.TrainingStatusRequest()),
     ("Feedback/WatchTraining", feedback_pb2.WatchTrainingRequest(send_initial_status=True)),
-    ("Admin/GetModelInfo", admin_pb2.GetModelInfoRequest()),
     ("Admin/ListPolicyVersions", admin_pb2.ListPolicyVersionsRequest(limit=5)),
     ("Admin/PromotePolicy", admin_pb2.PromotePolicyRequest(version="v1")),
     ("Admin/RollbackPolicy", admin_pb2.RollbackPolicyRequest()),
@@ -224,3 +235,11 @@ def test_valid_request_is_unimplemented_not_available_yet(shared_channel, rpc, r
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED, (rpc, error.code(), error.details())
     assert "not available yet" in error.details(), error.details()
     assert rpc.replace("/", ".") in error.details(), error.details()
+
+
+def test_get_model_info_without_models(shared_channel):
+    """A daemon started with --no-model still answers GetModelInfo: its version and compute
+    kernels, and empty model fields (nothing is served)."""
+    info = call(shared_channel, "Admin/GetModelInfo", admin_pb2.GetModelInfoRequest())
+    assert info.daemon_version and "openblas core=" in info.compute_kernels, info
+    assert not info.policy_model_name and not info.reward_model_name and info.context_length == 0

@@ -9,6 +9,8 @@ import Services
 func withServices<Result: Sendable>(
   debug: Bool = true,
   policy: (any PolicyBackend)? = nil,
+  modelInfo: ModelInfoSource? = nil,
+  probeImage: ImageProbe? = nil,
   _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
 ) async throws -> Result {
   let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
@@ -18,6 +20,8 @@ func withServices<Result: Sendable>(
     health: health,
     debug: debug,
     policy: policy,
+    modelInfo: modelInfo,
+    probeImage: probeImage,
     logger: Logger(label: "test")
   )
   return try await withGRPCServer(transport: transport.server, services: services) { _ in

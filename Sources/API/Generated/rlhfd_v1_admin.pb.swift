@@ -70,6 +70,10 @@ public nonisolated struct Rlhfd_V1_ModelInfo: Sendable {
   /// Version of the rlhfd daemon (semantic version, optionally with a git suffix).
   public var daemonVersion: String = String()
 
+  /// The compute kernels chosen on this host at start-up, and why: the BLAS library and its
+  /// kernel set, the matrix-vector and bf16 product paths, the products' precision.
+  public var computeKernels: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -328,7 +332,7 @@ nonisolated extension Rlhfd_V1_GetModelInfoRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}policy_model_name\0\u{3}reward_model_name\0\u{1}architecture\0\u{3}context_length\0\u{3}vocab_size\0\u{3}image_size\0\u{3}image_tokens\0\u{3}policy_version\0\u{3}reward_model_version\0\u{3}daemon_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}policy_model_name\0\u{3}reward_model_name\0\u{1}architecture\0\u{3}context_length\0\u{3}vocab_size\0\u{3}image_size\0\u{3}image_tokens\0\u{3}policy_version\0\u{3}reward_model_version\0\u{3}daemon_version\0\u{3}compute_kernels\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -346,6 +350,7 @@ nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
       case 8: try { try decoder.decodeSingularStringField(value: &self.policyVersion) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.rewardModelVersion) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.daemonVersion) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.computeKernels) }()
       default: break
       }
     }
@@ -382,6 +387,9 @@ nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.daemonVersion.isEmpty {
       try visitor.visitSingularStringField(value: self.daemonVersion, fieldNumber: 10)
     }
+    if !self.computeKernels.isEmpty {
+      try visitor.visitSingularStringField(value: self.computeKernels, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -396,6 +404,7 @@ nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.policyVersion != rhs.policyVersion {return false}
     if lhs.rewardModelVersion != rhs.rewardModelVersion {return false}
     if lhs.daemonVersion != rhs.daemonVersion {return false}
+    if lhs.computeKernels != rhs.computeKernels {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from rlhfd_client._proto.rlhfd.v1 import feedback_pb2 as rlhfd_dot_v1_dot_feedback__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rlhfd/v1/admin.proto\x12\x08rlhfd.v1\x1a\x17rlhfd/v1/feedback.proto\"\x15\n\x13GetModelInfoRequest\"\xfb\x01\n\tModelInfo\x12\x19\n\x11policy_model_name\x18\x01 \x01(\t\x12\x19\n\x11reward_model_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x16\n\x0e\x63ontext_length\x18\x04 \x01(\r\x12\x12\n\nvocab_size\x18\x05 \x01(\r\x12\x12\n\nimage_size\x18\x06 \x01(\r\x12\x14\n\x0cimage_tokens\x18\x07 \x01(\r\x12\x16\n\x0epolicy_version\x18\x08 \x01(\t\x12\x1c\n\x14reward_model_version\x18\t \x01(\t\x12\x16\n\x0e\x64\x61\x65mon_version\x18\n \x01(\t\"*\n\x19ListPolicyVersionsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"\x86\x01\n\rPolicyVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0eparent_version\x18\x02 \x01(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x04\x12\x10\n\x08promoted\x18\x05 \x01(\x08\x12\x13\n\x0bmean_reward\x18\x06 \x01(\x02\"a\n\x1aListPolicyVersionsResponse\x12)\n\x08versions\x18\x01 \x03(\x0b\x32\x17.rlhfd.v1.PolicyVersion\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\"\'\n\x14PromotePolicyRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"K\n\x15PromotePolicyResponse\x12\x18\n\x10previous_version\x18\x01 \x01(\t\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\"(\n\x15RollbackPolicyRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"L\n\x16RollbackPolicyResponse\x12\x18\n\x10previous_version\x18\x01 \x01(\t\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\"&\n\x14PauseTrainingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"A\n\x15PauseTrainingResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.rlhfd.v1.TrainingStatus\"\x17\n\x15ResumeTrainingRequest\"B\n\x16ResumeTrainingResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.rlhfd.v1.TrainingStatus\"\x17\n\x15SaveCheckpointRequest\"G\n\x16SaveCheckpointResponse\x12-\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x19.rlhfd.v1.CheckpointSaved2\xcf\x04\n\x05\x41\x64min\x12\x42\n\x0cGetModelInfo\x12\x1d.rlhfd.v1.GetModelInfoRequest\x1a\x13.rlhfd.v1.ModelInfo\x12_\n\x12ListPolicyVersions\x12#.rlhfd.v1.ListPolicyVersionsRequest\x1a$.rlhfd.v1.ListPolicyVersionsResponse\x12P\n\rPromotePolicy\x12\x1e.rlhfd.v1.PromotePolicyRequest\x1a\x1f.rlhfd.v1.PromotePolicyResponse\x12S\n\x0eRollbackPolicy\x12\x1f.rlhfd.v1.RollbackPolicyRequest\x1a .rlhfd.v1.RollbackPolicyResponse\x12P\n\rPauseTraining\x12\x1e.rlhfd.v1.PauseTrainingRequest\x1a\x1f.rlhfd.v1.PauseTrainingResponse\x12S\n\x0eResumeTraining\x12\x1f.rlhfd.v1.ResumeTrainingRequest\x1a .rlhfd.v1.ResumeTrainingResponse\x12S\n\x0eSaveCheckpoint\x12\x1f.rlhfd.v1.SaveCheckpointRequest\x1a .rlhfd.v1.SaveCheckpointResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14rlhfd/v1/admin.proto\x12\x08rlhfd.v1\x1a\x17rlhfd/v1/feedback.proto\"\x15\n\x13GetModelInfoRequest\"\x94\x02\n\tModelInfo\x12\x19\n\x11policy_model_name\x18\x01 \x01(\t\x12\x19\n\x11reward_model_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x16\n\x0e\x63ontext_length\x18\x04 \x01(\r\x12\x12\n\nvocab_size\x18\x05 \x01(\r\x12\x12\n\nimage_size\x18\x06 \x01(\r\x12\x14\n\x0cimage_tokens\x18\x07 \x01(\r\x12\x16\n\x0epolicy_version\x18\x08 \x01(\t\x12\x1c\n\x14reward_model_version\x18\t \x01(\t\x12\x16\n\x0e\x64\x61\x65mon_version\x18\n \x01(\t\x12\x17\n\x0f\x63ompute_kernels\x18\x0b \x01(\t\"*\n\x19ListPolicyVersionsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"\x86\x01\n\rPolicyVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0eparent_version\x18\x02 \x01(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x04\x12\x10\n\x08promoted\x18\x05 \x01(\x08\x12\x13\n\x0bmean_reward\x18\x06 \x01(\x02\"a\n\x1aListPolicyVersionsResponse\x12)\n\x08versions\x18\x01 \x03(\x0b\x32\x17.rlhfd.v1.PolicyVersion\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\"\'\n\x14PromotePolicyRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"K\n\x15PromotePolicyResponse\x12\x18\n\x10previous_version\x18\x01 \x01(\t\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\"(\n\x15RollbackPolicyRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"L\n\x16RollbackPolicyResponse\x12\x18\n\x10previous_version\x18\x01 \x01(\t\x12\x18\n\x10promoted_version\x18\x02 \x01(\t\"&\n\x14PauseTrainingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"A\n\x15PauseTrainingResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.rlhfd.v1.TrainingStatus\"\x17\n\x15ResumeTrainingRequest\"B\n\x16ResumeTrainingResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.rlhfd.v1.TrainingStatus\"\x17\n\x15SaveCheckpointRequest\"G\n\x16SaveCheckpointResponse\x12-\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x19.rlhfd.v1.CheckpointSaved2\xcf\x04\n\x05\x41\x64min\x12\x42\n\x0cGetModelInfo\x12\x1d.rlhfd.v1.GetModelInfoRequest\x1a\x13.rlhfd.v1.ModelInfo\x12_\n\x12ListPolicyVersions\x12#.rlhfd.v1.ListPolicyVersionsRequest\x1a$.rlhfd.v1.ListPolicyVersionsResponse\x12P\n\rPromotePolicy\x12\x1e.rlhfd.v1.PromotePolicyRequest\x1a\x1f.rlhfd.v1.PromotePolicyResponse\x12S\n\x0eRollbackPolicy\x12\x1f.rlhfd.v1.RollbackPolicyRequest\x1a .rlhfd.v1.RollbackPolicyResponse\x12P\n\rPauseTraining\x12\x1e.rlhfd.v1.PauseTrainingRequest\x1a\x1f.rlhfd.v1.PauseTrainingResponse\x12S\n\x0eResumeTraining\x12\x1f.rlhfd.v1.ResumeTrainingRequest\x1a .rlhfd.v1.ResumeTrainingResponse\x12S\n\x0eSaveCheckpoint\x12\x1f.rlhfd.v1.SaveCheckpointRequest\x1a .rlhfd.v1.SaveCheckpointResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -25,33 +25,33 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_GETMODELINFOREQUEST']._serialized_start=59
   _globals['_GETMODELINFOREQUEST']._serialized_end=80
   _globals['_MODELINFO']._serialized_start=83
-  _globals['_MODELINFO']._serialized_end=334
-  _globals['_LISTPOLICYVERSIONSREQUEST']._serialized_start=336
-  _globals['_LISTPOLICYVERSIONSREQUEST']._serialized_end=378
-  _globals['_POLICYVERSION']._serialized_start=381
-  _globals['_POLICYVERSION']._serialized_end=515
-  _globals['_LISTPOLICYVERSIONSRESPONSE']._serialized_start=517
-  _globals['_LISTPOLICYVERSIONSRESPONSE']._serialized_end=614
-  _globals['_PROMOTEPOLICYREQUEST']._serialized_start=616
-  _globals['_PROMOTEPOLICYREQUEST']._serialized_end=655
-  _globals['_PROMOTEPOLICYRESPONSE']._serialized_start=657
-  _globals['_PROMOTEPOLICYRESPONSE']._serialized_end=732
-  _globals['_ROLLBACKPOLICYREQUEST']._serialized_start=734
-  _globals['_ROLLBACKPOLICYREQUEST']._serialized_end=774
-  _globals['_ROLLBACKPOLICYRESPONSE']._serialized_start=776
-  _globals['_ROLLBACKPOLICYRESPONSE']._serialized_end=852
-  _globals['_PAUSETRAININGREQUEST']._serialized_start=854
-  _globals['_PAUSETRAININGREQUEST']._serialized_end=892
-  _globals['_PAUSETRAININGRESPONSE']._serialized_start=894
-  _globals['_PAUSETRAININGRESPONSE']._serialized_end=959
-  _globals['_RESUMETRAININGREQUEST']._serialized_start=961
-  _globals['_RESUMETRAININGREQUEST']._serialized_end=984
-  _globals['_RESUMETRAININGRESPONSE']._serialized_start=986
-  _globals['_RESUMETRAININGRESPONSE']._serialized_end=1052
-  _globals['_SAVECHECKPOINTREQUEST']._serialized_start=1054
-  _globals['_SAVECHECKPOINTREQUEST']._serialized_end=1077
-  _globals['_SAVECHECKPOINTRESPONSE']._serialized_start=1079
-  _globals['_SAVECHECKPOINTRESPONSE']._serialized_end=1150
-  _globals['_ADMIN']._serialized_start=1153
-  _globals['_ADMIN']._serialized_end=1744
+  _globals['_MODELINFO']._serialized_end=359
+  _globals['_LISTPOLICYVERSIONSREQUEST']._serialized_start=361
+  _globals['_LISTPOLICYVERSIONSREQUEST']._serialized_end=403
+  _globals['_POLICYVERSION']._serialized_start=406
+  _globals['_POLICYVERSION']._serialized_end=540
+  _globals['_LISTPOLICYVERSIONSRESPONSE']._serialized_start=542
+  _globals['_LISTPOLICYVERSIONSRESPONSE']._serialized_end=639
+  _globals['_PROMOTEPOLICYREQUEST']._serialized_start=641
+  _globals['_PROMOTEPOLICYREQUEST']._serialized_end=680
+  _globals['_PROMOTEPOLICYRESPONSE']._serialized_start=682
+  _globals['_PROMOTEPOLICYRESPONSE']._serialized_end=757
+  _globals['_ROLLBACKPOLICYREQUEST']._serialized_start=759
+  _globals['_ROLLBACKPOLICYREQUEST']._serialized_end=799
+  _globals['_ROLLBACKPOLICYRESPONSE']._serialized_start=801
+  _globals['_ROLLBACKPOLICYRESPONSE']._serialized_end=877
+  _globals['_PAUSETRAININGREQUEST']._serialized_start=879
+  _globals['_PAUSETRAININGREQUEST']._serialized_end=917
+  _globals['_PAUSETRAININGRESPONSE']._serialized_start=919
+  _globals['_PAUSETRAININGRESPONSE']._serialized_end=984
+  _globals['_RESUMETRAININGREQUEST']._serialized_start=986
+  _globals['_RESUMETRAININGREQUEST']._serialized_end=1009
+  _globals['_RESUMETRAININGRESPONSE']._serialized_start=1011
+  _globals['_RESUMETRAININGRESPONSE']._serialized_end=1077
+  _globals['_SAVECHECKPOINTREQUEST']._serialized_start=1079
+  _globals['_SAVECHECKPOINTREQUEST']._serialized_end=1102
+  _globals['_SAVECHECKPOINTRESPONSE']._serialized_start=1104
+  _globals['_SAVECHECKPOINTRESPONSE']._serialized_end=1175
+  _globals['_ADMIN']._serialized_start=1178
+  _globals['_ADMIN']._serialized_end=1769
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("policy_model_name", "reward_model_name", "architecture", "context_length", "vocab_size", "image_size", "image_tokens", "policy_version", "reward_model_version", "daemon_version")
+    __slots__ = ("policy_model_name", "reward_model_name", "architecture", "context_length", "vocab_size", "image_size", "image_tokens", "policy_version", "reward_model_version", "daemon_version", "compute_kernels")
     POLICY_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     REWARD_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class ModelInfo(_message.Message):
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     REWARD_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     DAEMON_VERSION_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_KERNELS_FIELD_NUMBER: _ClassVar[int]
     policy_model_name: str
     reward_model_name: str
     architecture: str
@@ -32,7 +33,8 @@ class ModelInfo(_message.Message):
     policy_version: str
     reward_model_version: str
     daemon_version: str
-    def __init__(self, policy_model_name: _Optional[str] = ..., reward_model_name: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., image_size: _Optional[int] = ..., image_tokens: _Optional[int] = ..., policy_version: _Optional[str] = ..., reward_model_version: _Optional[str] = ..., daemon_version: _Optional[str] = ...) -> None: ...
+    compute_kernels: str
+    def __init__(self, policy_model_name: _Optional[str] = ..., reward_model_name: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., image_size: _Optional[int] = ..., image_tokens: _Optional[int] = ..., policy_version: _Optional[str] = ..., reward_model_version: _Optional[str] = ..., daemon_version: _Optional[str] = ..., compute_kernels: _Optional[str] = ...) -> None: ...
 
 class ListPolicyVersionsRequest(_message.Message):
     __slots__ = ("limit",)

@@ -1,0 +1,22 @@
+// What Admin.GetModelInfo reports, on the native side: the daemon fills it from the models it
+// serves; a model that is still loading makes the call UNAVAILABLE.
+
+/// The served models and the daemon, for `Admin.GetModelInfo`.
+public struct ModelInfo: Sendable, Equatable {
+  public var policyModelName = ""
+  public var rewardModelName = ""
+  public var architecture = ""
+  public var contextLength = 0
+  public var vocabSize = 0
+  public var imageSize = 0
+  public var imageTokens = 0
+  public var policyVersion = ""
+  public var rewardModelVersion = ""
+  public var daemonVersion = ""
+  public var computeKernels = ""
+
+  public init() {}
+}
+
+/// Reads the current model information; throws `.unavailable` while a model loads.
+public typealias ModelInfoSource = @Sendable () throws(BackendError) -> ModelInfo
