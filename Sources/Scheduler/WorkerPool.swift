@@ -21,7 +21,7 @@ public enum WorkerPoolError: Error, Sendable, Equatable, CustomStringConvertible
   public var description: String {
     switch self {
     case .full(let maxQueued):
-      "\(maxQueued) requests are already waiting to be preprocessed (tokenized, images decoded)"
+      "the preprocessing queue is full: \(maxQueued) requests are waiting to be tokenized or to have their images decoded"
     case .stopped: "the server is shutting down"
     }
   }
