@@ -28,6 +28,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
   ],
   targets: [
     // MARK: - C fences
@@ -106,6 +107,14 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // The feedback store: feedback, generations, images on SQLite (GRDB) with group commit.
+    // Knows nothing of the API or the models.
+    .target(
+      name: "Store",
+      dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Public API (generated code only)
 
     .target(
@@ -172,6 +181,7 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
+    .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
     .testTarget(
       name: "ModelsTests",
       dependencies: ["Models", "Engine", "Checkpoints"],

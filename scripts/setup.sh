@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # gRPC C core, protoc
   libopenblas-dev                                                       # the engine's BLAS
   libsentencepiece-dev libpng-dev libjpeg62-turbo-dev                   # tokenizer, images
+  libsqlite3-dev                                                        # feedback store (GRDB)
   nghttp2-client                                                        # h2load (benchmarks)
   python3-venv openssl systemd                                          # tests
 )

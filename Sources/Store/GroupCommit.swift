@@ -1,0 +1,138 @@
+// Group commit: submissions queue for one writer thread, which applies everything waiting in one
+// SQLite transaction (each in its own savepoint, so that one bad submission fails alone) and
+// commits once: one fsync for many acknowledgements. A submission's continuation resumes only
+// after that commit returned, so an ack always means "on disk". If the commit fails, every
+// submission of the batch fails and none is acknowledged.
+import Foundation
+import GRDB
+
+final class GroupCommitter: @unchecked Sendable {
+  typealias Work = @Sendable (Database) throws -> StoreAck
+
+  private struct Job {
+    let work: Work
+    /// Nil for fire-and-forget records (generations): nobody waits for them.
+    let done: (@Sendable (Result<StoreAck, StoreError>) -> Void)?
+  }
+
+  private let writer: any DatabaseWriter
+  private let condition = NSCondition()
+  private var jobs: [Job] = []
+  private var unacknowledged = 0
+  private var stopped = false
+  private var finished = false
+  /// Records without a waiter that may queue; more are dropped (counted).
+  let maxBackground: Int
+  private(set) var droppedBackground = 0
+  /// Transactions committed, and submissions in them (for tests and metrics).
+  private(set) var commits = 0
+  private(set) var committedJobs = 0
+
+  init(writer: any DatabaseWriter, maxBackground: Int) {
+    self.writer = writer
+    self.maxBackground = maxBackground
+    let thread = Thread { [self] in self.loop() }
+    thread.start()
+  }
+
+  /// Applies `work` in the next group commit; returns once it is durable.
+  func submit(_ work: @escaping Work) async throws(StoreError) -> StoreAck {
+    let result = await withCheckedContinuation {
+      (continuation: CheckedContinuation<Result<StoreAck, StoreError>, Never>) in
+      enqueue(Job(work: work, done: { continuation.resume(returning: $0) }))
+    }
+    return try result.get()
+  }
+
+  /// Queues `work` with nobody waiting; false when the queue of such work is full (dropped).
+  @discardableResult
+  func submitInBackground(_ work: @escaping Work) -> Bool {
+    condition.lock()
+    defer { condition.unlock() }
+    guard !stopped, unacknowledged < maxBackground else {
+      droppedBackground += 1
+      return false
+    }
+    unacknowledged += 1
+    jobs.append(Job(work: work, done: nil))
+    condition.signal()
+    return true
+  }
+
+  /// Commits what is queued, then ends the thread; later submissions fail.
+  func stop() {
+    condition.lock()
+    stopped = true
+    condition.broadcast()
+    while !finished { condition.wait() }
+    condition.unlock()
+  }
+
+  /// Counters read under the lock.
+  func counters() -> (commits: Int, jobs: Int, dropped: Int) {
+    condition.lock()
+    defer { condition.unlock() }
+    return (commits, committedJobs, droppedBackground)
+  }
+
+  private func enqueue(_ job: Job) {
+    condition.lock()
+    if stopped {
+      condition.unlock()
+      job.done?(.failure(StoreError(.unavailable, "the feedback store is closed")))
+      return
+    }
+    jobs.append(job)
+    condition.signal()
+    condition.unlock()
+  }
+
+  private func loop() {
+    while true {
+      condition.lock()
+      while jobs.isEmpty && !stopped { condition.wait() }
+      if jobs.isEmpty {
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+        return
+      }
+      let batch = jobs
+      jobs.removeAll()
+      condition.unlock()
+      let results = commit(batch)
+      condition.lock()
+      commits += 1
+      committedJobs += batch.count
+      unacknowledged -= batch.count { $0.done == nil }
+      condition.unlock()
+      for (job, result) in zip(batch, results) { job.done?(result) }
+    }
+  }
+
+  /// One transaction for the whole batch, a savepoint for each job.
+  private func commit(_ batch: [Job]) -> [Result<StoreAck, StoreError>] {
+    var results: [Result<StoreAck, StoreError>] = []
+    do {
+      try writer.write { db in
+        results = []
+        for job in batch {
+          var ack: StoreAck?
+          do {
+            try db.inSavepoint {
+              ack = try job.work(db)
+              return .commit
+            }
+            results.append(.success(ack!))
+          } catch {
+            results.append(.failure(StoreError.from(error)))
+          }
+        }
+      }
+      return results
+    } catch {
+      let failure = StoreError.from(error)
+      return batch.map { _ in .failure(failure) }
+    }
+  }
+}

@@ -1,0 +1,183 @@
+// The submissions' SQL, each run by the group committer inside its own savepoint. Idempotency:
+// a key seen before with the same content (its fingerprint) returns the original ack marked
+// duplicate; with other content it is a conflict; both checks run in the writing transaction,
+// so two submissions with one key in the same group commit are ordered too.
+import Foundation
+import GRDB
+
+extension SQLiteFeedbackStore {
+  public func submitPreference(
+    _ preference: PreferenceRecord,
+    idempotencyKey: String
+  ) async throws(StoreError) -> StoreAck {
+    let content = Fingerprint.of(preference)
+    return try await committer.submit { db in
+      try Self.idempotent(kind: "preference", key: idempotencyKey, content: content, db) {
+        let image = try Self.store(preference.image, field: "image", db)
+        let first = try Self.columns(preference.response1, field: "response_1", db)
+        let second = try Self.columns(preference.response2, field: "response_2", db)
+        let id = Self.newID("pref")
+        try db.execute(
+          sql: """
+            INSERT INTO preferences (id, created_unix_ms, image_sha256, prompt, response_1,
+              response_1_generation, response_2, response_2_generation, preferred,
+              response_1_hallucinated, response_2_hallucinated, dataset_flag, facts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            id, Self.nowMs(), image, preference.prompt, first.text, first.generation,
+            second.text, second.generation, preference.preferred,
+            preference.response1Hallucinated, preference.response2Hallucinated,
+            preference.datasetFlag, Fingerprint.json(preference.facts),
+          ]
+        )
+        return StoreAck(ids: [id])
+      }
+    }
+  }
+
+  public func submitPrompts(
+    _ prompts: [PromptRecord],
+    idempotencyKey: String
+  ) async throws(StoreError) -> StoreAck {
+    let content = Fingerprint.of(prompts)
+    return try await committer.submit { db in
+      try Self.idempotent(kind: "prompts", key: idempotencyKey, content: content, db) {
+        let batch = Self.newID("batch")
+        var ids: [String] = []
+        for (index, prompt) in prompts.enumerated() {
+          let image = try Self.store(prompt.image, field: "prompts[\(index)].image", db)
+          let id = Self.newID("prompt")
+          try db.execute(
+            sql: """
+              INSERT INTO prompts (id, batch_id, created_unix_ms, image_sha256, prompt, facts,
+                length_bonus, client_id)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+              """,
+            arguments: [
+              id, batch, Self.nowMs(), image, prompt.prompt, Fingerprint.json(prompt.facts),
+              Double(prompt.lengthBonus), prompt.clientID,
+            ]
+          )
+          ids.append(id)
+        }
+        return StoreAck(ids: ids)
+      }
+    }
+  }
+
+  public func submitRating(
+    _ rating: RatingRecord,
+    idempotencyKey: String
+  ) async throws(StoreError) -> StoreAck {
+    let content = Fingerprint.of(rating)
+    return try await committer.submit { db in
+      try Self.idempotent(kind: "rating", key: idempotencyKey, content: content, db) {
+        try Self.requireGeneration(rating.generationID, field: "generation_id", db)
+        let id = Self.newID("rating")
+        try db.execute(
+          sql: """
+            INSERT INTO ratings (id, created_unix_ms, generation_id, score, hallucinated)
+            VALUES (?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            id, Self.nowMs(), rating.generationID, Double(rating.score), rating.hallucinated,
+          ]
+        )
+        return StoreAck(ids: [id])
+      }
+    }
+  }
+
+  @discardableResult
+  public func record(_ generation: GenerationRecord) -> Bool {
+    committer.submitInBackground { db in
+      try Self.insert(generation, db)
+      return StoreAck(ids: [generation.id])
+    }
+  }
+
+  // MARK: - Helpers (inside the writing transaction)
+
+  static func idempotent(
+    kind: String,
+    key: String,
+    content: String,
+    _ db: Database,
+    _ body: () throws -> StoreAck
+  ) throws -> StoreAck {
+    guard !key.isEmpty else { return try body() }
+    if let row = try Row.fetchOne(
+      db,
+      sql: "SELECT content_hash, ack FROM idempotency WHERE kind = ? AND key = ?",
+      arguments: [kind, key]
+    ) {
+      guard row["content_hash"] as String == content else {
+        throw StoreError(
+          .conflict,
+          "idempotency_key '\(key.prefix(128))' was used before for a different \(kind) submission"
+        )
+      }
+      var ack = try JSONDecoder().decode(StoreAck.self, from: Data((row["ack"] as String).utf8))
+      ack.duplicate = true
+      return ack
+    }
+    let ack = try body()
+    try db.execute(
+      sql:
+        "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)",
+      arguments: [kind, key, content, Fingerprint.json(ack), nowMs()]
+    )
+    return ack
+  }
+
+  /// Stores image bytes once (by hash) or checks that a referenced hash is stored; its hash.
+  static func store(_ image: ImageRef, field: String, _ db: Database) throws -> String {
+    switch image {
+    case .bytes(let hash, let bytes):
+      try db.execute(
+        sql: "INSERT OR IGNORE INTO images (sha256, bytes, created_unix_ms) VALUES (?, ?, ?)",
+        arguments: [hash, Data(bytes), nowMs()]
+      )
+    case .sha256(let hash):
+      let known = try Bool.fetchOne(
+        db,
+        sql: "SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?)",
+        arguments: [hash]
+      )
+      if known != true {
+        throw StoreError(.notFound, "\(field).sha256 \(hash) is not a stored image; send its bytes")
+      }
+    }
+    return image.sha256
+  }
+
+  static func requireGeneration(_ id: String, field: String, _ db: Database) throws {
+    let known = try Bool.fetchOne(
+      db,
+      sql: "SELECT EXISTS (SELECT 1 FROM generations WHERE id = ?)",
+      arguments: [id]
+    )
+    if known != true {
+      throw StoreError(.notFound, "\(field) '\(id.prefix(80))' is not a stored generation")
+    }
+  }
+
+  /// A response's two columns: its text, or the generation it names (which must be stored).
+  static func columns(
+    _ response: ResponseRef,
+    field: String,
+    _ db: Database
+  ) throws -> (text: String?, generation: String?) {
+    switch response {
+    case .text(let text): return (text, nil)
+    case .generation(let id):
+      try requireGeneration(id, field: "\(field).generation_id", db)
+      return (nil, id)
+    }
+  }
+
+  static func newID(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.lowercased())" }
+
+  static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}

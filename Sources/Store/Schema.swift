@@ -1,0 +1,91 @@
+// The database schema, as versioned migrations: a new version appends a migration and never
+// edits one that has shipped (tests open a database at every earlier version and migrate it).
+import GRDB
+
+enum Schema {
+  /// Every migration, oldest first.
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1: feedback, generations, images") { db in
+      try db.execute(sql: v1)
+    }
+    return migrator
+  }
+
+  /// Images are content-addressed; every other table refers to them by hash. Feedback rows carry
+  /// `consumed_unix_ms` (null until training has used them); `idempotency` remembers each
+  /// submission's key, content hash and ids, so that a retry gets the original ack.
+  static let v1 = """
+    CREATE TABLE images (
+      sha256 TEXT PRIMARY KEY NOT NULL,
+      bytes BLOB NOT NULL,
+      created_unix_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE generations (
+      id TEXT PRIMARY KEY NOT NULL,
+      created_unix_ms INTEGER NOT NULL,
+      policy_version TEXT NOT NULL,
+      prompt TEXT NOT NULL,
+      raw_prompt INTEGER NOT NULL,
+      template TEXT NOT NULL,
+      sampling TEXT NOT NULL,
+      prompt_token_count INTEGER NOT NULL,
+      token_ids BLOB NOT NULL,
+      logprobs BLOB NOT NULL,
+      text TEXT NOT NULL,
+      finish_reason TEXT NOT NULL,
+      queue_ms REAL NOT NULL,
+      compute_ms REAL NOT NULL
+    );
+    CREATE INDEX generations_created ON generations(created_unix_ms);
+    CREATE TABLE generation_images (
+      generation_id TEXT NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+      position INTEGER NOT NULL,
+      image_sha256 TEXT NOT NULL REFERENCES images(sha256),
+      PRIMARY KEY (generation_id, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE preferences (
+      id TEXT PRIMARY KEY NOT NULL,
+      created_unix_ms INTEGER NOT NULL,
+      image_sha256 TEXT NOT NULL REFERENCES images(sha256),
+      prompt TEXT NOT NULL,
+      response_1 TEXT,
+      response_1_generation TEXT REFERENCES generations(id),
+      response_2 TEXT,
+      response_2_generation TEXT REFERENCES generations(id),
+      preferred INTEGER NOT NULL CHECK (preferred IN (1, 2)),
+      response_1_hallucinated INTEGER NOT NULL,
+      response_2_hallucinated INTEGER NOT NULL,
+      dataset_flag INTEGER NOT NULL,
+      facts TEXT,
+      consumed_unix_ms INTEGER
+    );
+    CREATE TABLE prompts (
+      id TEXT PRIMARY KEY NOT NULL,
+      batch_id TEXT NOT NULL,
+      created_unix_ms INTEGER NOT NULL,
+      image_sha256 TEXT NOT NULL REFERENCES images(sha256),
+      prompt TEXT NOT NULL,
+      facts TEXT,
+      length_bonus REAL NOT NULL,
+      client_id TEXT NOT NULL,
+      consumed_unix_ms INTEGER
+    );
+    CREATE TABLE ratings (
+      id TEXT PRIMARY KEY NOT NULL,
+      created_unix_ms INTEGER NOT NULL,
+      generation_id TEXT NOT NULL REFERENCES generations(id),
+      score REAL NOT NULL,
+      hallucinated INTEGER,
+      consumed_unix_ms INTEGER
+    );
+    CREATE TABLE idempotency (
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      content_hash TEXT NOT NULL,
+      ack TEXT NOT NULL,
+      created_unix_ms INTEGER NOT NULL,
+      PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    """
+}
