@@ -64,8 +64,10 @@ enum Fingerprint {
     guard let value else { return nil }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    // Encoding these plain structs cannot fail.
-    return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    // Encoding these plain structs of strings and numbers does not fail (only non-finite floats
+    // could, and validation refuses those before they get here).
+    guard let data = try? encoder.encode(value) else { return "null" }
+    return String(decoding: data, as: UTF8.self)
   }
 
   private static func hash(_ value: some Encodable) -> String {

@@ -5,10 +5,10 @@ import Store
 import Testing
 
 /// A fresh database in its own temporary directory.
-func temporaryStorePath() -> String {
+func temporaryStorePath() throws -> String {
   let directory = FileManager.default.temporaryDirectory
     .appendingPathComponent("rlhfd-store-\(UUID().uuidString)")
-  try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
   return directory.appendingPathComponent("feedback.sqlite3").path
 }
 
@@ -69,7 +69,7 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
 
 @Suite struct StoreTests {
   @Test func recordsRoundTripAndCountAsPending() async throws {
-    let store = try SQLiteFeedbackStore(path: temporaryStorePath())
+    let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
     #expect(try store.integrityCheck() == "ok")
     let ack = try await store.submitPreference(preference(), idempotencyKey: "")
     #expect(ack.ids.count == 1 && ack.ids[0].hasPrefix("pref-") && !ack.duplicate)
@@ -94,7 +94,7 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
   }
 
   @Test func idempotencyKeysReturnTheOriginalAckOrRefuseOtherContent() async throws {
-    let store = try SQLiteFeedbackStore(path: temporaryStorePath())
+    let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
     let first = try await store.submitPreference(preference(), idempotencyKey: "k-1")
     let again = try await store.submitPreference(preference(), idempotencyKey: "k-1")
     #expect(again.ids == first.ids && again.duplicate)
@@ -118,7 +118,7 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
   }
 
   @Test func unknownReferencesAreNotFoundAndABatchIsAllOrNone() async throws {
-    let store = try SQLiteFeedbackStore(path: temporaryStorePath())
+    let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
     await #expect(throws: StoreError(.notFound, "generation_id 'nope' is not a stored generation"))
     {
       try await store.submitRating(RatingRecord(generationID: "nope", score: 1), idempotencyKey: "")
@@ -142,7 +142,7 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
   }
 
   @Test func concurrentSubmittersShareCommits() async throws {
-    let store = try SQLiteFeedbackStore(path: temporaryStorePath())
+    let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
     let acks = try await withThrowingTaskGroup(of: StoreAck.self) { group in
       for index in 0..<64 {
         group.addTask {
@@ -159,7 +159,7 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
   }
 
   @Test func oneProcessPerDatabaseAndDataSurvivesReopening() async throws {
-    let path = temporaryStorePath()
+    let path = try temporaryStorePath()
     var ids: [String] = []
     do {
       let store = try SQLiteFeedbackStore(path: path)
