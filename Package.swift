@@ -132,7 +132,8 @@ let package = Package(
     .target(
       name: "Services",
       dependencies: [
-        "API", grpcCore, logging, .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "API", "Store", grpcCore, logging,
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -143,7 +144,7 @@ let package = Package(
       name: "Daemon",
       dependencies: [
         "Services", "GRPCBridge", "API", grpcCore, logging,
-        "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
+        "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler", "Store",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -58,8 +58,9 @@ public enum Daemon {
           policy: policyDirectory.flatMap { directory in policySlot.map { (directory, $0) } },
           reward: rewardDirectory.flatMap { directory in rewardSlot.map { (directory, $0) } }
         ),
-        probeImage: { [limits = configuration.runnerSettings().imageLimits] in
-          _ = try ImageDecoder(limits: limits).probe($0)
+        probeImage: { [limits = configuration.runnerSettings().imageLimits] bytes in
+          _ = try ImageDecoder(limits: limits).probe(bytes)
+          return ImageFeatureKey(bytes: bytes).hex
         },
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger

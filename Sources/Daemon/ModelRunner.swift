@@ -34,6 +34,9 @@ public struct ModelRunnerSettings: Sendable {
   public var padToSquare = false
   /// Products with bf16 weights: exact fp32 or bf16-rounded activations (`MatmulPrecision`).
   public var precision = MatmulPrecision.fp32
+  /// Where finished generations are recorded (nil: nowhere; generation ids are then unknown
+  /// to feedback).
+  public var recorder: (any GenerationRecorder)?
 
   public init() {}
 }
@@ -247,7 +250,19 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       maxNewTokens: maxNewTokens,
       context: generationContext,
       output: output,
-      onSample: { [sampledTokens] in sampledTokens.value.add(1, ordering: .relaxed) }
+      onSample: { [sampledTokens] in sampledTokens.value.add(1, ordering: .relaxed) },
+      onFinished: { [recorder = settings.recorder, seed = parameters.seed] result, logprobs in
+        recorder?.record(
+          FinishedGeneration(
+            request: request,
+            imageHashes: images.map(\.key.hex),
+            seed: seed,
+            maxNewTokens: maxNewTokens,
+            result: result,
+            logprobs: logprobs
+          )
+        )
+      }
     )
   }
 

@@ -1,24 +1,44 @@
-// rlhfd.v1.Feedback: validates submissions. Acknowledging feedback promises durability, so
-// until the feedback store exists every submission is refused with UNIMPLEMENTED, never acked.
+// rlhfd.v1.Feedback: validates submissions and stores them; the ack is sent only after the
+// store's commit returned (durable). Without a store (a daemon started with `feedback_store:
+// none`) every submission is refused with UNIMPLEMENTED, never acked.
 import API
+import Foundation
 import GRPCCore
+public import Store
 
-/// Checks that bytes are a PNG or JPEG within the image limits, from the header alone; the error
-/// says what is wrong.
-public typealias ImageProbe = @Sendable ([UInt8]) throws -> Void
+/// Checks that bytes are a PNG or JPEG within the image limits, from the header alone, and
+/// returns their SHA-256 (lowercase hex); the error says what is wrong.
+public typealias ImageProbe = @Sendable ([UInt8]) throws -> String
 
 struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
   var limits = RequestLimits()
-  /// Checks that image bytes are an image within the limits (reading the header only).
+  /// Checks image bytes and hashes them (reading the header only to check).
   var probeImage: ImageProbe?
+  var store: (any FeedbackStore)?
 
   func submitPreference(
     request: Rlhfd_V1_PreferenceFeedback,
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
     try Validation.check(request)
-    try Validation.probe(request.image, field: "image", with: probeImage)
-    throw NotBuilt.error("Feedback.SubmitPreference", needs: "feedback store")
+    let image = try Validation.probe(request.image, field: "image", with: probeImage)
+    guard let store, let image else {
+      throw NotBuilt.error("Feedback.SubmitPreference", needs: "feedback store")
+    }
+    var record = PreferenceRecord(
+      image: image,
+      prompt: request.prompt,
+      response1: Self.response(request.response1),
+      response2: Self.response(request.response2),
+      preferred: Int(request.preferred)
+    )
+    record.response1Hallucinated = request.hallucination.response1Hallucinated
+    record.response2Hallucinated = request.hallucination.response2Hallucinated
+    record.datasetFlag = request.hallucination.datasetFlag
+    record.facts = request.hasFacts ? Self.facts(request.facts) : nil
+    return try await Self.ack { () async throws(StoreError) -> StoreAck in
+      try await store.submitPreference(record, idempotencyKey: request.idempotencyKey)
+    }
   }
 
   func submitPrompts(
@@ -26,10 +46,26 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
     try Validation.check(request, limits: limits)
+    var records: [PromptRecord] = []
     for (index, prompt) in request.prompts.enumerated() {
-      try Validation.probe(prompt.image, field: "prompts[\(index)].image", with: probeImage)
+      let image = try Validation.probe(
+        prompt.image,
+        field: "prompts[\(index)].image",
+        with: probeImage
+      )
+      guard let image else {
+        throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
+      }
+      var record = PromptRecord(image: image, prompt: prompt.prompt)
+      record.facts = prompt.hasFacts ? Self.facts(prompt.facts) : nil
+      record.lengthBonus = prompt.lengthBonus
+      record.clientID = prompt.clientID
+      records.append(record)
     }
-    throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
+    guard let store else { throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store") }
+    return try await Self.ack { () async throws(StoreError) -> StoreAck in
+      try await store.submitPrompts(records, idempotencyKey: request.idempotencyKey)
+    }
   }
 
   func submitRating(
@@ -37,14 +73,30 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
     try Validation.check(request)
-    throw NotBuilt.error("Feedback.SubmitRating", needs: "feedback store")
+    guard let store else { throw NotBuilt.error("Feedback.SubmitRating", needs: "feedback store") }
+    var record = RatingRecord(generationID: request.generationID, score: request.score)
+    record.hallucinated = request.hasHallucinated ? request.hallucinated : nil
+    return try await Self.ack { () async throws(StoreError) -> StoreAck in
+      try await store.submitRating(record, idempotencyKey: request.idempotencyKey)
+    }
   }
 
   func getTrainingStatus(
     request: Rlhfd_V1_TrainingStatusRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_TrainingStatus {
-    throw NotBuilt.error("Feedback.GetTrainingStatus", needs: "trainer")
+    guard let store else {
+      throw NotBuilt.error("Feedback.GetTrainingStatus", needs: "feedback store")
+    }
+    let pending: PendingCounts
+    do { pending = try store.pendingCounts() } catch { throw Self.rpcError(error) }
+    var status = Rlhfd_V1_TrainingStatus()
+    status.state = .disabled
+    status.message = "no trainer in this rlhfd yet: feedback is stored and waits for it"
+    status.pendingPreferences = UInt64(pending.preferences)
+    status.pendingPrompts = UInt64(pending.prompts)
+    status.pendingRatings = UInt64(pending.ratings)
+    return status
   }
 
   func watchTraining(

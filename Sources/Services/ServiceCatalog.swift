@@ -2,6 +2,7 @@
 import API
 public import GRPCCore
 public import Logging
+public import Store
 
 public enum ServiceCatalog {
   /// Fully qualified names of the served services, as the health service knows them.
@@ -22,13 +23,14 @@ public enum ServiceCatalog {
     reward: (any RewardBackend)? = nil,
     modelInfo: ModelInfoSource? = nil,
     probeImage: ImageProbe? = nil,
+    store: (any FeedbackStore)? = nil,
     deadline: @escaping @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil },
     logger: Logger
   ) -> [any RegistrableRPCService] {
     var services: [any RegistrableRPCService] = [
       PolicyService(limits: limits, backend: policy, deadline: deadline),
       RewardService(limits: limits, backend: reward, deadline: deadline),
-      FeedbackService(limits: limits, probeImage: probeImage),
+      FeedbackService(limits: limits, probeImage: probeImage, store: store),
       AdminService(modelInfo: modelInfo),
       HealthService(store: health),
     ]

@@ -97,16 +97,6 @@ extension Validation {
     try checkIdempotencyKey(rating.idempotencyKey)
   }
 
-  /// Runs `probe` on image bytes (hash references are checked where the images are stored).
-  static func probe(
-    _ image: Rlhfd_V1_Image,
-    field: String,
-    with probe: ImageProbe?
-  ) throws(RPCError) {
-    guard let probe, case .data(let data) = image.source else { return }
-    do { try probe([UInt8](data)) } catch { throw invalid("\(field).data: \(error)") }
-  }
-
   static func checkIdempotencyKey(_ key: String) throws(RPCError) {
     if key.utf8.count > 128 { throw invalid("idempotency_key is longer than 128 bytes") }
   }

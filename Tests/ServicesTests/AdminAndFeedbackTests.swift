@@ -35,7 +35,10 @@ struct NotAnImage: Error, CustomStringConvertible {
   }
 
   @Test func feedbackImagesAreProbedAndPromptBatchesBounded() async throws {
-    let probe: ImageProbe = { bytes in if bytes.first != 0x89 { throw NotAnImage() } }
+    let probe: ImageProbe = { bytes in
+      if bytes.first != 0x89 { throw NotAnImage() }
+      return String(repeating: "ab", count: 32)
+    }
     try await withServices(probeImage: probe) { client, _ in
       let feedback = Rlhfd_V1_Feedback.Client(wrapping: client)
       var preference = Rlhfd_V1_PreferenceFeedback()

@@ -30,6 +30,7 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
   private(set) var tokens: [Int32]
   private let context: GenerationContext
   private let onSample: @Sendable () -> Void
+  private let onFinished: @Sendable (_ result: GenerationResult, _ logprobs: [Float]) -> Void
   private let wantsLogprobs: Bool
   private let stops: [[UInt8]]
   private var sampler: Sampler
@@ -57,11 +58,13 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
     maxNewTokens: Int,
     context: GenerationContext,
     output: GenerationOutput,
-    onSample: @escaping @Sendable () -> Void
+    onSample: @escaping @Sendable () -> Void,
+    onFinished: @escaping @Sendable (GenerationResult, [Float]) -> Void = { _, _ in }
   ) {
     self.id = id
     self.promptKeys = promptKeys
     self.onSample = onSample
+    self.onFinished = onFinished
     self.tokens = prompt
     self.promptCount = prompt.count
     self.images = images
@@ -131,19 +134,19 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
     flush(upTo: end)
     let now = ContinuousClock.now
     let start = started ?? now
-    final = .finished(
-      GenerationResult(
-        text: String(decoding: text[0..<end], as: UTF8.self),
-        tokenIds: Array(generated),
-        logprobs: wantsLogprobs ? logprobs : nil,
-        finishReason: reason,
-        policyVersion: context.policyVersion,
-        generationId: UUID().uuidString.lowercased(),
-        promptTokens: promptCount,
-        queueTimeMs: ModelRunner.milliseconds(start - submitted),
-        computeTimeMs: ModelRunner.milliseconds(now - start)
-      )
+    let result = GenerationResult(
+      text: String(decoding: text[0..<end], as: UTF8.self),
+      tokenIds: Array(generated),
+      logprobs: wantsLogprobs ? logprobs : nil,
+      finishReason: reason,
+      policyVersion: context.policyVersion,
+      generationId: UUID().uuidString.lowercased(),
+      promptTokens: promptCount,
+      queueTimeMs: ModelRunner.milliseconds(start - submitted),
+      computeTimeMs: ModelRunner.milliseconds(now - start)
     )
+    onFinished(result, logprobs)  // queued for the store before the client hears of the id
+    final = .finished(result)
     return .finish
   }
 
