@@ -192,7 +192,10 @@ struct Serve: AsyncParsableCommand {
     }
     let logger = Logger(label: "rlhfd")
     logger.info("OpenBLAS \(BLASThreads.configuration), \(BLASThreads.count) threads")
-    logger.notice("openblas core \(BLASCoreSelection.current.summary)")
+    let kernels = BLASCoreSelection.current
+    logger.notice(
+      "openblas core \(kernels.summary)", metadata: ["source": .string(kernels.source.rawValue)]
+    )
     do {
       try await Daemon.serve(configuration: configuration, logger: logger)
     } catch {

@@ -179,6 +179,8 @@ public enum BLASCoreStartup {
     var childEnvironment = environment
     childEnvironment[Self.markerVariable] = nil
     childEnvironment[Self.ownChoiceTestVariable] = nil
+    childEnvironment["NOTIFY_SOCKET"] = nil  // only the daemon talks to systemd
+    childEnvironment["SWIFT_BACKTRACE"] = "enable=no"  // a faulting kernel ends the child at once
     childEnvironment["OPENBLAS_CORETYPE"] = core
     do {
       let outcome = try ChildProcess.run(

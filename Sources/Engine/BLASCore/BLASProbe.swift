@@ -41,7 +41,9 @@ public enum BLASProbe {
       return BLASProbeResult(core: core, status: .otherCore)
     }
     switch fault {
-    case .crash: raise(SIGILL)  // what AVX-512 code does on a CPU without it
+    case .crash:  // what AVX-512 code does on a CPU without it (past any runtime handler)
+      signal(SIGILL, SIG_DFL)
+      raise(SIGILL)
     case .hang: while true { pause() }
     default: break
     }
