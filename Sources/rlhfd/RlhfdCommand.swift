@@ -194,7 +194,8 @@ struct Serve: AsyncParsableCommand {
     logger.info("OpenBLAS \(BLASThreads.configuration), \(BLASThreads.count) threads")
     let kernels = BLASCoreSelection.current
     logger.notice(
-      "openblas core \(kernels.summary)", metadata: ["source": .string(kernels.source.rawValue)]
+      "openblas core \(kernels.summary)",
+      metadata: ["source": .string(kernels.source.rawValue)]
     )
     do {
       try await Daemon.serve(configuration: configuration, logger: logger)
