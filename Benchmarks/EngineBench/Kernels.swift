@@ -25,7 +25,8 @@ enum Kernels {
       try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
     let selection = BLASCoreStartup.start(
-      setting: parsed, cacheDirectory: stateDirectory,
+      setting: parsed,
+      cacheDirectory: stateDirectory,
       probeCommand: ["/proc/self/exe", Self.probeFlag]
     )
     print("EngineBench: openblas core \(selection.summary)")
