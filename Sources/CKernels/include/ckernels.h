@@ -1,5 +1,6 @@
 // Hand-written x86 kernels the Swift compiler cannot express: AVX-512 code in a binary that
-// is otherwise built for x86-64-v3 (AVX2), chosen at run time. Only Engine imports this module.
+// is otherwise built for x86-64-v3 (AVX2), chosen at run time; and the CPUID / XGETBV reads
+// behind the choice of OpenBLAS's kernel set. Only Engine imports this module.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
