@@ -1,6 +1,5 @@
 // The state directory (`state_directory`): where the daemon keeps what outlives a run — the
 // OpenBLAS kernel choice today, the feedback database later.
-public import Engine
 import Foundation
 
 public enum StateDirectory {
@@ -36,22 +35,5 @@ public enum StateDirectory {
       throw ConfigurationError("the state directory \(path) is not writable")
     }
     return path
-  }
-}
-
-extension Daemon {
-  /// First thing `rlhfd serve` does, before any thread or server starts: choose OpenBLAS's
-  /// kernel set (`BLASCoreStartup`, cached in the state directory). May re-execute the
-  /// process and not return. `probeCommand` runs one probe in a child.
-  @discardableResult
-  public static func chooseKernels(_ configuration: DaemonConfiguration, probeCommand: [String])
-    -> BLASCoreSelection
-  {
-    let directory = configuration.stateDirectory.flatMap { try? StateDirectory.prepare($0) }
-    return BLASCoreStartup.start(
-      setting: configuration.blasCoreSetting,
-      cacheDirectory: directory,
-      probeCommand: probeCommand
-    )
   }
 }

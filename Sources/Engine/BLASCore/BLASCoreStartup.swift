@@ -33,7 +33,7 @@ public enum BLASCoreStartup {
     cacheDirectory: String?,
     probeCommand: [String],
     environment: [String: String] = Self.environment(),
-    timeout: Duration = .seconds(30)
+    timeout: Duration = .seconds(20)
   ) -> BLASCoreSelection {
     let plan = Self.plan(
       setting: setting,
