@@ -1,7 +1,8 @@
 """OpenBLAS kernel choice at start-up (docs/kernels.md): the daemon logs the kernel set it runs
 and why; when OpenBLAS picked an older set than the CPU runs it probes the candidates in child
 processes, re-executes itself with the fastest correct one and caches the choice in the state
-directory; an explicit OPENBLAS_CORETYPE and `--blas-core` win.
+directory; an explicit OPENBLAS_CORETYPE and `--blas-core` win. GetModelInfo's compute_kernels
+carries the same core and reason.
 
 These pass on any x86-64-v3 CPU: where OpenBLAS already picks the best set by itself (a Zen 3),
 the test hook RLHFD_TEST_BLAS_OWN_CHOICE=1 with OPENBLAS_CORETYPE=Prescott plays a CPU that
@@ -18,7 +19,8 @@ import subprocess
 
 import pytest
 
-from interop import SERVING, health_check
+from interop import RPC_TIMEOUT_S, SERVING, health_check
+from rlhfd_client._proto.rlhfd.v1 import admin_pb2, admin_pb2_grpc
 
 LINE = re.compile(r"source=(\w+) \[rlhfd\] openblas core (\w+) \((.*)\)$", re.M)
 CONFIG_CORE = re.compile(r"MAX_THREADS=\d+ core=(\w+),")
@@ -51,6 +53,11 @@ def start(make_daemon, state, env, *args):
     assert running, log
     # What the daemon says it runs is what OpenBLAS runs in the serving process.
     assert running.group(1) == found.group(2), log
+    # GetModelInfo says the same.
+    info = admin_pb2_grpc.AdminStub(daemon.channel()).GetModelInfo(
+        admin_pb2.GetModelInfoRequest(), timeout=RPC_TIMEOUT_S
+    )
+    assert f"openblas core={found.group(2)} ({found.group(3)})," in info.compute_kernels, info
     return daemon, found.group(1), found.group(2), found.group(3)
 
 
