@@ -50,7 +50,8 @@ let package = Package(
     // The BLAS from Debian's libopenblas-dev (pthread build). Only Engine imports it.
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     // Hand-written AVX-512 kernels (GEMV), chosen at run time; the functions carry their own
-    // target attributes so the rest of the build stays x86-64-v3. Only Engine imports it.
+    // target attributes so the rest of the build stays x86-64-v3. Also CPUID / XGETBV, for the
+    // choice of OpenBLAS's kernel set (docs/kernels.md). Only Engine imports it.
     .target(name: "CKernels", path: "Sources/CKernels"),
     // Tensors and kernels (forward/backward pairs, naive references beside fast paths).
     // No Foundation networking, no Swift concurrency.

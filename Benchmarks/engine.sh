@@ -9,11 +9,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-# This sandbox exports OPENBLAS_CORETYPE=Haswell, pinning OpenBLAS to its AVX2 kernels; a
-# deployed daemon (systemd) has no such variable, and OpenBLAS then picks the CPU's own kernels
-# (Cooperlake, AVX-512, on the Zen 5 these figures come from). Measure what a deployment gets,
-# unless KEEP_OPENBLAS_CORETYPE=1.
-if [ -z "${KEEP_OPENBLAS_CORETYPE:-}" ]; then unset OPENBLAS_CORETYPE; fi
+# Some sandboxes export OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE), pinning OpenBLAS's kernels; a
+# deployed daemon (systemd) has no such variable and chooses its kernel set at start-up
+# (docs/kernels.md). EngineBench runs the same choice (probing once, cached in
+# .build-bench/state) and prints it, so it measures what a deployment gets, unless
+# KEEP_OPENBLAS_CORETYPE=1.
+if [ -z "${KEEP_OPENBLAS_CORETYPE:-}" ]; then unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; fi
 PEER=1
 ARGS=()
 for a in "$@"; do
@@ -55,5 +56,5 @@ done
 
 mkdir -p bench-results
 echo "== run (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-.build-bench/release/EngineBench --cache .build-bench/tinyllama-bf16 \
+.build-bench/release/EngineBench --cache .build-bench/tinyllama-bf16 --state-directory .build-bench/state \
   --json bench-results/engine.json "${PEER_ARGS[@]}" "${ARGS[@]}" 2>&1 | tee bench-results/engine.log

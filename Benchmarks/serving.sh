@@ -29,11 +29,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-# This sandbox exports OPENBLAS_CORETYPE=Haswell, pinning OpenBLAS to its AVX2 kernels; a
-# deployed daemon (systemd) has no such variable, and OpenBLAS then picks the CPU's own kernels
-# (Cooperlake, AVX-512, on the Zen 5 these figures come from). Measure what a deployment gets,
-# unless KEEP_OPENBLAS_CORETYPE=1.
-if [ -z "${KEEP_OPENBLAS_CORETYPE:-}" ]; then unset OPENBLAS_CORETYPE; fi
+# Some sandboxes export OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE), pinning OpenBLAS's kernels; a
+# deployed daemon (systemd) has no such variable and chooses its kernel set at start-up
+# (docs/kernels.md; here cached in .build-serving/state). Measure what a deployment gets, unless
+# KEEP_OPENBLAS_CORETYPE=1. The chosen core goes into the report.
+if [ -z "${KEEP_OPENBLAS_CORETYPE:-}" ]; then unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; fi
 HERE="$ROOT/Benchmarks/serving"
 WORK="$ROOT/.build-serving"
 PEER_DIR="$ROOT/.build-peer"
@@ -137,6 +137,7 @@ wait_healthy() {
 }
 RC=0
 RSS_KB=""  # P=kB,P=kB: each precision's peak RSS under load (step 3)
+BLAS_CORE=""  # the daemon's OpenBLAS kernel set and why (its log)
 for P in "${PRECISION_LIST[@]}"; do
   # Never report a previous run's figures for this precision.
   rm -f "$WORK/rlhfd-$P.json" "$WORK/rlhfd-$P-no-sharing.json"
@@ -146,7 +147,8 @@ for P in "${PRECISION_LIST[@]}"; do
   echo "== rlhfd --precision $P on 127.0.0.1:$PORT (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   # shellcheck disable=SC2086 # RLHFD_ARGS is a list of flags
   "$RLHFD" serve --listen "127.0.0.1:$PORT" --policy-model "$WORK/models/policy" \
-    --reward-model "$WORK/models/reward" --precision "$P" ${RLHFD_ARGS:-} > "$WORK/rlhfd-$P.log" 2>&1 &
+    --reward-model "$WORK/models/reward" --precision "$P" --state-directory "$WORK/state" \
+    ${RLHFD_ARGS:-} > "$WORK/rlhfd-$P.log" 2>&1 &
   DAEMON_PID=$!
   if ! wait_healthy; then
     echo "serving.sh: rlhfd --precision $P did not start; skipping $P" >&2
@@ -154,6 +156,8 @@ for P in "${PRECISION_LIST[@]}"; do
     cleanup; DAEMON_PID=""; RC=1
     continue
   fi
+  BLAS_CORE="$(sed -n 's/.*openblas core //p' "$WORK/rlhfd-$P.log" | head -1)"
+  echo "== openblas core $BLAS_CORE"
   timeout --kill-after=10 "$STEP_TIMEOUT" "$PYTHON" "$HERE/load.py" --target "127.0.0.1:$PORT" \
     --streams "$STREAMS" --prompt-tokens "$PROMPT_TOKENS" --max-new-tokens "$MAX_NEW_TOKENS" \
     --score-candidates "$SCORE_CANDIDATES" --rpc-timeout "$STEP_TIMEOUT" --wave-timeout "$STEP_TIMEOUT" \
@@ -177,7 +181,7 @@ for P in "${PRECISION_LIST[@]}"; do
     # shellcheck disable=SC2086
     "$RLHFD" serve --listen "127.0.0.1:$PORT" --policy-model "$WORK/models/policy" \
       --reward-model "$WORK/models/reward" --config "$WORK/no-sharing.yaml" --precision "$P" \
-      ${RLHFD_ARGS:-} > "$WORK/rlhfd-$P-no-sharing.log" 2>&1 &
+      --state-directory "$WORK/state" ${RLHFD_ARGS:-} > "$WORK/rlhfd-$P-no-sharing.log" 2>&1 &
     DAEMON_PID=$!
     if wait_healthy; then
       timeout --kill-after=10 "$STEP_TIMEOUT" "$PYTHON" "$HERE/load.py" --target "127.0.0.1:$PORT" \
@@ -219,7 +223,7 @@ if [ "$PEER" = 1 ]; then
 fi
 
 # 5. one table, one JSON
-python3 - "$WORK/meta.json" "$RLHFD" "$RSS_KB" "$(IFS=,; echo "${DONE[*]}")" <<'EOF'
+python3 - "$WORK/meta.json" "$RLHFD" "$RSS_KB" "$(IFS=,; echo "${DONE[*]}")" "$BLAS_CORE" <<'EOF'
 import json, os, subprocess, sys, time
 out, binary = sys.argv[1], sys.argv[2]
 rss = {p: int(kb or 0) / 1e6 for p, _, kb in (x.partition("=") for x in sys.argv[3].split(",") if x)}
@@ -230,7 +234,7 @@ json.dump({
     "working_tree_dirty": bool(git("status", "--porcelain", "--", "Sources", "Package.swift")),
     "rlhfd_binary": binary, "rlhfd_source": os.environ.get("RLHFD_SOURCE", "tree"),
     "rlhfd_args": os.environ.get("RLHFD_ARGS", ""), "precisions": sys.argv[4].split(","),
-    "rlhfd_peak_rss_gb": rss, "loadavg_end": open("/proc/loadavg").read().split()[:3],
+    "rlhfd_peak_rss_gb": rss, "openblas_core": sys.argv[5], "loadavg_end": open("/proc/loadavg").read().split()[:3],
     "cpus": os.cpu_count(),
     "models": "TinyLlama-1.1B text (bf16) + CLIP ViT-L/14-336 vision, random weights; reward = same + score head",
 }, open(out, "w"), indent=1)

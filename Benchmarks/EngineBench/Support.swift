@@ -75,6 +75,8 @@ struct Options {
   var skipBreakdown = false
   var kernelsOnly = false
   var precision = MatmulPrecision.fp32
+  var blasCore = "auto"
+  var stateDirectory: String?
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -99,6 +101,8 @@ struct Options {
       case "--no-vision": o.skipVision = true
       case "--no-breakdown": o.skipBreakdown = true
       case "--kernels": o.kernelsOnly = true
+      case "--blas-core": o.blasCore = value()
+      case "--state-directory": o.stateDirectory = value()
       case "--precision":
         let name = value()
         guard let precision = MatmulPrecision(rawValue: name) else {
@@ -110,7 +114,7 @@ struct Options {
           """
           EngineBench [--cache DIR] [--runs N] [--prefill T] [--prompt T] [--decode N]
                       [--peer PATH/llama-bench --gguf-dir DIR] [--json PATH] [--no-vision] [--no-breakdown]
-                      [--precision fp32|bf16]
+                      [--precision fp32|bf16] [--blas-core auto|keep|NAME] [--state-directory DIR]
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
           """
         )

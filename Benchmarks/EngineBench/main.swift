@@ -9,7 +9,10 @@ import Foundation
 import Glibc
 import Models
 
+Kernels.probeIfAsked()
 let options = Options.parse(CommandLine.arguments)
+// First, before any thread of ours: the daemon's choice of OpenBLAS kernels (may re-execute).
+let kernels = Kernels.choose(setting: options.blasCore, stateDirectory: options.stateDirectory)
 if options.kernelsOnly {
   do {
     try KernelBench.run(runs: options.runs)
@@ -99,6 +102,7 @@ do {
     )
   }
   json["openblas"] = BLASThreads.configuration
+  json["openblas_core"] = kernels.summary
 
   // MARK: limits of this host, measured now (PERFORMANCE.md's figures are for 2-core Zen 3)
   let sgemmSquare = Limits.sgemm(M: 512, N: 2048, K: 2048)

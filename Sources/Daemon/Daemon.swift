@@ -24,8 +24,9 @@ public enum Daemon {
       logger.notice("serving", metadata: ["addresses": .string(addresses.joined(separator: " "))])
       notifier.ready(status: "serving on \(addresses.joined(separator: " "))")
     }
-    // Models load after the server listens (health NOT_SERVING meanwhile); a bad path or a
-    // precision this CPU cannot run fails now.
+    // Models load after the server listens (health NOT_SERVING meanwhile); a bad path, an
+    // unusable state directory or a precision this CPU cannot run fails now.
+    if let directory = configuration.stateDirectory { try StateDirectory.prepare(directory) }
     if configuration.precision == MatmulPrecision.bf16.rawValue && !BF16Products.isSupported {
       throw ConfigurationError("'precision: bf16': \(ModelError.bf16ProductsUnsupported)")
     }

@@ -48,6 +48,14 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var precision: String = "fp32"
   /// Continuous batching of each model (KV cache budget, batch size, admission limits).
   public var batching = BatchingSettings()
+  /// Where the daemon keeps its state (the OpenBLAS kernel choice; later the feedback
+  /// database); created if missing. nil = `$STATE_DIRECTORY` (systemd's `StateDirectory=`),
+  /// else `$XDG_STATE_HOME/rlhfd`, else `~/.local/state/rlhfd` (`StateDirectory.swift`).
+  public var stateDirectory: String? = nil
+  /// OpenBLAS's kernel set: `auto` (probe and re-execute when OpenBLAS picked an older set
+  /// than the CPU runs), `keep` (OpenBLAS's own choice) or a core name. An explicit
+  /// `OPENBLAS_CORETYPE` in the environment wins. See docs/kernels.md.
+  public var blasCore: String = "auto"
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -110,6 +118,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case imageCacheBytes = "image_cache_bytes"
     case precision
     case batching
+    case stateDirectory = "state_directory"
+    case blasCore = "blas_core"
   }
 
   public init() {}
@@ -151,6 +161,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.precision = try c.decodeIfPresent(String.self, forKey: .precision) ?? defaults.precision
     self.batching =
       try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
+    self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
+    self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -207,57 +219,6 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
           "unknown configuration key '\(path)\(name)'; known keys: \(allowed.sorted().joined(separator: ", "))"
         )
       }
-    }
-  }
-
-  /// Checks values that decode but make no sense.
-  public func validate() throws(ConfigurationError) {
-    if self.listen.isEmpty { throw ConfigurationError("'listen' needs at least one address") }
-    if self.listen.contains(where: \.isEmpty) {
-      throw ConfigurationError("'listen' has an empty address")
-    }
-    if self.maxReceiveMessageBytes < 1024 || self.maxReceiveMessageBytes > Int(Int32.max) {
-      throw ConfigurationError("'max_receive_message_bytes' must be between 1024 and \(Int32.max)")
-    }
-    if self.maxSendMessageBytes < 1024 || self.maxSendMessageBytes > Int(Int32.max) {
-      throw ConfigurationError("'max_send_message_bytes' must be between 1024 and \(Int32.max)")
-    }
-    if !(self.drainTimeoutSeconds >= 0 && self.drainTimeoutSeconds <= 3600) {
-      throw ConfigurationError("'drain_timeout_seconds' must be between 0 and 3600")
-    }
-    try self.connections.validate()
-    if !["llava15", "llava_rlhf"].contains(self.chatTemplate) {
-      throw ConfigurationError(
-        "'chat_template' must be llava15 or llava_rlhf, not '\(self.chatTemplate)'"
-      )
-    }
-    if MatmulPrecision(rawValue: self.precision) == nil {
-      throw ConfigurationError("'precision' must be fp32 or bf16, not '\(self.precision)'")
-    }
-    if self.policyModel?.isEmpty == true {
-      throw ConfigurationError("'policy_model' is empty; give a directory or 'none'")
-    }
-    if self.rewardModel?.isEmpty == true {
-      throw ConfigurationError("'reward_model' is empty; give a directory or 'none'")
-    }
-    let w = self.rewardWeights
-    if ![w.correctness, w.length, w.noEOS].allSatisfy(\.isFinite) || !(w.lengthNormalizer > 0) {
-      throw ConfigurationError("'reward_weights' must be finite, with length_normalizer > 0")
-    }
-    if !(1...1_000_000).contains(self.defaultMaxNewTokens) {
-      throw ConfigurationError("'default_max_new_tokens' must be between 1 and 1000000")
-    }
-    if self.imageMaxBytes < 1 { throw ConfigurationError("'image_max_bytes' must be positive") }
-    if self.imageMaxPixels < 1 { throw ConfigurationError("'image_max_pixels' must be positive") }
-    if self.imageMinSide < 1 { throw ConfigurationError("'image_min_side' must be at least 1") }
-    if self.imageCacheBytes < 0 {
-      throw ConfigurationError("'image_cache_bytes' must not be negative")
-    }
-    try self.batching.validate()
-    if LogLevelName(self.logLevel) == nil {
-      throw ConfigurationError(
-        "'log_level' must be one of \(LogLevelName.allNames.joined(separator: ", ")), not '\(self.logLevel)'"
-      )
     }
   }
 

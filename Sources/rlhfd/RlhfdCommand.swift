@@ -1,17 +1,17 @@
 // `rlhfd serve`: parse flags, load the configuration file, bootstrap logging, run the daemon.
+// The entry point is Main.swift (the kernel choice comes before everything else).
 import ArgumentParser
 import Daemon
 import Engine
 import Foundation
 import Logging
 
-@main
 struct RlhfdCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rlhfd",
     abstract: "Serve and continuously align a vision-language policy over gRPC.",
     version: Daemon.version,
-    subcommands: [Serve.self, CheckConfig.self],
+    subcommands: [Serve.self, CheckConfig.self, BlasCore.self, BlasProbe.self],
     defaultSubcommand: Serve.self
   )
 }
@@ -95,6 +95,20 @@ struct ConfigurationOptions: ParsableArguments {
   @Option(name: .long, help: "Smallest accepted image width and height.")
   var imageMinSide: Int?
 
+  @Option(
+    name: .long,
+    help:
+      "State directory (created if missing); default $STATE_DIRECTORY, $XDG_STATE_HOME/rlhfd or ~/.local/state/rlhfd."
+  )
+  var stateDirectory: String?
+
+  @Option(
+    name: .long,
+    help:
+      "OpenBLAS kernel set: auto (probe, re-execute with the best), keep (OpenBLAS's own choice) or a core name."
+  )
+  var blasCore: String?
+
   /// `resolve()`, with configuration errors reported as usage errors (message and exit 64).
   func resolvedForCommandLine() throws -> DaemonConfiguration {
     do { return try self.resolve() } catch let error as ConfigurationError {
@@ -151,6 +165,13 @@ struct ConfigurationOptions: ParsableArguments {
     if let bytes = self.imageMaxBytes { configuration.imageMaxBytes = bytes }
     if let pixels = self.imageMaxPixels { configuration.imageMaxPixels = pixels }
     if let side = self.imageMinSide { configuration.imageMinSide = side }
+    if let directory = self.stateDirectory { configuration.stateDirectory = directory }
+    if configuration.stateDirectory == nil {
+      configuration.stateDirectory = StateDirectory.defaultPath(
+        environment: ProcessInfo.processInfo.environment
+      )
+    }
+    if let core = self.blasCore { configuration.blasCore = core }
     try configuration.validate()
     return configuration
   }
@@ -171,6 +192,11 @@ struct Serve: AsyncParsableCommand {
     }
     let logger = Logger(label: "rlhfd")
     logger.info("OpenBLAS \(BLASThreads.configuration), \(BLASThreads.count) threads")
+    let kernels = BLASCoreSelection.current
+    logger.notice(
+      "openblas core \(kernels.summary)",
+      metadata: ["source": .string(kernels.source.rawValue)]
+    )
     do {
       try await Daemon.serve(configuration: configuration, logger: logger)
     } catch {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,11 +77,36 @@ def pytest_runtest_call(item):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _binary_path() -> Path:
+    explicit = os.environ.get("RLHFD_BIN")
+    return Path(explicit) if explicit else REPO / ".build" / "debug" / "rlhfd"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory):
+    """Every daemon of the run keeps its state in one session directory ($XDG_STATE_HOME), not
+    the user's. The OpenBLAS kernel choice is made there once, up front (`rlhfd blas-core`;
+    it may probe for a few seconds, docs/kernels.md), so no daemon start pays for it."""
+    home = tmp_path_factory.mktemp("state-home")
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(home)
+    binary = _binary_path()
+    if binary.is_file() and os.access(binary, os.X_OK):
+        subprocess.run(
+            [str(binary), "blas-core"], stdin=subprocess.DEVNULL, capture_output=True, timeout=300
+        )
+    yield home
+    if previous is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def rlhfd_bin() -> Path:
     """The rlhfd binary. Missing: an error if $RLHFD_BIN names it, else a skip saying how to build."""
     explicit = os.environ.get("RLHFD_BIN")
-    path = Path(explicit) if explicit else REPO / ".build" / "debug" / "rlhfd"
+    path = _binary_path()
     if not (path.is_file() and os.access(path, os.X_OK)):
         message = (
             f"rlhfd binary not found or not executable at {path}. "

@@ -1,5 +1,6 @@
 // Hand-written x86 kernels the Swift compiler cannot express: AVX-512 code in a binary that
-// is otherwise built for x86-64-v3 (AVX2), chosen at run time. Only Engine imports this module.
+// is otherwise built for x86-64-v3 (AVX2), chosen at run time; and the CPUID / XGETBV reads
+// behind the choice of OpenBLAS's kernel set. Only Engine imports this module.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -58,6 +59,14 @@ void ckernels_bf16_panels_product(
   const uint16_t *panels,  // ckernels_bf16_panel_elements(N, K)
   const float *bias,  // (N) or NULL
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
+
+/// CPUID leaf `leaf`, sub-leaf `subleaf`: regs = EAX, EBX, ECX, EDX. Returns 0 (and zeros)
+/// when the CPU has no such leaf, and always off x86-64 (cpu_identity.c).
+int ckernels_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
+
+/// XCR0 (the register states the OS saves: bit 2 ymm, bits 5-7 zmm, 17-18 AMX tiles), or 0
+/// when the OS has not enabled XGETBV, and off x86-64.
+uint64_t ckernels_xcr0(void);
 
 #ifdef __cplusplus
 }

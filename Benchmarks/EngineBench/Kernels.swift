@@ -1,0 +1,35 @@
+// The OpenBLAS kernel set EngineBench runs with: the daemon's own logic (BLASCoreStartup, in
+// Engine), so the figures are what `rlhfd serve` gets on this machine. `--blas-core` as the
+// daemon's; `--state-directory DIR` caches the choice (engine.sh: .build-bench/state).
+import Engine
+import Foundation
+import Glibc
+
+enum Kernels {
+  static let probeFlag = "--blas-probe"
+
+  /// In a probe child (`EngineBench --blas-probe`, OPENBLAS_CORETYPE set): the self-test.
+  static func probeIfAsked() {
+    guard CommandLine.arguments.dropFirst().first == Self.probeFlag else { return }
+    let expected = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+    let result = BLASProbe.run(expected: expected?.isEmpty == false ? expected : nil, fault: nil)
+    print(result.line)
+    exit(result.status == .ok ? 0 : 1)
+  }
+
+  /// Chooses (may re-execute EngineBench) and says what runs.
+  static func choose(setting: String, stateDirectory: String?) -> BLASCoreSelection {
+    let parsed: BLASCoreSetting
+    do { parsed = try BLASCoreSetting(parsing: setting) } catch { fatalError(error.message) }
+    if let directory = stateDirectory {
+      try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+    let selection = BLASCoreStartup.start(
+      setting: parsed,
+      cacheDirectory: stateDirectory,
+      probeCommand: ["/proc/self/exe", Self.probeFlag]
+    )
+    print("EngineBench: openblas core \(selection.summary)")
+    return selection
+  }
+}

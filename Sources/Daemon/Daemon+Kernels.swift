@@ -1,0 +1,20 @@
+// The composition of the OpenBLAS kernel choice (Engine's BLASCoreStartup) with the daemon's
+// settings: `blas_core` and the state directory that caches the choice.
+public import Engine
+
+extension Daemon {
+  /// First thing `rlhfd serve` does, before any thread or server starts: choose OpenBLAS's
+  /// kernel set (`BLASCoreStartup`, cached in the state directory). May re-execute the
+  /// process and not return. `probeCommand` runs one probe in a child.
+  @discardableResult
+  public static func chooseKernels(_ configuration: DaemonConfiguration, probeCommand: [String])
+    -> BLASCoreSelection
+  {
+    let directory = configuration.stateDirectory.flatMap { try? StateDirectory.prepare($0) }
+    return BLASCoreStartup.start(
+      setting: configuration.blasCoreSetting,
+      cacheDirectory: directory,
+      probeCommand: probeCommand
+    )
+  }
+}
