@@ -9,6 +9,7 @@ import Models
 import Scheduler
 import ServiceLifecycle
 import Services
+import Store
 import Tokenizer
 import UnixSignals
 
@@ -27,6 +28,9 @@ public enum Daemon {
     // Models load after the server listens (health NOT_SERVING meanwhile); a bad path, an
     // unusable state directory or a precision this CPU cannot run fails now.
     if let directory = configuration.stateDirectory { try StateDirectory.prepare(directory) }
+    let store = try Self.openStore(configuration, logger: logger)
+    defer { store?.shutdown() }  // commits what is queued
+    let recorder = store.map { StoreRecorder(store: $0, template: configuration.chatTemplate) }
     if configuration.precision == MatmulPrecision.bf16.rawValue && !BF16Products.isSupported {
       throw ConfigurationError("'precision: bf16': \(ModelError.bf16ProductsUnsupported)")
     }
@@ -63,6 +67,7 @@ public enum Daemon {
           _ = try ImageDecoder(limits: limits).probe(bytes)
           return ImageFeatureKey(bytes: bytes).hex
         },
+        store: store,
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger
       )
@@ -70,7 +75,9 @@ public enum Daemon {
     let loader = ModelLoaderService(
       load: {
         if let policyDirectory, let policySlot {
-          policySlot.set(try Self.loadPolicy(policyDirectory, configuration, logger: logger))
+          policySlot.set(
+            try Self.loadPolicy(policyDirectory, configuration, recorder: recorder, logger: logger)
+          )
         }
         if let rewardDirectory, let rewardSlot {
           rewardSlot.set(try Self.loadReward(rewardDirectory, configuration, logger: logger))
@@ -117,10 +124,13 @@ public enum Daemon {
   static func loadPolicy(
     _ directory: String,
     _ configuration: DaemonConfiguration,
+    recorder: (any GenerationRecorder)?,
     logger: Logger
   ) throws -> ModelRunner {
     let started = ContinuousClock.now
-    let runner = try ModelRunner(directory: directory, settings: configuration.runnerSettings())
+    var settings = configuration.runnerSettings()
+    settings.recorder = recorder
+    let runner = try ModelRunner(directory: directory, settings: settings)
     logger.notice(
       "policy model loaded",
       metadata: [

@@ -49,6 +49,9 @@ extension DaemonConfiguration {
     if self.stateDirectory?.isEmpty == true {
       throw ConfigurationError("'state_directory' is empty; give a directory or leave it unset")
     }
+    if self.feedbackStore?.isEmpty == true {
+      throw ConfigurationError("'feedback_store' is empty; give a file, none, or leave it unset")
+    }
     do { _ = try BLASCoreSetting(parsing: self.blasCore) } catch {
       throw ConfigurationError(error.message)
     }
@@ -56,6 +59,15 @@ extension DaemonConfiguration {
       throw ConfigurationError(
         "'log_level' must be one of \(LogLevelName.allNames.joined(separator: ", ")), not '\(self.logLevel)'"
       )
+    }
+  }
+
+  /// The feedback database's path, nil for none (`feedback_store`, else the state directory's).
+  public var feedbackStorePath: String? {
+    switch self.feedbackStore {
+    case "none": nil
+    case .some(let path): path
+    case nil: self.stateDirectory.map { $0 + "/feedback.sqlite3" }
     }
   }
 

@@ -48,7 +48,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var precision: String = "fp32"
   /// Continuous batching of each model (KV cache budget, batch size, admission limits).
   public var batching = BatchingSettings()
-  /// Where the daemon keeps its state (the OpenBLAS kernel choice; later the feedback
+  /// Where the daemon keeps its state (the OpenBLAS kernel choice, the feedback
   /// database); created if missing. nil = `$STATE_DIRECTORY` (systemd's `StateDirectory=`),
   /// else `$XDG_STATE_HOME/rlhfd`, else `~/.local/state/rlhfd` (`StateDirectory.swift`).
   public var stateDirectory: String? = nil
@@ -56,6 +56,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// than the CPU runs), `keep` (OpenBLAS's own choice) or a core name. An explicit
   /// `OPENBLAS_CORETYPE` in the environment wins. See docs/kernels.md.
   public var blasCore: String = "auto"
+  /// The feedback database (SQLite): nil = `feedback.sqlite3` in the state directory; `none` =
+  /// no store (Feedback answers UNIMPLEMENTED, generations are not recorded).
+  public var feedbackStore: String? = nil
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -120,6 +123,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case batching
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
+    case feedbackStore = "feedback_store"
   }
 
   public init() {}
@@ -163,6 +167,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
+    self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.

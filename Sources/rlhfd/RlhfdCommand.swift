@@ -109,6 +109,12 @@ struct ConfigurationOptions: ParsableArguments {
   )
   var blasCore: String?
 
+  @Option(
+    name: .long,
+    help: "Feedback database (SQLite file) or none; default: STATE_DIR/feedback.sqlite3."
+  )
+  var feedbackStore: String?
+
   /// `resolve()`, with configuration errors reported as usage errors (message and exit 64).
   func resolvedForCommandLine() throws -> DaemonConfiguration {
     do { return try self.resolve() } catch let error as ConfigurationError {
@@ -172,6 +178,7 @@ struct ConfigurationOptions: ParsableArguments {
       )
     }
     if let core = self.blasCore { configuration.blasCore = core }
+    if let store = self.feedbackStore { configuration.feedbackStore = store }
     try configuration.validate()
     return configuration
   }

@@ -113,6 +113,10 @@ class Daemon:
             command.append("--no-model")
         elif self.model != "default":
             command += ["--policy-model", self.model]
+        if "--feedback-store" not in self.args:
+            # Each daemon its own feedback database (a database takes one process at a time);
+            # the same workdir gives a restarted daemon the same one.
+            command += ["--feedback-store", str(self.workdir / "feedback.sqlite3")]
         return command + self.args
 
     @property

@@ -189,13 +189,6 @@ VALID = [
     ("Reward/Score", reward_pb2.ScoreRequest(generation_ids=["gen-1", "gen-2"])),
     ("Reward/Score", score(responses=["A cat."] * 64,
                            facts=common_pb2.Facts(choices=["a", "b"], correct_choice=-1))),
-    ("Feedback/SubmitPreference", preference(
-        prompt="", response_1=feedback_pb2.ResponseRef(generation_id="gen-1"),
-        response_2=feedback_pb2.ResponseRef(generation_id="gen-2"), preferred=2)),
-    ("Feedback/SubmitPreference", preference()),
-    ("Feedback/SubmitPrompts", prompts(RL_PROMPT)),
-    ("Feedback/SubmitRating", feedback_pb2.RatingFeedback(generation_id="gen-1", score=-1.0)),
-    ("Feedback/GetTrainingStatus", feedback_pb2.TrainingStatusRequest()),
     ("Feedback/WatchTraining", feedback_pb2.WatchTrainingRequest(send_initial_status=True)),
     ("Admin/ListPolicyVersions", admin_pb2.ListPolicyVersionsRequest(limit=5)),
     ("Admin/PromotePolicy", admin_pb2.PromotePolicyRequest(version="v1")),
