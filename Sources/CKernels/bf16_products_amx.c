@@ -105,34 +105,48 @@ AMX static void configure_tiles(void) {
     }                                          \
   } while (0)
 
-// 16 * G rows of x (from m; `rows` of them real) against one panel (columns col ..< col + 32).
+// Blocking (for the caches, not for the sums): a block of NB panels and MB rows is computed
+// KB k steps at a time, so the A block (MB x 512 k, 256 KiB), the B block (NB panels x 512 k,
+// 256 KiB) and the partial sums (MB x 32 NB fp32, 256 KiB) stay in L2, and one group's A
+// (32 x 512 k, 32 KiB) in L1 across the panels. Between k blocks the C tiles are stored to
+// `partial` and loaded back: fp32 either way, so the sums are those of one pass over K.
+enum { KB = 16, MB = 256, NB = 8 };
+
+// 16 * G rows of x (from m; `rows` of them real) against one panel (columns col ..< col + 32),
+// k steps [s0, s1) of ceil(K / 32). C starts at zero (s0 == 0) or from `c` (32 x 32 fp32); it
+// is stored back to `c`, or, after the last step, biased and written to `out`.
 AMX static inline __attribute__((always_inline)) void panel_tile(
-  float *out, const uint16_t *x, const uint16_t *panel, const float *bias,
-  ptrdiff_t N, ptrdiff_t K, ptrdiff_t ldx, ptrdiff_t m, ptrdiff_t rows, ptrdiff_t col,
-  int accumulate, const int G) {
-  const ptrdiff_t pairs = (K + 1) / 2, steps = pairs / 16, tail = pairs % 16;
+  float *out, const uint16_t *x, const uint16_t *panel, const float *bias, float *c,
+  ptrdiff_t N, ptrdiff_t K, ptrdiff_t m, ptrdiff_t rows, ptrdiff_t col, ptrdiff_t s0,
+  ptrdiff_t s1, int accumulate, const int G) {
+  const ptrdiff_t pairs = (K + 1) / 2, full = pairs / 16, tail = pairs % 16;
+  const ptrdiff_t ldx = ckernels_bf16_amx_row_stride(K);
   const size_t lda = (size_t)ldx * 2;
   const uint16_t *xa = x + m * ldx;  // (16 G, ldx)
-  _tile_zero(0);
-  _tile_zero(1);
-  if (G == 2) {
-    _tile_zero(2);
-    _tile_zero(3);
+  if (s0 == 0) {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (G == 2) _tile_zero(2), _tile_zero(3);
+  } else {
+    _tile_loadd(0, c, 128);
+    _tile_loadd(1, c + 16, 128);
+    if (G == 2) _tile_loadd(2, c + 512, 128), _tile_loadd(3, c + 528, 128);
   }
-  for (ptrdiff_t s = 0; s < steps; s++) STEP(xa + 32 * s, panel + 16 * 64 * s, G);
-  if (tail) {
+  const ptrdiff_t whole = s1 < full ? s1 : full;
+  for (ptrdiff_t s = s0; s < whole; s++) STEP(xa + 32 * s, panel + 16 * 64 * s, G);
+  if (tail && s1 > full) {
     _Alignas(64) uint16_t last[16 * 64];  // (16 pairs, 32 columns, 2)
-    memcpy(last, panel + 16 * 64 * steps, (size_t)tail * 128);
+    memcpy(last, panel + 16 * 64 * full, (size_t)tail * 128);
     memset(last + tail * 64, 0, (size_t)(16 - tail) * 128);
-    STEP(xa + 32 * steps, last, G);
+    STEP(xa + 32 * full, last, G);
   }
-  _Alignas(64) float c[32][32];  // (16 G rows, 32 columns)
-  _tile_stored(0, &c[0][0], 128);
-  _tile_stored(1, &c[0][16], 128);
-  if (G == 2) {
-    _tile_stored(2, &c[16][0], 128);
-    _tile_stored(3, &c[16][16], 128);
-  }
+  const int done = s1 == full + (tail != 0);
+  _Alignas(64) float sums[32 * 32];  // (16 G rows, 32 columns)
+  float *to = done ? sums : c;
+  _tile_stored(0, to, 128);
+  _tile_stored(1, to + 16, 128);
+  if (G == 2) _tile_stored(2, to + 512, 128), _tile_stored(3, to + 528, 128);
+  if (!done) return;
   // Bias after the sum, then overwrite or accumulate: bf16_products.c's order.
   for (int h = 0; h < 2; h++) {
     ptrdiff_t left = N - (col + 16 * h);
@@ -141,7 +155,7 @@ AMX static inline __attribute__((always_inline)) void panel_tile(
     __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + col + 16 * h) : _mm512_setzero_ps();
     for (ptrdiff_t r = 0; r < rows; r++) {
       float *o = out + (m + r) * N + col + 16 * h;
-      __m512 value = _mm512_add_ps(_mm512_load_ps(&c[r][16 * h]), b);
+      __m512 value = _mm512_add_ps(_mm512_load_ps(sums + r * 32 + 16 * h), b);
       if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, o), value);
       _mm512_mask_storeu_ps(o, mask, value);
     }
@@ -152,26 +166,34 @@ AMX void ckernels_bf16_panels_product_amx(
   float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
   configure_tiles();
-  const ptrdiff_t ldx = ckernels_bf16_amx_row_stride(K);
   const ptrdiff_t panelElements = (K + 1) / 2 * 64;
-  // As in bf16_products.c: a block of panels (~512 KiB, in L2) meets every group of 32 rows
-  // before the next block is read, so weights come from memory once per call.
-  ptrdiff_t blockPanels = (512 << 10) / (panelElements * 2);
-  if (blockPanels < 1) blockPanels = 1;
-  for (ptrdiff_t pb = p0; pb < p1; pb += blockPanels) {
-    ptrdiff_t pe = pb + blockPanels < p1 ? pb + blockPanels : p1;
-    for (ptrdiff_t m = 0; m < M; m += 32) {
-      ptrdiff_t rows = M - m < 32 ? M - m : 32;
-      for (ptrdiff_t p = pb; p < pe; p++) {
-        const uint16_t *panel = panels + p * panelElements;
-        if (rows > 16) {
-          panel_tile(out, x, panel, bias, N, K, ldx, m, rows, 32 * p, accumulate, 2);
-        } else {
-          panel_tile(out, x, panel, bias, N, K, ldx, m, rows, 32 * p, accumulate, 1);
+  const ptrdiff_t steps = ((K + 1) / 2 + 15) / 16;
+  // Partial sums, only when K takes more than one k block: (MB / 32, NB) blocks of 32 x 32.
+  const ptrdiff_t groups = ((M < MB ? M : MB) + 31) / 32;
+  float *partial = steps > KB ? aligned_alloc(64, (size_t)groups * NB * 4096) : NULL;
+  if (steps > KB && partial == NULL) abort();
+  for (ptrdiff_t pb = p0; pb < p1; pb += NB) {
+    const ptrdiff_t pe = pb + NB < p1 ? pb + NB : p1;
+    for (ptrdiff_t mb = 0; mb < M; mb += MB) {
+      const ptrdiff_t me = mb + MB < M ? mb + MB : M;
+      for (ptrdiff_t s0 = 0; s0 < steps; s0 += KB) {
+        const ptrdiff_t s1 = s0 + KB < steps ? s0 + KB : steps;
+        for (ptrdiff_t m = mb; m < me; m += 32) {
+          const ptrdiff_t rows = me - m < 32 ? me - m : 32;
+          for (ptrdiff_t p = pb; p < pe; p++) {
+            const uint16_t *panel = panels + p * panelElements;
+            float *c = partial ? partial + ((m - mb) / 32 * NB + (p - pb)) * 1024 : NULL;
+            if (rows > 16) {
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2);
+            } else {
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1);
+            }
+          }
         }
       }
     }
   }
+  free(partial);
 }
 
 #else  // not x86-64: no AMX; the kernel must not be called.

@@ -95,6 +95,10 @@ import Testing
     for M in [100, 512] {
       try check(path, M: M, N: 100, K: 300, bias: true, accumulate: M == 100)
     }
+    // AMX blocking: K over one k block (512), M over one row block (256), N over 8 panels in
+    // one call (a product too small to be split between threads).
+    try check(path, M: 300, N: 40, K: 1100, bias: true, accumulate: true)
+    try check(path, M: 2, N: 300, K: 5, bias: true, accumulate: false)
   }
 
   /// N and K on both sides of every tile and panel edge, at M of one group, a group and a row,
@@ -102,7 +106,7 @@ import Testing
   static func edges(_ path: BF16Products.Path) throws {
     for M in [1, 16, 17, 33] {
       for N in [1, 15, 16, 17, 31, 32, 33, 65] {
-        for K in [1, 2, 31, 32, 33, 63, 64, 65, 500] {
+        for K in [1, 2, 31, 32, 33, 63, 64, 65, 500, 512, 513, 1030] {
           try check(path, M: M, N: N, K: K, bias: false, accumulate: false)
         }
       }
@@ -114,7 +118,7 @@ import Testing
 
   /// A row's output is bit-identical alone and in a batch, wherever it falls in the tiles.
   static func batchIndependence(_ path: BF16Products.Path) throws {
-    let (M, N, K) = (45, 70, 300)
+    let (M, N, K) = (45, 70, 1100)
     let input = randomFloats(M * K, seed: 31)
     try BF16ProductsTests.withPanels(randomFloats(N * K, seed: 32), shape: [N, K]) { view in
       let run = { (input: [Float], M: Int) in
