@@ -23,7 +23,7 @@ step "swift test"
 # Which kernel paths run here: the AVX-512 and bf16 tests are skipped on CPUs without them.
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
 has() { [[ " $flags " == *" $1 "* ]] && echo yes || echo no; }
-echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | xargs); avx512f $(has avx512f), avx512_bf16 $(has avx512_bf16)" >&2
+echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | xargs); avx512f $(has avx512f), avx512_bf16 $(has avx512_bf16), amx_bf16 $(has amx_bf16)" >&2
 swift test --skip-build
 
 step "python client tests"
