@@ -38,20 +38,7 @@ enum KernelBench {
       }
     }
     for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] { try gemv(N: N, K: K, runs: runs) }
-    // precision: bf16 (activations rounded to bf16, packed panels): each kernel the CPU runs,
-    // AMX tiles first where available (also under RLHFD_NO_AMX=1), then AVX512-BF16.
-    let paths: [BF16Products.Path] =
-      (BF16Products.amxAvailable ? [.amx] : []) + (BF16Products.isSupported ? [.avx512bf16] : [])
-    for path in paths {
-      for M in [512, 32, 8] {
-        for (N, K) in [(2048, 2048), (5632, 2048), (2048, 5632)] {
-          try bf16Matmul(M: M, N: N, K: K, runs: runs, panels: path)
-        }
-      }
-      for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] {
-        try gemv(N: N, K: K, runs: runs, panels: path)
-      }
-    }
+    try bf16Panels(runs: runs)
     causal(T: 512, runs: runs)
     pagedDecode(runs: runs)
     bidirectional(runs: runs)
@@ -133,8 +120,7 @@ enum KernelBench {
     if panels { weight = BF16Products.pack(weight, into: packed) }
     let t = time(runs) {
       if let path {
-        BF16Products.forward(
-          out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, path: path, pool: pool)
+        panelProduct(path, out, input, weight, M: M, N: N, K: K)
       } else if gemv {
         GEMV.forward(out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, pool: pool)
       } else {
@@ -171,9 +157,7 @@ enum KernelBench {
     var next = 0
     let t = time(max(runs * 4, copies * 2)) {
       if let path {
-        BF16Products.forward(
-          out: out, in: input, weight: weights[next], bias: nil, M: 1, N: N, K: K, path: path,
-          pool: pool)
+        panelProduct(path, out, input, weights[next], M: 1, N: N, K: K)
         next = (next + 1) % copies
         return
       }

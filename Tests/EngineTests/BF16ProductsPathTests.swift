@@ -145,13 +145,19 @@ import Testing
     }
   }
 
-  @Test(.enabled(if: BF16Products.amxAvailable, "no AMX-BF16, or Linux did not grant the tile state"))
+  @Test(
+    .enabled(if: BF16Products.amxAvailable, "no AMX-BF16, or Linux did not grant the tile state")
+  )
   func amxMatchesNaiveAtEveryM() throws { try Self.everyM(.amx) }
 
-  @Test(.enabled(if: BF16Products.amxAvailable, "no AMX-BF16, or Linux did not grant the tile state"))
+  @Test(
+    .enabled(if: BF16Products.amxAvailable, "no AMX-BF16, or Linux did not grant the tile state")
+  )
   func amxMatchesNaiveAcrossEdges() throws { try Self.edges(.amx) }
 
-  @Test(.enabled(if: BF16Products.amxAvailable, "no AMX-BF16, or Linux did not grant the tile state"))
+  @Test(
+    .enabled(if: BF16Products.amxAvailable, "no AMX-BF16, or Linux did not grant the tile state")
+  )
   func amxRowsDoNotDependOnTheBatch() throws { try Self.batchIndependence(.amx) }
 
   @Test(.enabled(if: BF16Products.isSupported, "no AVX512-BF16 (or RLHFD_NO_AVX512=1)"))
