@@ -17,7 +17,7 @@ import Synchronization
 /// does not depend on what else is in the batch. The two kernels round their sums differently
 /// (not bit-identical), so one process uses one of them for every M (`path`). On Zen 5 the
 /// AVX-512 products run at about twice the fp32 kernels' rate; on Sapphire Rapids the AMX ones
-/// at ~7–9× the AVX-512 ones for M ≥ 32 (docs/benchmarks.md).
+/// at 6–9× the AVX-512 ones for M ≥ 32 (docs/benchmarks.md).
 public enum BF16Products {
   /// Which kernel computes the products.
   public enum Path: String, Sendable {
