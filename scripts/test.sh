@@ -23,11 +23,11 @@ step "swift test"
 # Which kernel paths run here: the AVX-512 and bf16 tests are skipped on CPUs without them.
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
 has() { [[ " $flags " == *" $1 "* ]] && echo yes || echo no; }
-echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | xargs); avx512f $(has avx512f), avx512_bf16 $(has avx512_bf16)" >&2
 # Which OpenBLAS kernel set the Swift tests run with (whatever this environment gives: they
 # have tolerances), and the one the daemon would choose here (docs/kernels.md).
 rlhfd="$(swift build --show-bin-path)/rlhfd"
 echo "openblas: the tests run with $("$rlhfd" blas-core --blas-core keep 2>&1 >/dev/null | sed 's/^openblas core //'); rlhfd serve would run with $("$rlhfd" blas-core 2>/dev/null)" >&2
+echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | xargs); avx512f $(has avx512f), avx512_bf16 $(has avx512_bf16), amx_bf16 $(has amx_bf16)" >&2
 swift test --skip-build
 
 step "python client tests"

@@ -38,17 +38,7 @@ enum KernelBench {
       }
     }
     for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] { try gemv(N: N, K: K, runs: runs) }
-    if BF16Products.isSupported {
-      // precision: bf16 (activations rounded to bf16, AVX512-BF16 dot products, packed panels).
-      for M in [512, 32, 8] {
-        for (N, K) in [(2048, 2048), (5632, 2048), (2048, 5632)] {
-          try bf16Matmul(M: M, N: N, K: K, runs: runs, panels: true)
-        }
-      }
-      for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] {
-        try gemv(N: N, K: K, runs: runs, panels: true)
-      }
-    }
+    try bf16Panels(runs: runs)
     causal(T: 512, runs: runs)
     pagedDecode(runs: runs)
     bidirectional(runs: runs)
@@ -109,8 +99,9 @@ enum KernelBench {
     K: Int,
     runs: Int,
     gemv: Bool = false,
-    panels: Bool = false
+    panels path: BF16Products.Path? = nil
   ) throws {
+    let panels = path != nil
     let s = Scratch()
     let input = random(s, M * K, 1, seed: 1)
     let out = s.make(M * N)
@@ -128,19 +119,22 @@ enum KernelBench {
     defer { packed.deallocate() }
     if panels { weight = BF16Products.pack(weight, into: packed) }
     let t = time(runs) {
-      if gemv {
+      if let path {
+        panelProduct(path, out, input, weight, M: M, N: N, K: K)
+      } else if gemv {
         GEMV.forward(out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, pool: pool)
       } else {
         Matmul.forward(out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, pool: pool)
       }
     }
-    let what = panels ? "bf16·bf16 panels" : gemv ? "bf16 GEMV" : "bf16 matmul"
+    let what = path.map { "bf16·bf16 \($0)" } ?? (gemv ? "bf16 GEMV" : "bf16 matmul")
     line("\(what) M=\(M) \(K)→\(N)", flops: 2 * Double(M * N * K), t)
   }
 
   /// M = 1 over copies of the weights that together exceed the L3 (32 MiB here), taken in turn,
   /// so each call reads its weights from memory as decode does.
-  static func gemv(N: Int, K: Int, runs: Int, panels: Bool = false) throws {
+  static func gemv(N: Int, K: Int, runs: Int, panels path: BF16Products.Path? = nil) throws {
+    let panels = path != nil
     let s = Scratch()
     let input = random(s, K, 1, seed: 1)
     let out = s.make(N)
@@ -162,6 +156,11 @@ enum KernelBench {
     }
     var next = 0
     let t = time(max(runs * 4, copies * 2)) {
+      if let path {
+        panelProduct(path, out, input, weights[next], M: 1, N: N, K: K)
+        next = (next + 1) % copies
+        return
+      }
       GEMV.forward(
         out: out,
         in: input,
@@ -175,8 +174,9 @@ enum KernelBench {
       next = (next + 1) % copies
     }
     let bytes = Double(N * K * 2)
+    let what = path.map { "bf16·bf16 \($0)" } ?? "bf16 GEMV"
     print(
-      "KERNEL  \("\(panels ? "bf16·bf16 panels" : "bf16 GEMV") M=1 \(K)→\(N)".padding(toLength: 44, withPad: " ", startingAt: 0)) best \(fmt(bytes / t.0 / 1e9, 1)) GB/s, median \(fmt(bytes / t.1 / 1e9, 1)) GB/s"
+      "KERNEL  \("\(what) M=1 \(K)→\(N)".padding(toLength: 44, withPad: " ", startingAt: 0)) best \(fmt(bytes / t.0 / 1e9, 1)) GB/s (\(fmt(2 * Double(N * K) / t.0 / 1e9, 1)) GFLOP/s), median \(fmt(bytes / t.1 / 1e9, 1)) GB/s"
     )
   }
 

@@ -137,6 +137,8 @@ public enum Daemon {
         "directory": .string(directory),
         "context": .stringConvertible(runner.contextLength),
         "precision": .string(configuration.precision),
+        // The bf16 kernel this CPU runs (amx, avx512bf16, unsupported); used only by bf16.
+        "bf16_products": .string(BF16Products.path.rawValue),
         "seconds": .string("\(ContinuousClock.now - started)"),
       ]
     )

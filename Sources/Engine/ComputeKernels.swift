@@ -3,11 +3,11 @@
 // switches), so the same binary reports different lines on different hosts.
 public enum ComputeKernels {
   /// e.g. "openblas core=SkylakeX (OpenBLAS chose Prescott; probed …; cached in …), 2 threads;
-  /// gemv avx512; bf16 products avx512bf16". The core and why: `BLASCoreSelection`.
+  /// gemv avx512; bf16 products amx". The core and why: `BLASCoreSelection`.
   public static var summary: String {
     let core = BLASCoreSelection.current.summary
     let gemv = GEMV.usesAVX512 ? "avx512" : "avx2"
-    let bf16 = BF16Products.isSupported ? "avx512bf16" : "unsupported"
+    let bf16 = BF16Products.path.rawValue
     let threads = BLASThreads.count
     return "openblas core=\(core), \(threads) threads; gemv \(gemv); bf16 products \(bf16)"
   }

@@ -26,7 +26,9 @@ from rlhfd_client._proto.rlhfd.v1 import (
 
 FIXTURES = Path(__file__).resolve().parent.parent / "Fixtures"
 PNG = (FIXTURES / "images" / "rgb_64x48.png").read_bytes()
-HAS_BF16 = "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+CPU_FLAGS = Path("/proc/cpuinfo").read_text()
+HAS_BF16 = "avx512_bf16" in CPU_FLAGS
+HAS_AMX = "amx_tile" in CPU_FLAGS and "amx_bf16" in CPU_FLAGS
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,21 @@ def test_bf16_reward_scores_stay_close_to_fp32(make_daemon, bf16_reward):
     assert len(deltas) == 3
     # Different (the bf16 products ran) but only by the activations' rounding.
     assert 0 < max(deltas) <= 0.02 * max(scale, 1.0), (scores, deltas)
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="the CPU lacks AVX512-BF16")
+@pytest.mark.parametrize("no_amx", ["0", "1"])
+def test_the_policy_log_names_the_bf16_kernel(make_daemon, bf16_model, no_amx):
+    """AMX tiles where the CPU has them, unless RLHFD_NO_AMX=1; AVX512-BF16 otherwise."""
+    daemon = make_daemon(
+        model=str(bf16_model),
+        args=["--precision", "bf16", "--reward-model", "none"],
+        env={**os.environ, "RLHFD_NO_AMX": no_amx},
+    )
+    assert daemon.stop() == 0, daemon.stderr_text()
+    expected = "amx" if HAS_AMX and no_amx == "0" else "avx512bf16"
+    loaded = [line for line in daemon.stderr_text().splitlines() if "policy model loaded" in line]
+    assert len(loaded) == 1 and f"bf16_products={expected}" in loaded[0], loaded
 
 
 def test_bf16_is_refused_without_the_instructions(make_daemon, bf16_model):

@@ -68,6 +68,38 @@ int ckernels_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
 /// when the OS has not enabled XGETBV, and off x86-64.
 uint64_t ckernels_xcr0(void);
 
+/// 1 when the CPU has AMX-TILE and AMX-BF16, `ckernels_has_avx512_bf16()` is 1, and Linux
+/// granted the tile state (arch_prctl ARCH_REQ_XCOMP_PERM, asked on the first call); 0
+/// otherwise. Ignores `RLHFD_NO_AMX` (tests use it to reach the kernel anyway).
+int ckernels_amx_available(void);
+
+/// `ckernels_amx_available()` unless `RLHFD_NO_AMX=1`. Decided on the first call and cached.
+int ckernels_has_amx(void);
+
+/// Row stride (elements) of the AMX kernel's bf16 activations: K rounded up to 32.
+ptrdiff_t ckernels_bf16_amx_row_stride(ptrdiff_t K);
+
+/// Rows of the AMX kernel's bf16 activations: M rounded up to 16.
+ptrdiff_t ckernels_bf16_amx_rows(ptrdiff_t M);
+
+/// Rows [m0, m1) of the AMX kernel's activations: row m < M is bf16(x[m]) (as
+/// `ckernels_bf16_round`) followed by zeros up to the row stride; rows m >= M are zeros.
+/// Needs `ckernels_has_avx512_bf16()`.
+void ckernels_bf16_round_padded(
+  uint16_t *out,  // (ckernels_bf16_amx_rows(M), ckernels_bf16_amx_row_stride(K))
+  const float *x,  // (M, K)
+  ptrdiff_t M, ptrdiff_t K, ptrdiff_t m0, ptrdiff_t m1);
+
+/// As `ckernels_bf16_panels_product`, with AMX tiles (TDPBF16PS) over the same panels; `x` is
+/// padded by `ckernels_bf16_round_padded`. Sums in another rounding than the AVX512-BF16
+/// kernel, the same for every M. Needs `ckernels_has_amx()` (or `ckernels_amx_available()`).
+void ckernels_bf16_panels_product_amx(
+  float *out,  // (M, N)
+  const uint16_t *x,  // (ckernels_bf16_amx_rows(M), ckernels_bf16_amx_row_stride(K)) bf16
+  const uint16_t *panels,  // ckernels_bf16_panel_elements(N, K)
+  const float *bias,  // (N) or NULL
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif
