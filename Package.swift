@@ -171,6 +171,13 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    .executableTarget(
+      name: "StoreBench",
+      dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
+      path: "Benchmarks/StoreBench",
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Tests
 
     .testTarget(

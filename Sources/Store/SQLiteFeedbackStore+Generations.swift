@@ -9,13 +9,14 @@ extension SQLiteFeedbackStore {
     for (index, image) in g.images.enumerated() {
       hashes.append(try store(image, field: "images[\(index)]", db))
     }
-    try db.execute(
+    try db.cachedStatement(
       sql: """
         INSERT INTO generations (id, created_unix_ms, policy_version, prompt, raw_prompt,
           template, sampling, prompt_token_count, token_ids, logprobs, text, finish_reason,
           queue_ms, compute_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
+        """
+    ).execute(
       arguments: [
         g.id, g.createdUnixMs, g.policyVersion, g.prompt, g.rawPrompt, g.template,
         Fingerprint.json(g.sampling), g.promptTokenCount, blob(g.tokenIds), blob(g.logprobs),
@@ -23,11 +24,9 @@ extension SQLiteFeedbackStore {
       ]
     )
     for (position, hash) in hashes.enumerated() {
-      try db.execute(
-        sql:
-          "INSERT INTO generation_images (generation_id, position, image_sha256) VALUES (?, ?, ?)",
-        arguments: [g.id, position, hash]
-      )
+      try db.cachedStatement(
+        sql: "INSERT INTO generation_images (generation_id, position, image_sha256) VALUES (?, ?, ?)"
+      ).execute(arguments: [g.id, position, hash])
     }
   }
 

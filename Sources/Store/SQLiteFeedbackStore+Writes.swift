@@ -17,13 +17,14 @@ extension SQLiteFeedbackStore {
         let first = try Self.columns(preference.response1, field: "response_1", db)
         let second = try Self.columns(preference.response2, field: "response_2", db)
         let id = Self.newID("pref")
-        try db.execute(
+        try db.cachedStatement(
           sql: """
             INSERT INTO preferences (id, created_unix_ms, image_sha256, prompt, response_1,
               response_1_generation, response_2, response_2_generation, preferred,
               response_1_hallucinated, response_2_hallucinated, dataset_flag, facts)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
+            """
+        ).execute(
           arguments: [
             id, Self.nowMs(), image, preference.prompt, first.text, first.generation,
             second.text, second.generation, preference.preferred,
@@ -48,12 +49,13 @@ extension SQLiteFeedbackStore {
         for (index, prompt) in prompts.enumerated() {
           let image = try Self.store(prompt.image, field: "prompts[\(index)].image", db)
           let id = Self.newID("prompt")
-          try db.execute(
+          try db.cachedStatement(
             sql: """
               INSERT INTO prompts (id, batch_id, created_unix_ms, image_sha256, prompt, facts,
                 length_bonus, client_id)
               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-              """,
+              """
+          ).execute(
             arguments: [
               id, batch, Self.nowMs(), image, prompt.prompt, Fingerprint.json(prompt.facts),
               Double(prompt.lengthBonus), prompt.clientID,
@@ -75,11 +77,12 @@ extension SQLiteFeedbackStore {
       try Self.idempotent(kind: "rating", key: idempotencyKey, content: content, db) {
         try Self.requireGeneration(rating.generationID, field: "generation_id", db)
         let id = Self.newID("rating")
-        try db.execute(
+        try db.cachedStatement(
           sql: """
             INSERT INTO ratings (id, created_unix_ms, generation_id, score, hallucinated)
             VALUES (?, ?, ?, ?, ?)
-            """,
+            """
+        ).execute(
           arguments: [
             id, Self.nowMs(), rating.generationID, Double(rating.score), rating.hallucinated,
           ]
@@ -107,27 +110,24 @@ extension SQLiteFeedbackStore {
     _ body: () throws -> StoreAck
   ) throws -> StoreAck {
     guard !key.isEmpty else { return try body() }
-    if let row = try Row.fetchOne(
-      db,
-      sql: "SELECT content_hash, ack FROM idempotency WHERE kind = ? AND key = ?",
-      arguments: [kind, key]
-    ) {
+    let lookup = try db.cachedStatement(
+      sql: "SELECT content_hash, ack FROM idempotency WHERE kind = ? AND key = ?"
+    )
+    if let row = try Row.fetchOne(lookup, arguments: [kind, key]) {
       guard row["content_hash"] as String == content else {
         throw StoreError(
           .conflict,
           "idempotency_key '\(key.prefix(128))' was used before for a different \(kind) submission"
         )
       }
-      var ack = try JSONDecoder().decode(StoreAck.self, from: Data((row["ack"] as String).utf8))
-      ack.duplicate = true
-      return ack
+      // The ids, space-separated (ids never contain spaces).
+      let ids = (row["ack"] as String).split(separator: " ").map(String.init)
+      return StoreAck(ids: ids, duplicate: true)
     }
     let ack = try body()
-    try db.execute(
-      sql:
-        "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)",
-      arguments: [kind, key, content, Fingerprint.json(ack), nowMs()]
-    )
+    try db.cachedStatement(
+      sql: "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)"
+    ).execute(arguments: [kind, key, content, ack.ids.joined(separator: " "), nowMs()])
     return ack
   }
 
@@ -135,14 +135,14 @@ extension SQLiteFeedbackStore {
   static func store(_ image: ImageRef, field: String, _ db: Database) throws -> String {
     switch image {
     case .bytes(let hash, let bytes):
-      try db.execute(
-        sql: "INSERT OR IGNORE INTO images (sha256, bytes, created_unix_ms) VALUES (?, ?, ?)",
+      try db.cachedStatement(
+        sql: "INSERT OR IGNORE INTO images (sha256, bytes, created_unix_ms) VALUES (?, ?, ?)"
+      ).execute(
         arguments: [hash, Data(bytes), nowMs()]
       )
     case .sha256(let hash):
       let known = try Bool.fetchOne(
-        db,
-        sql: "SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?)",
+        db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?)"),
         arguments: [hash]
       )
       if known != true {
@@ -154,8 +154,7 @@ extension SQLiteFeedbackStore {
 
   static func requireGeneration(_ id: String, field: String, _ db: Database) throws {
     let known = try Bool.fetchOne(
-      db,
-      sql: "SELECT EXISTS (SELECT 1 FROM generations WHERE id = ?)",
+      db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM generations WHERE id = ?)"),
       arguments: [id]
     )
     if known != true {
