@@ -50,7 +50,10 @@ func rawCommitsPerSecond(_ options: Options) throws -> Double {
 /// The store with `submitters` concurrent tasks each submitting preferences one after another.
 func acksPerSecond(_ options: Options, submitters: Int) async throws -> (Double, Int) {
   let store = try SQLiteFeedbackStore(path: freshPath(options, "store.sqlite3"))
-  let image = ImageRef.bytes(sha256: String(repeating: "ab", count: 32), Array(repeating: 7, count: 2048))
+  let image = ImageRef.bytes(
+    sha256: String(repeating: "ab", count: 32),
+    Array(repeating: 7, count: 2048)
+  )
   let end = ContinuousClock.now + .seconds(options.seconds)
   let acks = try await withThrowingTaskGroup(of: Int.self) { group in
     for worker in 0..<submitters {
@@ -58,8 +61,12 @@ func acksPerSecond(_ options: Options, submitters: Int) async throws -> (Double,
         var count = 0
         while ContinuousClock.now < end {
           let record = PreferenceRecord(
-            image: image, prompt: "w\(worker) q\(count)", response1: .text("A."),
-            response2: .text("B."), preferred: 1)
+            image: image,
+            prompt: "w\(worker) q\(count)",
+            response1: .text("A."),
+            response2: .text("B."),
+            preferred: 1
+          )
           _ = try await store.submitPreference(record, idempotencyKey: "w\(worker)-\(count)")
           count += 1
         }
@@ -83,8 +90,19 @@ for submitters in [1, 8, 64] {
   let perCommit = Double(rate * options.seconds) / Double(max(commits, 1))
   print(
     String(
-      format: "%2d submitters: %7.0f durable acks/s = %.2fx sqlite's commit rate, %.1fx one submitter (%.1f acks per commit)",
-      submitters, rate, rate / raw, rate / single, perCommit)
+      format:
+        "%2d submitters: %7.0f durable acks/s = %.2fx sqlite's commit rate, %.1fx one submitter (%.1f acks per commit)",
+      submitters,
+      rate,
+      rate / raw,
+      rate / single,
+      perCommit
+    )
   )
 }
-print(String(format: "goals: 1 submitter >= 0.8x sqlite (%@), 64 submitters >= 10x one submitter: see above", single >= 0.8 * raw ? "PASS" : "FAIL"))
+print(
+  String(
+    format: "goals: 1 submitter >= 0.8x sqlite (%@), 64 submitters >= 10x one submitter: see above",
+    single >= 0.8 * raw ? "PASS" : "FAIL"
+  )
+)

@@ -25,7 +25,8 @@ extension SQLiteFeedbackStore {
     )
     for (position, hash) in hashes.enumerated() {
       try db.cachedStatement(
-        sql: "INSERT INTO generation_images (generation_id, position, image_sha256) VALUES (?, ?, ?)"
+        sql:
+          "INSERT INTO generation_images (generation_id, position, image_sha256) VALUES (?, ?, ?)"
       ).execute(arguments: [g.id, position, hash])
     }
   }

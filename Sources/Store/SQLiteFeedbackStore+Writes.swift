@@ -126,7 +126,8 @@ extension SQLiteFeedbackStore {
     }
     let ack = try body()
     try db.cachedStatement(
-      sql: "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)"
+      sql:
+        "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)"
     ).execute(arguments: [kind, key, content, ack.ids.joined(separator: " "), nowMs()])
     return ack
   }
