@@ -13,24 +13,30 @@ final class GroupCommitter: @unchecked Sendable {
     let work: Work
     /// Nil for fire-and-forget records (generations): nobody waits for them.
     let done: (@Sendable (Result<StoreAck, StoreError>) -> Void)?
+    /// Bytes the job holds in memory until it is written (counted for background jobs).
+    var bytes = 0
   }
 
   private let writer: any DatabaseWriter
   private let condition = NSCondition()
   private var jobs: [Job] = []
   private var unacknowledged = 0
+  private var unacknowledgedBytes = 0
   private var stopped = false
   private var finished = false
-  /// Records without a waiter that may queue; more are dropped (counted).
+  /// Records without a waiter that may queue, and the bytes they may hold (images); more are
+  /// dropped (counted).
   let maxBackground: Int
+  let maxBackgroundBytes: Int
   private(set) var droppedBackground = 0
   /// Transactions committed, and submissions in them (for tests and metrics).
   private(set) var commits = 0
   private(set) var committedJobs = 0
 
-  init(writer: any DatabaseWriter, maxBackground: Int) {
+  init(writer: any DatabaseWriter, maxBackground: Int, maxBackgroundBytes: Int) {
     self.writer = writer
     self.maxBackground = maxBackground
+    self.maxBackgroundBytes = maxBackgroundBytes
     let thread = Thread { [self] in self.loop() }
     thread.start()
   }
@@ -44,17 +50,21 @@ final class GroupCommitter: @unchecked Sendable {
     return try result.get()
   }
 
-  /// Queues `work` with nobody waiting; false when the queue of such work is full (dropped).
+  /// Queues `work` (holding `bytes` until written) with nobody waiting; false when the queue of
+  /// such work is full by count or bytes (dropped).
   @discardableResult
-  func submitInBackground(_ work: @escaping Work) -> Bool {
+  func submitInBackground(bytes: Int, _ work: @escaping Work) -> Bool {
     condition.lock()
     defer { condition.unlock() }
-    guard !stopped, unacknowledged < maxBackground else {
+    guard !stopped, unacknowledged < maxBackground,
+      unacknowledgedBytes + bytes <= maxBackgroundBytes
+    else {
       droppedBackground += 1
       return false
     }
     unacknowledged += 1
-    jobs.append(Job(work: work, done: nil))
+    unacknowledgedBytes += bytes
+    jobs.append(Job(work: work, done: nil, bytes: bytes))
     condition.signal()
     return true
   }
@@ -105,6 +115,7 @@ final class GroupCommitter: @unchecked Sendable {
       commits += 1
       committedJobs += batch.count
       unacknowledged -= batch.count { $0.done == nil }
+      unacknowledgedBytes -= batch.reduce(0) { $0 + $1.bytes }
       condition.unlock()
       for (job, result) in zip(batch, results) { job.done?(result) }
     }

@@ -94,7 +94,11 @@ extension SQLiteFeedbackStore {
 
   @discardableResult
   public func record(_ generation: GenerationRecord) -> Bool {
-    committer.submitInBackground { db in
+    let bytes = generation.images.reduce(0) { total, image in
+      if case .bytes(_, let data) = image { return total + data.count }
+      return total
+    }
+    return committer.submitInBackground(bytes: bytes + 16 * generation.tokenIds.count) { db in
       try Self.insert(generation, db)
       return StoreAck(ids: [generation.id])
     }

@@ -16,7 +16,13 @@ public final class SQLiteFeedbackStore: FeedbackStore, @unchecked Sendable {
   public let path: String
 
   /// Opens (creating if needed) the database at `path` and migrates it to the newest schema.
-  public init(path: String, maxBackgroundRecords: Int = 4096) throws(StoreError) {
+  /// Generations wait for their commit in memory: at most `maxBackgroundRecords` of them
+  /// holding `maxBackgroundBytes` (their images); beyond that they are dropped, not waited for.
+  public init(
+    path: String,
+    maxBackgroundRecords: Int = 4096,
+    maxBackgroundBytes: Int = 256 << 20
+  ) throws(StoreError) {
     self.path = path
     lockDescriptor = try Self.lock(path + ".lock")
     do {
@@ -32,7 +38,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, @unchecked Sendable {
       close(lockDescriptor)
       throw StoreError(.cannotOpen, "cannot open the feedback store \(path): \(error)")
     }
-    committer = GroupCommitter(writer: pool, maxBackground: maxBackgroundRecords)
+    committer = GroupCommitter(
+      writer: pool,
+      maxBackground: maxBackgroundRecords,
+      maxBackgroundBytes: maxBackgroundBytes
+    )
   }
 
   deinit {

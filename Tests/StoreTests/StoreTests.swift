@@ -176,3 +176,22 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
     #expect(try reopened.integrityCheck() == "ok")
   }
 }
+
+@Suite struct StoreBackgroundBoundTests {
+  @Test func generationsBeyondTheByteBoundAreDroppedNotQueued() async throws {
+    let store = try SQLiteFeedbackStore(
+      path: try temporaryStorePath(),
+      maxBackgroundRecords: 100,
+      maxBackgroundBytes: 1 << 20
+    )
+    var big = generation("gen-big")
+    big.images = [
+      .bytes(sha256: String(repeating: "cd", count: 32), Array(repeating: 1, count: 2 << 20))
+    ]
+    #expect(!store.record(big))
+    #expect(store.counters.dropped == 1)
+    #expect(store.record(generation("gen-small")))
+    _ = try await waitForGeneration(store, "gen-small")
+    #expect(try store.generation(id: "gen-big") == nil)
+  }
+}
