@@ -139,12 +139,22 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // MARK: - Serving: the model runners and their batch executors (what the trainer calls)
+
+    .target(
+      name: "Serving",
+      dependencies: [
+        "Services", "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
+      ],
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Composition root and executable
 
     .target(
       name: "Daemon",
       dependencies: [
-        "Services", "GRPCBridge", "API", grpcCore, logging,
+        "Services", "Serving", "GRPCBridge", "API", grpcCore, logging,
         "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler", "Store",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -156,7 +166,7 @@ let package = Package(
     .executableTarget(
       name: "rlhfd",
       dependencies: [
-        "Daemon", "Engine", logging,
+        "Daemon", "Serving", "Engine", logging,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
@@ -231,7 +241,9 @@ let package = Package(
     .testTarget(
       name: "DaemonTests",
       dependencies: [
-        "Daemon", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models", "Scheduler", "Engine",
+        "Daemon", "Serving", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models",
+        "Scheduler",
+        "Engine",
       ],
       swiftSettings: swiftSettings
     ),

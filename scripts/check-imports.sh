@@ -23,7 +23,9 @@ declare -A forbidden=(
   [Imaging]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Checkpoints Tokenizer GRPCCore"
   [Models]="API Services Daemon GRPCBridge Scheduler RLHF GRPCCore"
   [API]="Services Daemon GRPCBridge"
-  [Services]="Daemon GRPCBridge Engine Models Tokenizer Imaging Checkpoints"
+  [Services]="Daemon Serving GRPCBridge Engine Models Tokenizer Imaging Checkpoints"
+  [Serving]="API Daemon GRPCBridge GRPCCore Store RLHF"
+  [Store]="API Services Serving Daemon GRPCBridge Engine Models Scheduler RLHF Tokenizer Imaging Checkpoints GRPCCore"
 )
 imports() { grep -hoE '^\s*(@[A-Za-z_]+\s+)?((public|internal|package|private|fileprivate)\s+)?import\s+[A-Za-z_]+' "$@" 2>/dev/null | awk '{print $NF}' | sort -u; }
 for module in "${!owners[@]}"; do

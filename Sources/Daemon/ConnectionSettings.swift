@@ -1,6 +1,7 @@
+public import GRPCBridge
 // The limits on each client connection (the `connections:` section of the configuration) and
 // the bridge's ConnectionLimits they become.
-public import GRPCBridge
+import Serving
 
 /// Limits on each HTTP/2 connection. Field names are the YAML keys; 0 seconds means "never"
 /// where the key says so.

@@ -1,5 +1,3 @@
-// The composition root: builds the services, the bridge and the service group, and runs them
-// until SIGTERM or SIGINT.
 import Engine
 import GRPCBridge
 import GRPCCore
@@ -9,6 +7,9 @@ import Models
 import Scheduler
 import ServiceLifecycle
 import Services
+// The composition root: builds the services, the bridge and the service group, and runs them
+// until SIGTERM or SIGINT.
+public import Serving
 import Store
 import Tokenizer
 import UnixSignals

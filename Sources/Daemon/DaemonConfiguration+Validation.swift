@@ -1,5 +1,6 @@
-// The checks of values that decode but make no sense (a YAML file and flags alike).
 public import Engine
+// The checks of values that decode but make no sense (a YAML file and flags alike).
+public import Serving
 
 extension DaemonConfiguration {
   /// Checks values that decode but make no sense.

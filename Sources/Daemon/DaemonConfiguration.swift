@@ -1,9 +1,10 @@
-// The daemon's settings: a YAML file (`rlhfd serve --config FILE`), then command-line flags on top.
-// Unknown keys are errors, so a typo never silently falls back to a default.
 import Engine
 import Foundation
 public import GRPCBridge
 import Imaging
+// The daemon's settings: a YAML file (`rlhfd serve --config FILE`), then command-line flags on top.
+// Unknown keys are errors, so a typo never silently falls back to a default.
+public import Serving
 import Yams
 
 /// Everything `rlhfd serve` needs to start. Field names are the YAML keys.
@@ -269,8 +270,3 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
 }
 
 /// A configuration that cannot be used, with a message that says what to fix.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
-  public var message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { self.message }
-}

@@ -1,7 +1,8 @@
+import Foundation
 // Where the policy checkpoint is: the configured directory, or the embedded default model
 // (`models/default/policy`), looked up in the working directory and then in the source
 // checkout this binary was built from.
-import Foundation
+public import Serving
 
 public enum PolicyModelLocation {
   /// The default model, relative to a checkout's root.

@@ -1,6 +1,7 @@
+import Foundation
 // The state directory (`state_directory`): where the daemon keeps what outlives a run — the
 // OpenBLAS kernel choice today, the feedback database later.
-import Foundation
+public import Serving
 
 public enum StateDirectory {
   /// The default when `state_directory` is unset: systemd's `$STATE_DIRECTORY` (the first of

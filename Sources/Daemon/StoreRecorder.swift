@@ -1,8 +1,9 @@
+import Foundation
+import Services
 // Finished generations into the feedback store: mapped to the store's record and queued for its
 // group committer (never waited for). A full queue drops the record: the Generate has already
 // succeeded, and feedback on that id will get NOT_FOUND.
-import Foundation
-import Services
+import Serving
 import Store
 
 struct StoreRecorder: GenerationRecorder {

@@ -5,6 +5,7 @@ import Daemon
 import Engine
 import Foundation
 import Logging
+import Serving
 
 struct RlhfdCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

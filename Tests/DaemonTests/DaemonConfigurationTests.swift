@@ -2,6 +2,7 @@ import Daemon
 import Engine
 import GRPCBridge
 import Imaging
+import Serving
 import Testing
 import Tokenizer
 

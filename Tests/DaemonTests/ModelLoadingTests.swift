@@ -5,6 +5,7 @@ import Testing
 // While a model loads the daemon already listens: calls get UNAVAILABLE, and health turns
 // SERVING (READY=1) only once listening and loading have both happened.
 @testable import Daemon
+@testable import Serving
 
 @Suite struct ModelLoadingTests {
   @Test func policyCallsAreUnavailableUntilTheModelIsSet() async throws {

@@ -6,6 +6,7 @@ import Foundation
 import Imaging
 import Scheduler
 import Services
+import Serving
 import Testing
 import Tokenizer
 

@@ -8,6 +8,7 @@ import Testing
 // reference ids, the whole path (image decode + preprocess, tokenizer, image-token expansion,
 // forward, head) reproduces the reference scores, and the symbolic reward terms.
 @testable import Daemon
+@testable import Serving
 
 enum RewardFixtures {
   static let runner: RewardRunner = {

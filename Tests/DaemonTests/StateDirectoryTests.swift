@@ -1,6 +1,7 @@
 import Daemon
 import Engine
 import Foundation
+import Serving
 import Testing
 
 @Suite struct StateDirectoryTests {

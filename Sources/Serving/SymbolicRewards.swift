@@ -19,7 +19,7 @@ public struct RewardWeights: Codable, Sendable, Equatable {
 
   public init() {}
 
-  enum CodingKeys: String, CodingKey, CaseIterable {
+  public enum CodingKeys: String, CodingKey, CaseIterable {
     case correctness
     case length
     case lengthNormalizer = "length_normalizer"

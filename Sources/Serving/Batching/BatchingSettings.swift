@@ -31,7 +31,7 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
 
   public init() {}
 
-  enum CodingKeys: String, CodingKey, CaseIterable {
+  public enum CodingKeys: String, CodingKey, CaseIterable {
     case kvCacheBytes = "kv_cache_bytes"
     case kvBlockSize = "kv_block_size"
     case maxBatchSize = "max_batch_size"
@@ -63,7 +63,7 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
   }
 
   /// Checks values that decode but make no sense.
-  func validate() throws(ConfigurationError) {
+  public func validate() throws(ConfigurationError) {
     if !(1...4096).contains(kvBlockSize) {
       throw ConfigurationError("'batching.kv_block_size' must be between 1 and 4096")
     }
