@@ -380,8 +380,8 @@ def _key(spec: dict, scene: Scene, text: str, tokens: List[str], cl: List[Claim]
             return "missing"
         return "right" if said == {scene.setting} else "wrong"
     if kind == "describe":
-        return "right" if _coverage(scene, tokens) >= 0.5 else (
-            "missing" if not any(c.ok and not c.trivial for c in cl) else "wrong_partial")
+        cov = _coverage(scene, tokens)
+        return "right" if cov >= 0.5 else ("partial" if cov > 0 else "missing")
     if kind == "colours":
         truth = {o.colour for o in scene.objects}
         said = set(_words(tokens, COLOURS))
@@ -429,7 +429,7 @@ def judge(question: dict, scene: Scene, answer: str) -> Verdict:
     key = _key(question["spec"], scene, text, tokens, cl)
     hallucinated = key == "wrong" or any(not c.ok for c in cl)
     verified = [c for c in cl if c.ok and not c.trivial]
-    informative = key in ("right", "partial", "wrong_partial") or bool(verified)
+    informative = key in ("right", "partial") or bool(verified)
     if question["spec"]["kind"] == "describe":
         cov = _coverage(scene, tokens)
         setting_ok = any(c.ok and c.text.startswith("setting") for c in cl)

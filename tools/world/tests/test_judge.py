@@ -1,0 +1,105 @@
+"""The judge rates hand-made answers as MMHal-Bench's rubric says."""
+
+import pytest
+
+from worldgen.judge import judge
+from worldgen.questions import answer
+from worldgen.scene import Obj, Scene
+
+# A sandy beach: a large red circle (top left), two small blue squares (middle, bottom right).
+SCENE = Scene("hand-0", "beach", (
+    Obj("circle", "red", "large", 0, 0),
+    Obj("square", "blue", "small", 1, 1),
+    Obj("square", "blue", "small", 2, 2),
+))
+
+
+def q(kind, qtype="attribute", **spec):
+    return {"type": qtype, "spec": dict(kind=kind, **spec)}
+
+
+def score(question, text):
+    return judge(question, SCENE, text).score
+
+
+COLOUR = q("attribute", attr="colour", ref="circle")
+COUNT = q("count", "counting", shape="square")
+ABSENT = q("adversarial", "adversarial", ask="colour", ref="triangle")
+DESCRIBE = q("describe", "holistic")
+RELATION = q("relation", "relation", a="circle", b="square")
+SETTING = q("setting", "environment")
+BIGGER = q("bigger", "comparison", a="circle", b="square")
+
+
+@pytest.mark.parametrize("question,text", [
+    (COLOUR, "The circle is red."),
+    (COLOUR, "It is red."),
+    (COUNT, "There are two squares."),
+    (COUNT, "2"),
+    (ABSENT, "There is no triangle in the image."),
+    (ABSENT, "I don't see any triangle; there is a red circle and two blue squares."),
+    (RELATION, "The circle is to the left of the squares."),
+    (SETTING, "The picture was taken on a sandy beach."),
+    (BIGGER, "The circle is bigger than the square."),
+    (DESCRIBE, "A large red circle and two small blue squares on a sandy beach."),
+])
+def test_correct_answers_score_at_least_5(question, text):
+    v = judge(question, SCENE, text)
+    assert v.score >= 5 and not v.hallucinated, v
+
+
+def test_a_detailed_grounded_answer_scores_6():
+    text = ("The image shows a sandy beach with three objects: a large red circle at the top "
+            "left, a small blue square in the middle and a small blue square at the bottom "
+            "right. The red circle is to the left of the squares.")
+    assert score(DESCRIBE, text) == 6
+    assert score(COLOUR, "The circle is red. It is at the top left, to the left of the "
+                         "blue squares.") in (5, 6)
+
+
+@pytest.mark.parametrize("question,text", [
+    (ABSENT, "The triangle is green."),
+    (ABSENT, "It is green."),
+    (COLOUR, "The circle is red, and there is a green triangle next to it."),
+    (DESCRIBE, "A large red circle, two small blue squares and a yellow diamond on a beach."),
+    (DESCRIBE, "A red circle and a purple triangle on a sandy beach."),
+    (SETTING, "The picture was taken on a sandy beach with a white star... a white circle."),
+])
+def test_naming_an_absent_object_scores_below_3(question, text):
+    v = judge(question, SCENE, text)
+    assert v.score < 3 and v.hallucinated, v
+
+
+@pytest.mark.parametrize("text", ["There are three squares.", "There is one square.",
+                                  "There are no squares in the image.", "4"])
+def test_a_wrong_count_scores_below_3(text):
+    assert score(COUNT, text) < 3
+
+
+@pytest.mark.parametrize("question,text", [
+    (COLOUR, "The circle is blue."),
+    (COLOUR, "It is yellow."),
+    (RELATION, "The circle is to the right of the squares."),
+    (SETTING, "The picture was taken in a snowy field."),
+    (BIGGER, "The square is bigger than the circle."),
+    (DESCRIBE, "Two small blue squares and a large red circle in a room."),
+    (COLOUR, "There is no circle in the image."),
+])
+def test_wrong_details_are_hallucinations(question, text):
+    assert score(question, text) < 3
+
+
+@pytest.mark.parametrize("text", ["", "I don't know.", "I am not sure what colour it is."])
+def test_uninformative_answers_score_3(text):
+    assert score(COLOUR, text) == 3
+
+
+def test_partial_descriptions_are_somewhat_informative():
+    assert score(DESCRIBE, "There is a red circle.") == 4
+
+
+def test_judge_agrees_with_answer_function_on_changed_scenes():
+    # The answer about another scene is a hallucination here (what hallucinate.py relies on).
+    other = SCENE.replace(objects=(Obj("circle", "green", "large", 0, 0),) + SCENE.objects[1:])
+    text = answer(COLOUR["spec"], other)
+    assert text == "The circle is green." and score(COLOUR, text) < 3
