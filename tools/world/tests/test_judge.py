@@ -103,3 +103,22 @@ def test_judge_agrees_with_answer_function_on_changed_scenes():
     other = SCENE.replace(objects=(Obj("circle", "green", "large", 0, 0),) + SCENE.objects[1:])
     text = answer(COLOUR["spec"], other)
     assert text == "The circle is green." and score(COLOUR, text) < 3
+
+
+@pytest.mark.parametrize("text", ["uch lorem ipsum", "The sky is nice."])
+def test_an_unrelated_answer_to_an_adversarial_question_is_not_a_hallucination(text):
+    assert score(ABSENT, text) == 3
+
+
+def test_bench_oracle_has_no_hallucinations(tmp_path):
+    from bench import rate
+    from worldgen.dataset import bench_items
+    from worldgen.report import summarise, table
+    from worldgen.scene import sample_scenes
+
+    items = bench_items(sample_scenes(0, "test", 200), 0)
+    results = [rate(it, it["gt_answer"]) for it in items]
+    summary = summarise(results)
+    assert summary["overall"]["n"] == 96 and summary["overall"]["hallucination"] == 0
+    assert all(summary[t]["n"] == 12 and summary[t]["score"] >= 5 for t in summary)
+    assert "| **overall** | 96 |" in table(summary)

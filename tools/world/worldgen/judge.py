@@ -297,7 +297,11 @@ def _key(spec: dict, scene: Scene, text: str, tokens: List[str], cl: List[Claim]
         denied = any(m.negated and m.shape == target["shape"] for m in mentions(tokens))
         if denied or "no such" in text.lower():
             return "right"
-        return "wrong"
+        # No denial: it is a hallucination if the answer describes the absent object (names
+        # it, or gives the asked colour / size / place), otherwise merely uninformative.
+        vocab = {"colour": COLOURS, "size": SIZE_OF}.get(spec.get("ask"), POSITION_WORDS)
+        named = any(not m.negated and m.shape == target["shape"] for m in mentions(tokens))
+        return "wrong" if named or _words(tokens, vocab) else "missing"
     if kind == "where":
         o = resolve(scene, spec["ref"])[0]
         words = _words(tokens, POSITION_WORDS)
