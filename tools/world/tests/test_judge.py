@@ -120,5 +120,5 @@ def test_bench_oracle_has_no_hallucinations(tmp_path):
     results = [rate(it, it["gt_answer"]) for it in items]
     summary = summarise(results)
     assert summary["overall"]["n"] == 96 and summary["overall"]["hallucination"] == 0
-    assert all(summary[t]["n"] == 12 and summary[t]["score"] >= 5 for t in summary)
+    assert all(s["n"] == 12 and s["score"] >= 5 for t, s in summary.items() if t != "overall")
     assert "| **overall** | 96 |" in table(summary)
