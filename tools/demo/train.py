@@ -296,7 +296,11 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, held, facts, log):
     torch.manual_seed(a.seed + (1 if facts else 2))
     base = LlavaForConditionalGeneration.from_pretrained(str(policy_dir), dtype=torch.float32)
     rm = Reward(base)
-    opt = torch.optim.AdamW(rm.parameters(), lr=a.reward_lr, weight_decay=0.0)
+    # The zero-initialised head learns much faster than the backbone may move.
+    opt = torch.optim.AdamW([
+        {"params": list(rm.model.parameters()), "scale": 1.0},
+        {"params": list(rm.score.parameters()), "scale": a.head_lr_scale},
+    ], lr=a.reward_lr, weight_decay=0.0)
     rng = random.Random(a.seed + 7)
     name = "reward" if facts else "reward-nofacts"
     rm.train()
@@ -308,7 +312,7 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, held, facts, log):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, choice) \
             + 1e-3 * (r.sum(1).mean()).abs()
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.reward_steps, a.reward_lr)
+            g["lr"] = lr_at(step, a.reward_steps, a.reward_lr) * g["scale"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
@@ -404,7 +408,8 @@ def main() -> None:
     p.add_argument("--policy-lr", type=float, default=2e-3)
     p.add_argument("--reward-steps", type=int, default=300)
     p.add_argument("--reward-batch", type=int, default=8)
-    p.add_argument("--reward-lr", type=float, default=3e-4)
+    p.add_argument("--reward-lr", type=float, default=1e-3)
+    p.add_argument("--head-lr-scale", type=float, default=10.0)
     p.add_argument("--held-out", type=int, default=400, help="test pairs for RM accuracy")
     p.add_argument("--stages", default="policy,reward,reward-nofacts")
     a = p.parse_args()

@@ -82,6 +82,8 @@ def test_a_wrong_count_scores_below_3(text):
     (RELATION, "The circle is to the right of the squares."),
     (SETTING, "The picture was taken in a snowy field."),
     (BIGGER, "The square is bigger than the circle."),
+    (q("more", "comparison", s1="circle", s2="square"), "There are more circles than squares."),
+    (q("more", "comparison", s1="circle", s2="square"), "There are more diamonds than circles."),
     (DESCRIBE, "Two small blue squares and a large red circle in a room."),
     (COLOUR, "There is no circle in the image."),
 ])

@@ -88,7 +88,9 @@ class Verdict:
     claims: List[Claim] = field(default_factory=list)
 
     def reasons(self) -> List[str]:
-        return [c.text for c in self.claims if not c.ok]
+        """The false claims, and "wrong answer" when the asked information is wrong."""
+        out = [c.text for c in self.claims if not c.ok]
+        return out + (["wrong answer to the question"] if self.key == "wrong" else [])
 
 
 def tokenize(text: str) -> List[str]:
@@ -348,12 +350,16 @@ def _key(spec: dict, scene: Scene, text: str, tokens: List[str], cl: List[Claim]
             nxt = [SHAPE_OF[t] for t in tokens[i + 1:] if t in SHAPE_OF]
             if not nxt:
                 return "missing"
+            if nxt[0] not in (spec["s1"], spec["s2"]):
+                return "wrong"
             return "right" if (nxt[0] == spec["s1"]) == (n1 > n2) and n1 != n2 else "wrong"
         if "fewer" in tokens or "less" in tokens:
             i = tokens.index("fewer" if "fewer" in tokens else "less")
             nxt = [SHAPE_OF[t] for t in tokens[i + 1:] if t in SHAPE_OF]
             if not nxt:
                 return "missing"
+            if nxt[0] not in (spec["s1"], spec["s2"]):
+                return "wrong"
             return "right" if (nxt[0] == spec["s1"]) == (n1 < n2) and n1 != n2 else "wrong"
         if "many" in tokens or "same" in tokens:
             return "right" if n1 == n2 else "wrong"
