@@ -53,7 +53,7 @@ def test_the_policy_answers_held_out_questions(served, bench):
     from worldgen.render import png_bytes
     from worldgen.scene import scene_from_dict
 
-    items = [it for it in bench if it["question_type"] in ("environment", "counting")][:12]
+    items = [it for it in bench if it["question_type"] in ("environment", "counting")][:8]
     with _client(served) as client:
         scores = []
         for it in items:
@@ -76,10 +76,10 @@ def test_the_factual_reward_model_prefers_grounded_answers(served):
     by_id = {s.id: s for s in scenes}
     right = 0
     with _client(served) as client:
-        for p in pairs[:24]:
+        for p in pairs[:12]:
             out = client.score(p["question"], png_bytes(by_id[p["scene_id"]]),
                                [p["response_1"], p["response_2"]],
                                facts={"captions": p["captions"]})
             r1, r2 = (r.model_score for r in out.rewards)
             right += (r1 > r2) == (p["preferred"] == 1)
-    assert right >= 0.75 * 24, right
+    assert right >= 9, right
