@@ -210,7 +210,7 @@ def lr_at(step, total, peak):
     return peak * 0.5 * (1 + np.cos(np.pi * (step - warm) / max(1, total - warm)))
 
 
-def train_policy(a, cfg, tok, n_img, pixels, questions, log):
+def train_policy(a, cfg, tok, n_img, pixels, questions, log, save=None):
     import torch
     from transformers import LlavaForConditionalGeneration
 
@@ -224,7 +224,7 @@ def train_policy(a, cfg, tok, n_img, pixels, questions, log):
         items.append((q["image"], full, len(prompt)))
     log(f"policy: {len(items)} examples, longest {max(len(i[1]) for i in items)} tokens")
     opt = torch.optim.AdamW(model.parameters(), lr=a.policy_lr, weight_decay=0.0,
-                            betas=(0.9, 0.98))
+                            betas=(0.9, 0.95))
     rng = random.Random(a.seed)
     model.train()
     start = time.monotonic()
@@ -245,6 +245,10 @@ def train_policy(a, cfg, tok, n_img, pixels, questions, log):
         if step % 20 == 0 or step == a.policy_steps - 1:
             log(f"policy step {step:5d} loss {loss.item():.4f} "
                 f"({time.monotonic() - start:.0f} s)")
+        if a.save_every and step and step % a.save_every == 0 and save is not None:
+            model.eval()
+            save(model)  # a snapshot to evaluate while training goes on
+            model.train()
     model.eval()
     return model
 
@@ -405,10 +409,11 @@ def main() -> None:
     p.add_argument("--context", type=int, default=640)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--policy-steps", type=int, default=1200)
-    p.add_argument("--policy-lr", type=float, default=2e-3)
+    p.add_argument("--policy-lr", type=float, default=6e-4)
+    p.add_argument("--save-every", type=int, default=0, help="policy snapshot every N steps")
     p.add_argument("--reward-steps", type=int, default=300)
     p.add_argument("--reward-batch", type=int, default=8)
-    p.add_argument("--reward-lr", type=float, default=1e-3)
+    p.add_argument("--reward-lr", type=float, default=3e-4)
     p.add_argument("--head-lr-scale", type=float, default=10.0)
     p.add_argument("--held-out", type=int, default=400, help="test pairs for RM accuracy")
     p.add_argument("--stages", default="policy,reward,reward-nofacts")
@@ -436,7 +441,10 @@ def main() -> None:
     stages = a.stages.split(",")
     policy_dir = a.out / "policy"
     if "policy" in stages:
-        policy = train_policy(a, cfg, tok, n_img, pixels, questions, log)
+        policy = train_policy(
+            a, cfg, tok, n_img, pixels, questions, log,
+            save=lambda m: save_policy(m, a.out / "policy-snapshot", tok_bytes, proc, tok.vocab,
+                                       a.context))
         save_policy(policy, policy_dir, tok_bytes, proc, tok.vocab, a.context)
         metrics["policy_seconds"] = round(time.monotonic() - t0, 1)
     for stage, facts in (("reward", True), ("reward-nofacts", False)):
