@@ -25,14 +25,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# Python: the client package (editable, so the tests use the tree's stubs), pytest, and h2
-# (hyperframe + hpack: the interop tests that send raw HTTP/2 frames).
+# Python: the client package (editable, so the tests use the tree's stubs), pytest, h2
+# (hyperframe + hpack: the interop tests that send raw HTTP/2 frames), and Pillow + numpy (the
+# world tools in tools/world: scene images, the mini MMHal-Bench).
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
 stamp=.venv/.rlhfd-setup
 if [[ ! -f $stamp || clients/python/pyproject.toml -nt $stamp || $0 -nt $stamp ]]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest h2 >&2
+  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest h2 pillow numpy >&2
   touch "$stamp"
 fi

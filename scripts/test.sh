@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian 12 machine: set-up, the soundness checks, the Swift tests,
-# the Python client's tests and the black-box interop tests against the built rlhfd binary.
+# the Python client's tests, the world tools' tests and the black-box interop tests against the
+# built rlhfd binary.
 #   scripts/test.sh              everything
 #   SKIP_SOUNDNESS=1 scripts/test.sh   skip format/import/generated-code checks (faster locally)
 set -euo pipefail
@@ -32,6 +33,9 @@ swift test --skip-build
 
 step "python client tests"
 .venv/bin/python -m pytest -q clients/python/tests
+
+step "world tools tests (generator, judge, feedback export; no torch)"
+.venv/bin/python -m pytest -q tools/world/tests
 
 step "interop tests (real rlhfd binary, grpcio client)"
 RLHFD_BIN="$(swift build --show-bin-path)/rlhfd" .venv/bin/python -m pytest -q Tests/Interop
