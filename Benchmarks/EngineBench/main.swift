@@ -101,7 +101,7 @@ do {
   }
   guard let first = phases.first else { throw BenchError("no precision to run") }
   rssLine("load")
-  let (peer, peerNote) = PeerSide.make(
+  var (peer, peerNote) = PeerSide.make(
     binary: options.peerBinary,
     ggufDirectory: options.ggufDirectory
   )
@@ -118,18 +118,29 @@ do {
     if !options.skipVision { _ = try ph.encode() }
   }
   let samples = Samples()
+  let peerTypes = peer?.types ?? []
+  // A peer that fails (its binary gone, a crash) is dropped, and the run goes on without it.
+  func runPeer(_ figure: String, prefill: Int, decode: Int, round: Int) {
+    guard let side = peer else { return }
+    for t in side.types {
+      do {
+        samples.add("peer_\(t)_\(figure)", try side.once(type: t, prefill: prefill, decode: decode))
+      } catch {
+        peerNote = "peer FAILED in round \(round) (\(t), \(figure)): \(error); dropped from then on"
+        print(peerNote)
+        peer = nil
+        return
+      }
+    }
+  }
   for round in 1...options.rounds {
     print(
       "ROUND   \(round)/\(options.rounds): load average \(ProcStatus.loadAverage), cpu pressure avg10 \(ProcStatus.cpuPressure) %"
     )
     for ph in phases { samples.add("rlhfd_\(ph.precision.rawValue)_pp_tok_s", try ph.prefill()) }
-    for t in peer?.types ?? [] {
-      samples.add("peer_\(t)_pp_tok_s", try peer!.once(type: t, prefill: T, decode: 0))
-    }
+    runPeer("pp_tok_s", prefill: T, decode: 0, round: round)
     for ph in phases { samples.add("rlhfd_\(ph.precision.rawValue)_tg_tok_s", try ph.decode(N)) }
-    for t in peer?.types ?? [] {
-      samples.add("peer_\(t)_tg_tok_s", try peer!.once(type: t, prefill: 0, decode: N))
-    }
+    runPeer("tg_tok_s", prefill: 0, decode: N, round: round)
     if !options.skipVision {
       for ph in phases {
         samples.add("rlhfd_\(ph.precision.rawValue)_image_encode_s", try ph.encode())
@@ -150,7 +161,7 @@ do {
     end: end,
     samples: samples,
     precisions: phases.map { $0.precision.rawValue },
-    peerTypes: peer?.types ?? [],
+    peerTypes: peerTypes,
     peerNote: peerNote,
     flopsPerToken: first.prefillFlops(T) / Double(T),
     decodeBytes: first.decodeBytes,
