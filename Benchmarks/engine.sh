@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Engine benchmark, one entry point: builds EngineBench (release), builds the llama.cpp peer and
-# its GGUF files if missing (unless --no-peer), runs EngineBench (which runs llama-bench after
-# its own phases, in the same run), prints the table and writes bench-results/engine.json.
-#   Benchmarks/engine.sh [--no-peer] [EngineBench options, e.g. --runs 3]
-# First time: ~5-10 min for the peer build, ~1 min to write the 2.9 GB bf16 checkpoint and
-# ~1 min per GGUF (2.2 GB each). Then < 10 min per run. It waits up to ENGINE_BENCH_WAIT
-# seconds (default 300) for CPU pressure to drop below 5 % before running.
+# its GGUF files if missing (unless --no-peer), waits (bounded) for a quiet machine, runs
+# EngineBench: the limits, then ROUNDS rounds of rlhfd (fp32 and bf16) and llama-bench (F16 and
+# BF16) interleaved, then the limits again; prints the report (CPU, kernels, medians, issue 10's
+# goals with PASS/FAIL; UNRELIABLE at the top when the limits moved > 20 %) and writes
+# bench-results/engine.{json,log} and bench-results/engine-report.md.
+#   Benchmarks/engine.sh [--no-peer] [--smoke] [EngineBench options, e.g. --rounds 5 --no-breakdown]
+# --smoke: the committed tiny model (models/default/policy), no peer, no wait: seconds; checks that
+#   the benchmark still runs (scripts/test.sh), its figures mean nothing.
+# Environment: ENGINE_BENCH_WAIT (seconds to wait for quiet, 120), ENGINE_BENCH_BIN (a built
+# EngineBench: skip the release build), KEEP_OPENBLAS_CORETYPE=1.
+# First time: ~10 min for the peer build (on 2 cores), ~1 min to write the 2.9 GB bf16
+# checkpoint and ~1 min per GGUF. Then ~15 min per full run of 3 rounds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+source Benchmarks/quiet.sh
 # Some sandboxes export OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE), pinning OpenBLAS's kernels; a
 # deployed daemon (systemd) has no such variable and chooses its kernel set at start-up
 # (docs/kernels.md). EngineBench runs the same choice (probing once, cached in
@@ -16,14 +23,30 @@ cd "$ROOT"
 # KEEP_OPENBLAS_CORETYPE=1.
 if [ -z "${KEEP_OPENBLAS_CORETYPE:-}" ]; then unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; fi
 PEER=1
+SMOKE=0
 ARGS=()
 for a in "$@"; do
-  if [ "$a" = "--no-peer" ]; then PEER=0; else ARGS+=("$a"); fi
+  case "$a" in
+    --no-peer) PEER=0 ;;
+    --smoke) SMOKE=1; PEER=0 ;;
+    *) ARGS+=("$a") ;;
+  esac
 done
 PEER_DIR="$ROOT/.build-peer"
+OUT=bench-results/engine
+WAIT="${ENGINE_BENCH_WAIT:-120}"
+if [ "$SMOKE" = 1 ]; then
+  ARGS=(--smoke --model models/default/policy "${ARGS[@]}")
+  OUT=bench-results/engine-smoke
+  WAIT=0
+fi
 
-echo "== build EngineBench (release)"
-swift build -c release --scratch-path .build-bench --product EngineBench 2>&1 | tail -1
+BIN="${ENGINE_BENCH_BIN:-}"
+if [ -z "$BIN" ]; then
+  echo "== build EngineBench (release)"
+  swift build -c release --scratch-path .build-bench --product EngineBench 2>&1 | tail -1
+  BIN=.build-bench/release/EngineBench
+fi
 
 PEER_ARGS=()
 if [ "$PEER" = 1 ]; then
@@ -41,20 +64,24 @@ if [ "$PEER" = 1 ]; then
     fi
   done
   PEER_ARGS=(--peer "$PEER_DIR/llama-bench" --gguf-dir "$PEER_DIR/models")
+else
+  echo "== peer: not run (--no-peer or --smoke)"
 fi
 
-# Wait (bounded) for the machine to be quiet: a build beside a benchmark halves its figures.
-pressure() { awk '/^some/ { sub("avg10=", "", $2); print int($2) }' /proc/pressure/cpu 2>/dev/null || echo 0; }
-WAIT="${ENGINE_BENCH_WAIT:-300}"
-quiet=0
-for _ in $(seq 1 $((WAIT / 5))); do
-  if [ "$(pressure)" -lt 5 ]; then quiet=$((quiet + 1)); else quiet=0; fi
-  [ "$quiet" -ge 3 ] && break
-  sleep 5
-done
-[ "$quiet" -ge 3 ] || echo "== WARNING: machine still busy after ${WAIT}s (cpu pressure avg10 $(pressure) %)"
+# A build beside a benchmark halves its figures: wait (bounded) for quiet, and record the state.
+wait_quiet "$WAIT"
+echo "== cpu: $(host_line)"
 
 mkdir -p bench-results
-echo "== run (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-.build-bench/release/EngineBench --cache .build-bench/tinyllama-bf16 --state-directory .build-bench/state \
-  --json bench-results/engine.json "${PEER_ARGS[@]}" "${ARGS[@]}" 2>&1 | tee bench-results/engine.log
+rm -f "$OUT-report.md"
+rc=0
+# The full run shows its progress; the smoke run only its report (or the log's tail on failure).
+if [ "$SMOKE" = 1 ]; then SHOW=/dev/null; else SHOW=/dev/stdout; fi
+"$BIN" --cache .build-bench/tinyllama-bf16 --state-directory .build-bench/state \
+  --json "$OUT.json" --report "$OUT-report.md" --machine-state "$QUIET_STATE" \
+  "${PEER_ARGS[@]}" "${ARGS[@]}" 2>&1 | tee "$OUT.log" > "$SHOW" || rc=$?
+if [ "$rc" != 0 ] || [ ! -f "$OUT-report.md" ]; then
+  tail -30 "$OUT.log"; echo "engine.sh: EngineBench failed ($rc), see $OUT.log" >&2; exit 1
+fi
+echo "== $OUT.log; the report ($OUT-report.md):"
+cat "$OUT-report.md"

@@ -39,3 +39,10 @@ step "world tools tests (generator, judge, feedback export; no torch)"
 
 step "interop tests (real rlhfd binary, grpcio client)"
 RLHFD_BIN="$(swift build --show-bin-path)/rlhfd" .venv/bin/python -m pytest -q Tests/Interop
+
+step "benchmark smoke (engine.sh and serving.sh still run, on the tiny models; no timings checked)"
+bin="$(swift build --show-bin-path)"
+ENGINE_BENCH_BIN="$bin/EngineBench" Benchmarks/engine.sh --smoke
+RLHFD="$bin/rlhfd" ENGINE_BENCH_BIN="$bin/EngineBench" Benchmarks/serving.sh --smoke > /dev/null ||
+  { tail -30 bench-results/serving-smoke.log; exit 1; }
+grep -q "^| goal" bench-results/serving-smoke.log || { echo "serving smoke: no goals table" >&2; exit 1; }

@@ -74,7 +74,13 @@ struct Options {
   var skipVision = false
   var skipBreakdown = false
   var kernelsOnly = false
-  var precision = MatmulPrecision.fp32
+  var precisions: [MatmulPrecision] = [.fp32, .bf16]
+  var rounds = 3
+  var modelDirectory: String?
+  var reportPath: String?
+  var machineState = ""
+  var smoke = false
+  var limitsOnly = false
   var blasCore = "auto"
   var stateDirectory: String?
 
@@ -103,19 +109,37 @@ struct Options {
       case "--kernels": o.kernelsOnly = true
       case "--blas-core": o.blasCore = value()
       case "--state-directory": o.stateDirectory = value()
-      case "--precision":
-        let name = value()
-        guard let precision = MatmulPrecision(rawValue: name) else {
-          fatalError("--precision must be fp32 or bf16, not \(name)")
+      case "--precision", "--precisions":
+        o.precisions = value().split(separator: ",").map { name in
+          guard let p = MatmulPrecision(rawValue: String(name)) else {
+            fatalError("--precisions: fp32 and/or bf16, not \(name)")
+          }
+          return p
         }
-        o.precision = precision
+      case "--rounds": o.rounds = max(1, Int(value()) ?? 3)
+      case "--model": o.modelDirectory = value()
+      case "--report": o.reportPath = value()
+      case "--machine-state": o.machineState = value()
+      case "--limits-only": o.limitsOnly = true
+      case "--smoke":
+        // Seconds, for scripts/test.sh: does the benchmark still run? (figures meaningless)
+        o.smoke = true
+        o.rounds = 2
+        o.prefillTokens = 16
+        o.promptTokens = 4
+        o.decodeTokens = 4
+        o.skipBreakdown = true
       case "-h", "--help":
         print(
           """
-          EngineBench [--cache DIR] [--runs N] [--prefill T] [--prompt T] [--decode N]
-                      [--peer PATH/llama-bench --gguf-dir DIR] [--json PATH] [--no-vision] [--no-breakdown]
-                      [--precision fp32|bf16] [--blas-core auto|keep|NAME] [--state-directory DIR]
+          EngineBench [--cache DIR | --model DIR] [--rounds N] [--prefill T] [--prompt T] [--decode N]
+                      [--peer PATH/llama-bench --gguf-dir DIR] [--json PATH] [--report PATH]
+                      [--no-vision] [--no-breakdown] [--precisions fp32,bf16] [--machine-state TEXT]
+                      [--blas-core auto|keep|NAME] [--state-directory DIR] [--smoke]
+            --model DIR uses an existing llava-hf checkpoint (not written); --smoke: 2 rounds of
+            tiny sizes, no breakdown (does it run?).
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
+          EngineBench --limits-only [--smoke] [--json PATH]   (sgemm ceiling and read bandwidth)
           """
         )
         exit(0)

@@ -36,6 +36,7 @@ import grpc
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rlhfd_client._proto.rlhfd.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
 from rlhfd_client._proto.rlhfd.v1 import common_pb2, policy_pb2, policy_pb2_grpc  # noqa: E402
 from rlhfd_client._proto.rlhfd.v1 import reward_pb2, reward_pb2_grpc  # noqa: E402
 from stats import Stream, summarise  # noqa: E402
@@ -184,6 +185,10 @@ def main() -> int:
     stub = policy_pb2_grpc.PolicyStub(channel)
     result = {"target": a.target, "prompt_tokens_asked": a.prompt_tokens,
               "max_new_tokens": a.max_new_tokens, "waves": {}}
+    # The kernels this daemon runs (OpenBLAS core, GEMV, bf16 products), for the report.
+    info = admin_pb2_grpc.AdminStub(channel).GetModelInfo(admin_pb2.GetModelInfoRequest(),
+                                                          timeout=a.rpc_timeout)
+    result["compute_kernels"] = info.compute_kernels
     t = time.monotonic()
     # Warm-up: pages the mmap'd weights in and runs one prefill + a few decode steps.
     stub.Generate(request(text_of(20, "Warm-up."), 8), timeout=a.rpc_timeout)

@@ -4,16 +4,24 @@ bench-results/serving.json and print one table with the ratios and the issue's g
 rlhfd precision side by side against the same llama-server run.
 
     report.py --rlhfd fp32=R32.json --rlhfd bf16=R16.json \\
-              [--no-sharing fp32=N32.json --no-sharing bf16=N16.json] [--peer P.json] \\
-              --meta META.json --out bench-results/serving.json
+              [--no-sharing fp32=N32.json --no-sharing bf16=N16.json] \\
+              [--peer f16=F16.json --peer bf16=BF16.json] --meta META.json --out bench-results/serving.json
 
 --rlhfd and --no-sharing repeat, one per precision, as LABEL=PATH (a bare PATH is labelled
 "default"); the order of --rlhfd is the order of the rows. With several precisions the table adds
 a column "÷ FIRST": each precision's aggregate tok/s over the first one's at the same streams.
+--peer repeats too, one per llama-server GGUF type; at each number of streams each precision is
+compared with the peer's best type there (the faster aggregate tok/s). Each input is already the
+median of the rounds (rounds.py). The report starts with RELIABLE/UNRELIABLE, the CPU and the
+kernels (header.py).
 """
 import argparse
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import header  # noqa: E402
 
 
 def fmt(x, spec=".2f", unit=""):
@@ -41,11 +49,35 @@ def load(path):
     return json.load(open(path)) if path and os.path.exists(path) else None
 
 
+def limit_lines(meta: dict, rows: dict, precisions: list) -> list:
+    """For a precision below 1.5x at 32 streams: the figure that limits it on this host, the
+    decode bound at the sgemm ceiling (2 FLOP per parameter per token, every stream decoding)."""
+    out = []
+    ceiling = max((meta.get(k) or {}).get("sgemm") or 0 for k in ("limits_start", "limits_end"))
+    params = meta.get("decode_params")
+    for prec in precisions:
+        r = next((r for r in rows[prec] if r["streams"] == 32), None)
+        if not r or r["rlhfd_vs_peer"] is None or r["rlhfd_vs_peer"] >= 1.5:
+            continue
+        need = 1.5 * r["peer_tok_s"]
+        line = (f"{prec} at 32 streams: needs {need:.1f} tok/s (1.5 × llama-server "
+                f"{(r['peer_type'] or '').upper()} {r['peer_tok_s']:.1f}), has {r['rlhfd_tok_s']:.1f}")
+        if ceiling and params:
+            bound = ceiling * 1e9 / (2 * params)
+            line += (f"; fp32 sgemm ceiling {ceiling:.0f} GFLOP/s ÷ {2 * params / 1e9:.1f} GFLOP per "
+                     f"token = {bound:.1f} tok/s for batched decode")
+            if need > bound:
+                line += " (the goal lies above the fp32 ceiling; bf16 products may exceed it)"
+        out.append(line)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rlhfd", action="append", required=True, metavar="[PRECISION=]PATH",
                     help="load.py's JSON for one precision; repeat for each")
-    ap.add_argument("--peer")
+    ap.add_argument("--peer", action="append", metavar="[TYPE=]PATH",
+                    help="peer.py's JSON for one GGUF type; repeat for each")
     ap.add_argument("--no-sharing", action="append", metavar="[PRECISION=]PATH",
                     help="load.py --score-separate-only on a daemon without prefix caching")
     ap.add_argument("--meta", required=True)
@@ -59,8 +91,17 @@ def main() -> int:
     unknown = set(no_sharing) - set(results)
     if unknown:
         raise SystemExit(f"report.py: --no-sharing for {', '.join(sorted(unknown))} without --rlhfd")
-    peer = load(a.peer)
+    peers = {t: p for t, p in ((t, load(path)) for t, path in labelled(a.peer, "--peer").items()) if p}
     meta = json.load(open(a.meta))
+    for line in header.lines(meta, {p: r.get("compute_kernels") for p, r in results.items()}):
+        print(line)
+
+    def best_peer(n):
+        """(type, wave) of the peer's best type at n streams, or (None, {})."""
+        waves = [(t, p["waves"].get(str(n), {})) for t, p in peers.items()]
+        waves = [(t, w) for t, w in waves if w.get("agg_tok_s")]
+        return max(waves, key=lambda tw: tw[1]["agg_tok_s"]) if waves else (None, {})
+    peer = bool(peers)
     precisions = list(results)
     first = precisions[0]
     several = len(precisions) > 1
@@ -77,16 +118,16 @@ def main() -> int:
                 (any_result["prompt_tokens_asked"], any_result["max_new_tokens"]):
             print(f"(warning: {p} ran with prompt ~{r['prompt_tokens_asked']} tokens, "
                   f"{r['max_new_tokens']} new tokens)")
-    head = ["streams", "precision", "rlhfd tok/s (steady)", "× batch-1 (steady)", "rlhfd TTFT p50 / p99",
+    head = ["streams", "precision", "rlhfd tok/s [min–max] (steady)", "× batch-1 (steady)", "rlhfd TTFT p50 / p99",
             "rlhfd ITL p50"]
     if several:
         head.append(f"÷ {first}")
     if peer:
-        head += ["rlhfd ÷ llama", "llama-server tok/s (steady)", "llama TTFT p50 / p99"]
+        head += ["rlhfd ÷ llama best", "llama-server best type: tok/s (steady)", "llama TTFT p50 / p99"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for n in streams:
-        p_wave = (peer or {}).get("waves", {}).get(str(n), {})
+        p_type, p_wave = best_peer(n)
         for i, prec in enumerate(precisions):
             w = results[prec]["waves"].get(str(n))
             if w is None:
@@ -104,6 +145,7 @@ def main() -> int:
                 "rlhfd_ttft_p50_s": w.get("ttft_p50_s"),
                 "rlhfd_ttft_p99_s": w.get("ttft_p99_s"),
                 "rlhfd_itl_p50_ms": w.get("itl_p50_ms"),
+                "peer_type": p_type,
                 "peer_tok_s": p_wave.get("agg_tok_s"),
                 "peer_steady_tok_s": p_wave.get("steady_tok_s"),
                 "peer_ttft_p50_s": p_wave.get("ttft_p50_s"),
@@ -114,7 +156,8 @@ def main() -> int:
                 row[f"rlhfd_vs_{first}"] = ratio(w.get("agg_tok_s"), first_w.get("agg_tok_s"))
             rows[prec].append(row)
             cells = [str(n) if i == 0 else "", prec,
-                     f"{fmt(row['rlhfd_tok_s'])} ({fmt(row['rlhfd_steady_tok_s'])})",
+                     f"{fmt(row['rlhfd_tok_s'])} [{fmt(w.get('agg_tok_s_min'), '.1f')}–"
+                     f"{fmt(w.get('agg_tok_s_max'), '.1f')}] ({fmt(row['rlhfd_steady_tok_s'])})",
                      f"{fmt(row['rlhfd_vs_batch1'], '.2f', '×')} "
                      f"({fmt(row['rlhfd_steady_vs_batch1'], '.2f', '×')})",
                      f"{fmt(row['rlhfd_ttft_p50_s'], '.2f', ' s')} / {fmt(row['rlhfd_ttft_p99_s'], '.2f', ' s')}",
@@ -124,12 +167,18 @@ def main() -> int:
             if peer:
                 cells.append(fmt(row["rlhfd_vs_peer"], ".2f", "×"))
                 if i == 0:
-                    cells += [f"{fmt(row['peer_tok_s'])} ({fmt(row['peer_steady_tok_s'])})",
+                    cells += [f"{(p_type or '-').upper()}: {fmt(row['peer_tok_s'])} ({fmt(row['peer_steady_tok_s'])})",
                               f"{fmt(row['peer_ttft_p50_s'], '.2f', ' s')} / "
                               f"{fmt(row['peer_ttft_p99_s'], '.2f', ' s')}"]
                 else:
                     cells += ["″", "″"]
             print("| " + " | ".join(cells) + " |")
+
+    for t, p in peers.items():
+        print(f"llama-server {t.upper()}, tok/s [min–max] by streams: " + ", ".join(
+            f"{n}: {fmt(w.get('agg_tok_s'), '.1f')} [{fmt(w.get('agg_tok_s_min'), '.1f')}–"
+            f"{fmt(w.get('agg_tok_s_max'), '.1f')}]" for n, w in sorted(p["waves"].items(), key=lambda x: int(x[0]))))
+    print(f"(medians of {meta.get('rounds', 1)} rounds, the servers interleaved)")
 
     goals = {p: [] for p in precisions}
     for prec in precisions:
@@ -140,7 +189,8 @@ def main() -> int:
                                 r["rlhfd_vs_batch1"], 8.0))
             goals[prec].append(("aggregate decode tok/s at 32 streams vs batch-1, steady (all decoding)",
                                 r["rlhfd_steady_vs_batch1"], 8.0))
-            goals[prec].append(("aggregate tok/s at 32 vs llama-server --parallel 32", r["rlhfd_vs_peer"], 1.5))
+            goals[prec].append(("aggregate tok/s at 32 vs llama-server --parallel 32, its best type",
+                                r["rlhfd_vs_peer"], 1.5))
         if 16 in by:
             r = by[16]
             # Lower is better: goal met when llama's TTFT / ours > 1.
@@ -186,12 +236,18 @@ def main() -> int:
             cells = []
             for prec in precisions:
                 value = next((v for w, v, g in goals[prec] if (w, g) == (what, goal)), None)
-                verdict = "n/a" if value is None else ("PASS" if value >= goal else "below goal")
+                verdict = "n/a" if value is None else ("PASS" if value >= goal else "FAIL")
                 cells.append(f"{fmt(value, '.2f', '×')} {verdict}" if value is not None else verdict)
             print(f"| {what} (≥ {goal:g}×) | " + " | ".join(cells) + " |")
 
+    if peer:
+        for line in limit_lines(meta, rows, precisions):
+            print(line)
+
     out = {
         "meta": meta,
+        "reliable": not header.unreliable(meta),
+        "unreliable_reasons": header.unreliable(meta),
         "precisions": precisions,
         "rlhfd": {
             prec: {
@@ -204,7 +260,7 @@ def main() -> int:
             }
             for prec in precisions
         },
-        "llama_server": peer,
+        "llama_server": peers,
     }
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
