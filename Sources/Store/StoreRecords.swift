@@ -173,7 +173,7 @@ public struct GenerationRecord: Sendable, Equatable {
 }
 
 /// What a durable submission returns.
-public struct StoreAck: Sendable, Equatable, Codable {
+public struct StoreAck: Sendable, Equatable {
   /// One id per stored record, in submission order.
   public var ids: [String]
   /// The idempotency key was seen before with the same content: these are the original ids.

@@ -1,7 +1,6 @@
 // Where finished generations go, so that feedback can point at them (the feedback store). Called
 // on the scheduler thread when a generation ends: an implementation must only queue the record
 // (the store's group committer writes it), never wait.
-import Imaging
 public import Services
 
 /// One finished generation with everything a PPO sample needs.
