@@ -17,6 +17,17 @@ extension KernelBench {
         try gemv(N: N, K: K, runs: runs, panels: path)
       }
     }
+    // `precision: fp32` on AMX: the same panels, activations split in three (against the
+    // "bf16 matmul" / "bf16 GEMV" lines above: convert + sgemm, or the fp32 GEMV).
+    guard BF16Products.amxAvailable else { return }
+    for M in [512, 32, 8] {
+      for (N, K) in [(2048, 2048), (5632, 2048), (2048, 5632)] {
+        try bf16Matmul(M: M, N: N, K: K, runs: runs, split: true)
+      }
+    }
+    for (N, K) in [(5632, 2048), (2048, 5632), (32000, 2048)] {
+      try gemv(N: N, K: K, runs: runs, split: true)
+    }
   }
 
   /// `precision: bf16` products on `path`, no bias.

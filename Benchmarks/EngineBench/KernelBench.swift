@@ -99,9 +99,10 @@ enum KernelBench {
     K: Int,
     runs: Int,
     gemv: Bool = false,
-    panels path: BF16Products.Path? = nil
+    panels path: BF16Products.Path? = nil,
+    split: Bool = false
   ) throws {
-    let panels = path != nil
+    let panels = path != nil || split
     let s = Scratch()
     let input = random(s, M * K, 1, seed: 1)
     let out = s.make(M * N)
@@ -117,7 +118,7 @@ enum KernelBench {
       alignment: 64
     )
     defer { packed.deallocate() }
-    if panels { weight = BF16Products.pack(weight, into: packed) }
+    if panels { weight = BF16Products.pack(weight, into: packed, splitting: split) }
     let t = time(runs) {
       if let path {
         panelProduct(path, out, input, weight, M: M, N: N, K: K)
@@ -127,14 +128,21 @@ enum KernelBench {
         Matmul.forward(out: out, in: input, weight: weight, bias: nil, M: M, N: N, K: K, pool: pool)
       }
     }
-    let what = path.map { "bf16·bf16 \($0)" } ?? (gemv ? "bf16 GEMV" : "bf16 matmul")
+    let plain = gemv ? "bf16 GEMV" : "bf16 matmul"
+    let what = split ? "fp32 split3 amx" : path.map { "bf16·bf16 \($0)" } ?? plain
     line("\(what) M=\(M) \(K)→\(N)", flops: 2 * Double(M * N * K), t)
   }
 
   /// M = 1 over copies of the weights that together exceed the L3 (32 MiB here), taken in turn,
   /// so each call reads its weights from memory as decode does.
-  static func gemv(N: Int, K: Int, runs: Int, panels path: BF16Products.Path? = nil) throws {
-    let panels = path != nil
+  static func gemv(
+    N: Int,
+    K: Int,
+    runs: Int,
+    panels path: BF16Products.Path? = nil,
+    split: Bool = false
+  ) throws {
+    let panels = path != nil || split
     let s = Scratch()
     let input = random(s, K, 1, seed: 1)
     let out = s.make(N)
@@ -152,7 +160,7 @@ enum KernelBench {
         dtype: .bf16,
         shape: [N, K]
       )
-      return panels ? BF16Products.pack(view, into: panelMemory) : view
+      return panels ? BF16Products.pack(view, into: panelMemory, splitting: split) : view
     }
     var next = 0
     let t = time(max(runs * 4, copies * 2)) {
@@ -174,7 +182,7 @@ enum KernelBench {
       next = (next + 1) % copies
     }
     let bytes = Double(N * K * 2)
-    let what = path.map { "bf16·bf16 \($0)" } ?? "bf16 GEMV"
+    let what = split ? "fp32 split3 amx" : path.map { "bf16·bf16 \($0)" } ?? "bf16 GEMV"
     print(
       "KERNEL  \("\(what) M=1 \(K)→\(N)".padding(toLength: 44, withPad: " ", startingAt: 0)) best \(fmt(bytes / t.0 / 1e9, 1)) GB/s (\(fmt(2 * Double(N * K) / t.0 / 1e9, 1)) GFLOP/s), median \(fmt(bytes / t.1 / 1e9, 1)) GB/s"
     )

@@ -90,15 +90,24 @@ AMX static void configure_tiles(void) {
   configured = 1;
 }
 
-// One k step (32 k, 16 pairs) for G row groups: B from `b` (stride 128), A from `a`.
-#define STEP(a, b, G)                          \
+// One k step (32 k, 16 pairs) for G row groups: B from `b` (stride 128), A from `a`. With
+// S = 3 (split fp32 activations, G = 1) the group's hi, mid and lo tiles (16 rows apart in
+// `a`) all add into the same C tiles, the lo tile in tmm2 (free when G = 1).
+#define STEP(a, b, G, S)                       \
   do {                                         \
     _tile_loadd(6, (b), 128);                  \
     _tile_loadd(7, (b) + 32, 128);             \
     _tile_loadd(4, (a), lda);                  \
     _tile_dpbf16ps(0, 4, 6);                   \
     _tile_dpbf16ps(1, 4, 7);                   \
-    if ((G) == 2) {                            \
+    if ((S) == 3) {                            \
+      _tile_loadd(5, (a) + 16 * ldx, lda);     \
+      _tile_dpbf16ps(0, 5, 6);                 \
+      _tile_dpbf16ps(1, 5, 7);                 \
+      _tile_loadd(2, (a) + 32 * ldx, lda);     \
+      _tile_dpbf16ps(0, 2, 6);                 \
+      _tile_dpbf16ps(1, 2, 7);                 \
+    } else if ((G) == 2) {                     \
       _tile_loadd(5, (a) + 16 * ldx, lda);     \
       _tile_dpbf16ps(2, 5, 6);                 \
       _tile_dpbf16ps(3, 5, 7);                 \
@@ -118,11 +127,11 @@ enum { KB = 16, MB = 256, NB = 8 };
 AMX static inline __attribute__((always_inline)) void panel_tile(
   float *out, const uint16_t *x, const uint16_t *panel, const float *bias, float *c,
   ptrdiff_t N, ptrdiff_t K, ptrdiff_t m, ptrdiff_t rows, ptrdiff_t col, ptrdiff_t s0,
-  ptrdiff_t s1, int accumulate, const int G) {
+  ptrdiff_t s1, int accumulate, const int G, const int S) {
   const ptrdiff_t pairs = (K + 1) / 2, full = pairs / 16, tail = pairs % 16;
   const ptrdiff_t ldx = ckernels_bf16_amx_row_stride(K);
   const size_t lda = (size_t)ldx * 2;
-  const uint16_t *xa = x + m * ldx;  // (16 G, ldx)
+  const uint16_t *xa = x + S * m * ldx;  // (16 G, ldx), or (3, 16, ldx) when S = 3
   if (s0 == 0) {
     _tile_zero(0);
     _tile_zero(1);
@@ -133,12 +142,12 @@ AMX static inline __attribute__((always_inline)) void panel_tile(
     if (G == 2) _tile_loadd(2, c + 512, 128), _tile_loadd(3, c + 528, 128);
   }
   const ptrdiff_t whole = s1 < full ? s1 : full;
-  for (ptrdiff_t s = s0; s < whole; s++) STEP(xa + 32 * s, panel + 16 * 64 * s, G);
+  for (ptrdiff_t s = s0; s < whole; s++) STEP(xa + 32 * s, panel + 16 * 64 * s, G, S);
   if (tail && s1 > full) {
     _Alignas(64) uint16_t last[16 * 64];  // (16 pairs, 32 columns, 2)
     memcpy(last, panel + 16 * 64 * full, (size_t)tail * 128);
     memset(last + tail * 64, 0, (size_t)(16 - tail) * 128);
-    STEP(xa + 32 * full, last, G);
+    STEP(xa + 32 * full, last, G, S);
   }
   const int done = s1 == full + (tail != 0);
   _Alignas(64) float sums[32 * 32];  // (16 G rows, 32 columns)
@@ -184,10 +193,44 @@ AMX void ckernels_bf16_panels_product_amx(
             const uint16_t *panel = panels + p * panelElements;
             float *c = partial ? partial + ((m - mb) / 32 * NB + (p - pb)) * 1024 : NULL;
             if (rows > 16) {
-              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2);
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2, 1);
             } else {
-              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1);
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, 1);
             }
+          }
+        }
+      }
+    }
+  }
+  free(partial);
+}
+
+// As ckernels_bf16_panels_product_amx over split activations (ckernels_bf16_split3_padded):
+// 16 rows at a time, each k step adding the hi, mid and lo tiles into the same C. Smaller row
+// blocks (MBS) since the A block is three times as large.
+enum { MBS = 128 };
+
+AMX void ckernels_bf16_panels_product_amx_split(
+  float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
+  configure_tiles();
+  const ptrdiff_t panelElements = (K + 1) / 2 * 64;
+  const ptrdiff_t steps = ((K + 1) / 2 + 15) / 16;
+  const ptrdiff_t groups = ((M < MBS ? M : MBS) + 15) / 16;
+  float *partial = steps > KB ? aligned_alloc(64, (size_t)groups * NB * 4096) : NULL;
+  if (steps > KB && partial == NULL) abort();
+  for (ptrdiff_t pb = p0; pb < p1; pb += NB) {
+    const ptrdiff_t pe = pb + NB < p1 ? pb + NB : p1;
+    for (ptrdiff_t mb = 0; mb < M; mb += MBS) {
+      const ptrdiff_t me = mb + MBS < M ? mb + MBS : M;
+      for (ptrdiff_t s0 = 0; s0 < steps; s0 += KB) {
+        const ptrdiff_t s1 = s0 + KB < steps ? s0 + KB : steps;
+        for (ptrdiff_t m = mb; m < me; m += 16) {
+          const ptrdiff_t rows = me - m < 16 ? me - m : 16;
+          for (ptrdiff_t p = pb; p < pe; p++) {
+            const uint16_t *panel = panels + p * panelElements;
+            float *c = partial ? partial + ((m - mb) / 16 * NB + (p - pb)) * 1024 : NULL;
+            panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, 3);
           }
         }
       }
@@ -203,6 +246,12 @@ int ckernels_amx_available(void) { return 0; }
 int ckernels_has_amx(void) { return 0; }
 
 void ckernels_bf16_panels_product_amx(
+  float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
+  abort();
+}
+
+void ckernels_bf16_panels_product_amx_split(
   float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
   abort();

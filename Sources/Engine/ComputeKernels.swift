@@ -3,12 +3,17 @@
 // switches), so the same binary reports different lines on different hosts.
 public enum ComputeKernels {
   /// e.g. "openblas core=SkylakeX (OpenBLAS chose Prescott; probed …; cached in …), 2 threads;
-  /// gemv avx512; bf16 products amx". The core and why: `BLASCoreSelection`.
+  /// gemv avx512; bf16 products amx; fp32 products amx-split3". The core and why:
+  /// `BLASCoreSelection`.
   public static var summary: String {
     let core = BLASCoreSelection.current.summary
     let gemv = GEMV.usesAVX512 ? "avx512" : "avx2"
     let bf16 = BF16Products.path.rawValue
     let threads = BLASThreads.count
-    return "openblas core=\(core), \(threads) threads; gemv \(gemv); bf16 products \(bf16)"
+    // fp32 products over bf16 weights: split into bf16 parts on AMX, else GEMV / sgemm.
+    let fp32 = BF16Products.splitsFP32 ? "amx-split3" : "gemv/sgemm"
+    return
+      "openblas core=\(core), \(threads) threads; gemv \(gemv); bf16 products \(bf16); "
+      + "fp32 products \(fp32)"
   }
 }

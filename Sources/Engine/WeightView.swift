@@ -16,6 +16,9 @@ public struct WeightView: @unchecked Sendable {
   /// The same bf16 matrix repacked for `BF16Products` (`precision: bf16`), or nil: products
   /// with this weight then round their activations to bf16 (see BF16Products.swift).
   public private(set) var bf16Panels: UnsafeRawPointer? = nil
+  /// With panels: products keep fp32 activations, split into three bf16 parts
+  /// (`BF16Products.forwardSplit`, `precision: fp32` on AMX hosts) instead of rounding them.
+  public private(set) var splitsActivations = false
 
   /// Wraps `bytes` after checking that they hold exactly `shape` elements of `dtype`, naturally
   /// aligned. (safetensors does not promise alignment; a misaligned tensor must be copied.)
@@ -51,11 +54,13 @@ public struct WeightView: @unchecked Sendable {
   }
 
   /// This view with `panels` (filled by `BF16Products.pack`) attached: Matmul and GEMV then
-  /// take the bf16 products. The owner of the panels keeps them alive as long as the weights.
-  public func withBF16Panels(_ panels: UnsafeRawPointer) -> WeightView {
+  /// take the bf16 products (`splitting`: the exact fp32 products on the same panels). The
+  /// owner of the panels keeps them alive as long as the weights.
+  public func withBF16Panels(_ panels: UnsafeRawPointer, splitting: Bool = false) -> WeightView {
     precondition(dtype == .bf16, "bf16 panels of a \(dtype) weight")
     var copy = self
     copy.bf16Panels = panels
+    copy.splitsActivations = splitting
     return copy
   }
 

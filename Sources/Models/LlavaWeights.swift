@@ -104,17 +104,19 @@ public final class LlavaWeights: @unchecked Sendable {
     }
   }
 
-  /// `view` with bf16 panels attached when products with it round to bf16: a bf16 matrix
-  /// used in products (not the token embedding, which is looked up; not a 1-D parameter).
+  /// `view` with bf16 panels attached when products with it run on them (`precision: bf16`, or
+  /// fp32 with `BF16Products.splitsFP32`): a bf16 matrix used in products (not the token embedding, which is looked up; not a 1-D parameter).
   private func packedIfBF16(_ name: String, _ view: WeightView, _ tensor: TensorView) -> WeightView
   {
-    guard precision == .bf16, view.dtype == .bf16, view.shape.count == 2,
+    // fp32 products take the same panels on AMX hosts, with split activations (exact fp32).
+    let splitting = precision == .fp32 && BF16Products.splitsFP32
+    guard precision == .bf16 || splitting, view.dtype == .bf16, view.shape.count == 2,
       name != LlavaWeightNames.embedTokens, name != LlavaWeightNames.positionEmbedding
     else { return view }
     let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
     let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
     owned.append(panels)
-    let packed = BF16Products.pack(view, into: panels)
+    let packed = BF16Products.pack(view, into: panels, splitting: splitting)
     tensor.releaseResidentPages()
     return packed
   }

@@ -100,6 +100,27 @@ void ckernels_bf16_panels_product_amx(
   const float *bias,  // (N) or NULL
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
 
+/// Rows [s0, s1) (of `ckernels_bf16_amx_rows(M)`) of `x` split into three bf16 parts
+/// (bf16_split.c) for `ckernels_bf16_panels_product_amx_split`: hi = bf16(x[s]),
+/// mid = bf16(x[s] - hi), lo = bf16(x[s] - hi - mid), so hi + mid + lo = x[s] to 2^-26
+/// relative. Rows of group g = s / 16 go to rows 48 g + s % 16 (hi), + 16 (mid), + 32 (lo),
+/// zero-padded to the row stride; rows s >= M are zeros. Needs `ckernels_has_avx512_bf16()`.
+void ckernels_bf16_split3_padded(
+  uint16_t *out,  // (3 ckernels_bf16_amx_rows(M), ckernels_bf16_amx_row_stride(K))
+  const float *x,  // (M, K)
+  ptrdiff_t M, ptrdiff_t K, ptrdiff_t s0, ptrdiff_t s1);
+
+/// As `ckernels_bf16_panels_product_amx`, for fp32 activations split by
+/// `ckernels_bf16_split3_padded`: each output is the fp32 sum of the products of all three
+/// parts (the exact fp32 product of the stored weights up to summation order). Needs
+/// `ckernels_has_amx()` (or `ckernels_amx_available()`).
+void ckernels_bf16_panels_product_amx_split(
+  float *out,  // (M, N)
+  const uint16_t *x,  // (3 ckernels_bf16_amx_rows(M), ckernels_bf16_amx_row_stride(K)) bf16
+  const uint16_t *panels,  // ckernels_bf16_panel_elements(N, K)
+  const float *bias,  // (N) or NULL
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

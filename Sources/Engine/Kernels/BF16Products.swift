@@ -53,6 +53,7 @@ public enum BF16Products {
   public static func pack(
     _ weight: WeightView,
     into panels: UnsafeMutableRawPointer,
+    splitting: Bool = false,
     pool: ThreadPool = .shared
   ) -> WeightView {
     precondition(weight.dtype == .bf16, "bf16 panels of a \(weight.dtype) weight")
@@ -62,7 +63,7 @@ public enum BF16Products {
     pool.parallelFor((N + 31) / 32) { range in
       ckernels_bf16_pack_panels(out, w, N, K, range.lowerBound, range.upperBound)
     }
-    return weight.withBF16Panels(UnsafeRawPointer(panels))
+    return weight.withBF16Panels(UnsafeRawPointer(panels), splitting: splitting)
   }
 
   /// `out = bf16(in) · W^T + bias` (or `out += …` when `accumulate`); `weight` must carry
@@ -79,6 +80,20 @@ public enum BF16Products {
     path: Path = BF16Products.path,
     pool: ThreadPool = .shared
   ) {
+    if weight.splitsActivations {
+      // Panels packed for exact fp32 products (`precision: fp32` on AMX): not rounded.
+      return forwardSplit(
+        out: out,
+        in: input,
+        weight: weight,
+        bias: bias,
+        M: M,
+        N: N,
+        K: K,
+        accumulate: accumulate,
+        pool: pool
+      )
+    }
     precondition(path != .unsupported, "bf16 products need an AVX512-BF16 CPU")
     precondition(path != .amx || amxAvailable, "AMX products on a CPU without AMX")
     guard let panels = weight.bf16Panels else { preconditionFailure("weight has no bf16 panels") }
@@ -90,15 +105,52 @@ public enum BF16Products {
     let amx = path == .amx
     let x = roundActivations(input, M: M, K: K, padded: amx, pool: pool)
     defer { x.deallocate() }
+    products(
+      out: out,
+      x: x,
+      panels: panels,
+      bias: bias,
+      M: M,
+      N: N,
+      K: K,
+      accumulate: accumulate,
+      kernel: amx ? .amx : .avx512bf16,
+      pool: pool
+    )
+  }
+
+  /// The C kernel `products` calls.
+  enum PanelKernel {
+    case amx, avx512bf16
+    /// AMX over activations split in three (`forwardSplit`).
+    case amxSplit
+  }
+
+  /// The panel products over prepared bf16 activations (`x` as `roundActivations` or
+  /// `forwardSplit` makes it),
+  /// split across the pool's threads by panels.
+  static func products(
+    out: UnsafeMutablePointer<Float>,  // (M, N)
+    x: UnsafePointer<UInt16>,  // (M, K) or AMX-padded
+    panels: UnsafeRawPointer,
+    bias: UnsafePointer<Float>?,  // (N)
+    M: Int,
+    N: Int,
+    K: Int,
+    accumulate: Bool,
+    kernel: PanelKernel,
+    pool: ThreadPool
+  ) {
     let w = panels.assumingMemoryBound(to: UInt16.self)
     let flag: Int32 = accumulate ? 1 : 0
     let count = (N + 31) / 32
     func product(_ panels: Range<Int>) {
       let (p0, p1) = (panels.lowerBound, panels.upperBound)
-      if amx {
-        ckernels_bf16_panels_product_amx(out, x, w, bias, M, N, K, p0, p1, flag)
-      } else {
-        ckernels_bf16_panels_product(out, x, w, bias, M, N, K, p0, p1, flag)
+      switch kernel {
+      case .amx: ckernels_bf16_panels_product_amx(out, x, w, bias, M, N, K, p0, p1, flag)
+      case .avx512bf16: ckernels_bf16_panels_product(out, x, w, bias, M, N, K, p0, p1, flag)
+      case .amxSplit:
+        ckernels_bf16_panels_product_amx_split(out, x, w, bias, M, N, K, p0, p1, flag)
       }
     }
     // A panel is 32 × K × M multiply-adds; below ~64 Ki of them in all, a fork is not worth it.
