@@ -4,6 +4,7 @@ $NOTIFY_SOCKET, and `systemd-analyze verify` of the shipped unit."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -121,3 +122,19 @@ def test_systemd_unit_verifies_cleanly(rlhfd_bin, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_unit_exposure_at_most_2(rlhfd_bin, tmp_path):
+    """The shipped unit's sandboxing: `systemd-analyze security --offline=yes` rates its
+    exposure at 2.0 or less (issue 14: it was 8.4 "EXPOSED")."""
+    unit = (REPO / "systemd" / "rlhfd.service").read_text()
+    path = tmp_path / "rlhfd.service"
+    path.write_text(unit.replace("/usr/local/bin/rlhfd", str(rlhfd_bin)))
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout + result.stderr
+    assert float(found.group(1)) <= 2.0, result.stdout
