@@ -21,7 +21,9 @@ public enum Daemon {
       services: ServiceCatalog.serviceNames(debug: configuration.debugService)
     )
     let notifier = SystemdNotifier(environment: ProcessEnvironment.current)
+    let ready = ReadyAddresses()
     let readiness = Readiness { addresses in
+      ready.set(addresses)
       health.setAll(.serving)
       logger.notice("serving", metadata: ["addresses": .string(addresses.joined(separator: " "))])
       notifier.ready(status: "serving on \(addresses.joined(separator: " "))")
@@ -86,6 +88,14 @@ public enum Daemon {
       },
       readiness: readiness
     )
+    let watchdog = Self.watchdog(
+      notifier: notifier,
+      ready: ready,
+      tls: configuration.tls != nil,
+      policy: policySlot,
+      reward: rewardSlot,
+      logger: logger
+    )
     let group = ServiceGroup(
       configuration: .init(
         services: [
@@ -98,7 +108,7 @@ public enum Daemon {
               logger: logger
             )
           ),
-        ],
+        ] + (watchdog.map { [.init(service: $0)] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger
       )

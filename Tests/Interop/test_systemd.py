@@ -94,6 +94,62 @@ def test_notify_ready_and_stopping(make_daemon, notify_socket):
     assert keys.count("READY") == 1 and keys.count("STOPPING") == 1, notify_socket.received
 
 
+def collect(notify: NotifySocket, seconds: float) -> list[dict]:
+    """Every datagram received in the next `seconds` (fields only)."""
+    start = len(notify.received)
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            notify.wait_for("never-sent-key", timeout=remaining)
+        except AssertionError:
+            break
+    return [fields for _, fields in notify.received[start:]]
+
+
+def test_watchdog_pings_after_a_self_probe(make_daemon):
+    """With WATCHDOG_USEC (systemd's WatchdogSec), WATCHDOG=1 arrives every third of it, each
+    with STATUS= naming the listener, once READY=1 was sent; SIGTERM stops the pings."""
+    notify = NotifySocket(abstract=False)
+    try:
+        env = dict(os.environ, NOTIFY_SOCKET=notify.env_value, WATCHDOG_USEC="300000")
+        daemon = make_daemon(env=env, start=False).start(wait=False)
+        notify.wait_for("READY", timeout=20)
+        pings = [f for f in collect(notify, 1.5) if f.get("WATCHDOG") == "1"]
+        assert len(pings) >= 4, notify.received
+        assert all(daemon.target in f.get("STATUS", "") for f in pings), pings
+        daemon.send_signal(signal.SIGTERM)
+        notify.wait_for("STOPPING", timeout=5)
+        daemon.assert_clean_exit(10)
+        after = notify.received[[k for _, f in notify.received for k in f].index("STOPPING"):]
+        assert not any(f.get("WATCHDOG") for _, f in after[1:]), notify.received
+    finally:
+        notify.close()
+
+
+def test_watchdog_stops_when_the_listener_is_gone(make_daemon):
+    """The self-probe dials the daemon's own listener: once the unix socket file is removed
+    (new connections fail, the process still runs), WATCHDOG=1 stops and STATUS= says why; so
+    systemd would restart a daemon whose listener died (CVE-2023-4785)."""
+    notify = NotifySocket(abstract=False)
+    path = short_tmp_path("rlhfd-wd")
+    try:
+        env = dict(os.environ, NOTIFY_SOCKET=notify.env_value, WATCHDOG_USEC="300000")
+        daemon = make_daemon(listen=[f"unix:{path}"], env=env, start=False).start(wait=False)
+        notify.wait_for("READY", timeout=20)
+        notify.wait_for("WATCHDOG", timeout=5)
+        os.unlink(path)
+        # A probe already in flight may still succeed; then none may.
+        collect(notify, 0.5)
+        later = collect(notify, 1.5)
+        assert not any(f.get("WATCHDOG") for f in later), later
+        assert any("self-probe failed" in f.get("STATUS", "") for f in later), later
+        assert daemon.process.poll() is None, "the daemon itself keeps running"
+    finally:
+        notify.close()
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 def test_no_ready_when_the_start_fails(make_daemon):
     """A daemon that cannot bind exits non-zero and never sends READY=1."""
     notify = NotifySocket(abstract=False)

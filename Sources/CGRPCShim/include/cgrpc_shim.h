@@ -122,4 +122,14 @@ grpc_byte_buffer *cgrpc_batch_received(const cgrpc_batch *b);
 void cgrpc_tsan_release(void *addr);
 void cgrpc_tsan_acquire(void *addr);
 
+// MARK: - Self-probe (probe.c)
+
+/// One unary call to `method` at `target` over a new insecure channel, waiting at most
+/// `timeout_ms`. Returns the status code; the response message (up to `response_capacity`
+/// bytes) and the status details (NUL-terminated, truncated) are copied out.
+int cgrpc_probe_unary(const char *target, const char *method, const uint8_t *request,
+                      size_t request_len, int timeout_ms, uint8_t *response,
+                      size_t response_capacity, size_t *response_len, char *details,
+                      size_t details_capacity);
+
 #endif
