@@ -21,8 +21,8 @@ public enum SelfProbe {
     request: [UInt8],
     timeout: Duration
   ) -> Outcome {
-    let milliseconds = Int32(clamping: timeout.components.seconds * 1000
-        + timeout.components.attoseconds / 1_000_000_000_000_000)
+    let (seconds, attoseconds) = timeout.components
+    let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     var response = [UInt8](repeating: 0, count: 4096)
     var details = [CChar](repeating: 0, count: 512)
     var length = 0
