@@ -29,6 +29,7 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
   ],
   targets: [
     // MARK: - C fences
@@ -149,6 +150,13 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // Prometheus's /metrics over HTTP on its own listener (knows nothing of rlhfd).
+    .target(
+      name: "Observability",
+      dependencies: [.product(name: "Prometheus", package: "swift-prometheus")],
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Composition root and executable
 
     .target(
@@ -156,7 +164,9 @@ let package = Package(
       dependencies: [
         "Services", "Serving", "GRPCBridge", "API", grpcCore, logging,
         "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler", "Store",
+        "Observability",
         .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         .product(name: "Yams", package: "Yams"),
@@ -201,6 +211,11 @@ let package = Package(
     ),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
     .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "ObservabilityTests",
+      dependencies: ["Observability", .product(name: "Prometheus", package: "swift-prometheus")],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "ModelsTests",
       dependencies: ["Models", "Engine", "Checkpoints"],

@@ -26,6 +26,7 @@ declare -A forbidden=(
   [Services]="Daemon Serving GRPCBridge Engine Models Tokenizer Imaging Checkpoints"
   [Serving]="API Daemon GRPCBridge GRPCCore Store RLHF"
   [Store]="API Services Serving Daemon GRPCBridge Engine Models Scheduler RLHF Tokenizer Imaging Checkpoints GRPCCore"
+  [Observability]="API Services Serving Daemon GRPCBridge Engine Models Scheduler Store RLHF Tokenizer Imaging Checkpoints GRPCCore"
 )
 imports() { grep -hoE '^\s*(@[A-Za-z_]+\s+)?((public|internal|package|private|fileprivate)\s+)?import\s+[A-Za-z_]+' "$@" 2>/dev/null | awk '{print $NF}' | sort -u; }
 for module in "${!owners[@]}"; do

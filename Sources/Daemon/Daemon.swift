@@ -4,6 +4,7 @@ import GRPCCore
 import Imaging
 public import Logging
 import Models
+import Observability
 import Scheduler
 import ServiceLifecycle
 import Services
@@ -31,6 +32,8 @@ public enum Daemon {
     // Models load after the server listens (health NOT_SERVING meanwhile); a bad path, an
     // unusable state directory or a precision this CPU cannot run fails now.
     if let directory = configuration.stateDirectory { try StateDirectory.prepare(directory) }
+    let metrics = try Self.startMetrics(configuration, logger: logger)
+    defer { metrics?.stop() }
     let store = try Self.openStore(configuration, logger: logger)
     defer { store?.shutdown() }  // commits what is queued
     let recorder = store.map { StoreRecorder(store: $0, template: configuration.chatTemplate) }

@@ -60,6 +60,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// The feedback database (SQLite): nil = `feedback.sqlite3` in the state directory; `none` =
   /// no store (Feedback answers UNIMPLEMENTED, generations are not recorded).
   public var feedbackStore: String? = nil
+  /// Prometheus `/metrics` over HTTP on its own listener (`127.0.0.1:9464`); nil = off.
+  public var metricsListen: String? = nil
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -125,6 +127,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
     case feedbackStore = "feedback_store"
+    case metricsListen = "metrics_listen"
   }
 
   public init() {}
@@ -169,6 +172,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
     self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
+    self.metricsListen = try c.decodeIfPresent(String.self, forKey: .metricsListen)
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.

@@ -116,6 +116,9 @@ struct ConfigurationOptions: ParsableArguments {
   )
   var feedbackStore: String?
 
+  @Option(name: .long, help: "Serve Prometheus /metrics over HTTP on host:port (default off).")
+  var metricsListen: String?
+
   /// `resolve()`, with configuration errors reported as usage errors (message and exit 64).
   func resolvedForCommandLine() throws -> DaemonConfiguration {
     do { return try self.resolve() } catch let error as ConfigurationError {
@@ -180,6 +183,7 @@ struct ConfigurationOptions: ParsableArguments {
     }
     if let core = self.blasCore { configuration.blasCore = core }
     if let store = self.feedbackStore { configuration.feedbackStore = store }
+    if let address = self.metricsListen { configuration.metricsListen = address }
     try configuration.validate()
     return configuration
   }

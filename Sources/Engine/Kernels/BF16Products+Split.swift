@@ -1,5 +1,4 @@
 import CKernels
-
 import Glibc
 
 // fp32 products on the bf16 panels (`precision: fp32` where AMX runs): the activations are not
