@@ -27,13 +27,14 @@ fi
 
 # Python: the client package (editable, so the tests use the tree's stubs), pytest, h2
 # (hyperframe + hpack: the interop tests that send raw HTTP/2 frames), and Pillow + numpy (the
-# world tools in tools/world: scene images, the mini MMHal-Bench).
+# world tools in tools/world: scene images, the mini MMHal-Bench), grpcio-reflection (the server
+# reflection tests: a client without the protos).
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
 stamp=.venv/.rlhfd-setup
 if [[ ! -f $stamp || clients/python/pyproject.toml -nt $stamp || $0 -nt $stamp ]]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest h2 pillow numpy >&2
+  .venv/bin/pip install -q --disable-pip-version-check -e clients/python pytest h2 pillow numpy grpcio-reflection >&2
   touch "$stamp"
 fi

@@ -10,6 +10,8 @@ public enum ServiceCatalog {
     var names = [
       Rlhfd_V1_Policy.descriptor, Rlhfd_V1_Reward.descriptor, Rlhfd_V1_Feedback.descriptor,
       Rlhfd_V1_Admin.descriptor, Grpc_Health_V1_Health.descriptor,
+      Grpc_Reflection_V1_ServerReflection.descriptor,
+      Grpc_Reflection_V1alpha_ServerReflection.descriptor,
     ].map(\.fullyQualifiedService)
     if debug { names.append(Rlhfd_V1_Debug.descriptor.fullyQualifiedService) }
     return names
@@ -33,6 +35,8 @@ public enum ServiceCatalog {
       FeedbackService(limits: limits, probeImage: probeImage, store: store),
       AdminService(modelInfo: modelInfo),
       HealthService(store: health),
+      ReflectionService(services: serviceNames(debug: debug)),
+      ReflectionServiceV1Alpha(v1: ReflectionService(services: serviceNames(debug: debug))),
     ]
     if debug {
       logger.warning("serving rlhfd.v1.Debug: for tests and diagnostics only")

@@ -13,7 +13,7 @@ UNKNOWN_METHODS = [
     "/rlhfd.v1.Policy/Nope",
     "/rlhfd.v1.policy/Generate",
     "/grpc.health.v1.Health/Nope",
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/Nope",
 ]
 
 # Bytes that no protobuf parser accepts as any message.
