@@ -1,7 +1,8 @@
 import Glibc
-import Logging
+public import Logging
 import Scheduler
 import ServiceLifecycle
+import Services
 import Serving
 import Synchronization
 
@@ -46,4 +47,9 @@ extension Daemon {
     let blocks = s.blocksUsed + s.blocksFree
     return "running \(s.running), waiting \(s.waiting), KV blocks \(s.blocksUsed)/\(blocks)"
   }
+}
+
+extension Daemon {
+  /// Log metadata for every line: `request_id` inside an RPC (Services/RequestID.swift).
+  public static let logMetadataProvider: Logger.MetadataProvider = RequestID.metadataProvider
 }

@@ -76,7 +76,8 @@ public enum Daemon {
         store: store,
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger
-      )
+      ),
+      interceptors: ServiceCatalog.interceptors(logger: logger)
     )
     let loader = ModelLoaderService(
       load: {

@@ -17,6 +17,11 @@ public enum ServiceCatalog {
     return names
   }
 
+  /// Applied to every RPC: the request id and the access log (`RequestID.swift`).
+  public static func interceptors(logger: Logger) -> [any ServerInterceptor] {
+    [RequestIDInterceptor(logger: logger)]
+  }
+
   public static func services(
     health: HealthStatusStore,
     debug: Bool,

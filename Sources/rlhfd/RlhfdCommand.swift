@@ -197,11 +197,14 @@ struct Serve: AsyncParsableCommand {
   func run() async throws {
     let configuration = try self.options.resolvedForCommandLine()
     let level = LogLevelName(configuration.logLevel)?.level ?? .info
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
-    }
+    LoggingSystem.bootstrap(
+      { label, provider in
+        var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+        handler.logLevel = level
+        return handler
+      },
+      metadataProvider: Daemon.logMetadataProvider
+    )
     let logger = Logger(label: "rlhfd")
     logger.info("OpenBLAS \(BLASThreads.configuration), \(BLASThreads.count) threads")
     let kernels = BLASCoreSelection.current
