@@ -116,6 +116,21 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // MARK: - Native request types (below Services and Serving)
+
+    // What the services hand to the model runners and get back (generation and score requests,
+    // results, events, BackendError, the PolicyBackend / RewardBackend protocols, model info,
+    // finished generations for the recorder). No proto types, no model code; imports nothing.
+    .target(name: "ServingTypes", swiftSettings: swiftSettings),
+
+    // The native types to the store's records and back (facts, finished generations), in one
+    // place for the services, the composition root and the trainer. Store stays independent.
+    .target(
+      name: "StoreMapping",
+      dependencies: ["ServingTypes", "Store"],
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Public API (generated code only)
 
     .target(
@@ -133,7 +148,7 @@ let package = Package(
     .target(
       name: "Services",
       dependencies: [
-        "API", "Store", grpcCore, logging,
+        "API", "ServingTypes", "Store", "StoreMapping", grpcCore, logging,
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
@@ -144,7 +159,7 @@ let package = Package(
     .target(
       name: "Serving",
       dependencies: [
-        "Services", "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
+        "ServingTypes", "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
       ],
       swiftSettings: swiftSettings
     ),
@@ -154,8 +169,9 @@ let package = Package(
     .target(
       name: "Daemon",
       dependencies: [
-        "Services", "Serving", "GRPCBridge", "API", grpcCore, logging,
+        "Services", "Serving", "ServingTypes", "GRPCBridge", "API", grpcCore, logging,
         "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler", "Store",
+        "StoreMapping",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -193,7 +209,7 @@ let package = Package(
     .testTarget(
       name: "ServicesTests",
       dependencies: [
-        "Services", "API", grpcCore, logging,
+        "Services", "ServingTypes", "StoreMapping", "Store", "API", grpcCore, logging,
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
@@ -241,9 +257,8 @@ let package = Package(
     .testTarget(
       name: "DaemonTests",
       dependencies: [
-        "Daemon", "Serving", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models",
-        "Scheduler",
-        "Engine",
+        "Daemon", "Serving", "ServingTypes", "GRPCBridge", "Imaging", "Tokenizer",
+        "Models", "Scheduler", "Engine", "Checkpoints",
       ],
       swiftSettings: swiftSettings
     ),

@@ -1,10 +1,10 @@
+// Admin.GetModelInfo's answer, read from the models being served (UNAVAILABLE while one loads).
 import Checkpoints
 import Engine
 import Foundation
 import Models
-import Services
-// Admin.GetModelInfo's answer, read from the models being served (UNAVAILABLE while one loads).
 import Serving
+import ServingTypes
 
 extension Daemon {
   /// The daemon's version, as `rlhfd --version` and GetModelInfo report it.

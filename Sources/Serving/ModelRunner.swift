@@ -12,7 +12,7 @@ import Foundation
 public import Imaging
 public import Models
 public import Scheduler
-public import Services
+public import ServingTypes
 import Synchronization
 public import Tokenizer
 

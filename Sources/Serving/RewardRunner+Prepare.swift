@@ -4,7 +4,7 @@ import Checkpoints
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 import Tokenizer
 
 /// A Score request made ready for the batch.

@@ -22,7 +22,7 @@ public import Engine
 import Foundation
 public import Models
 public import Scheduler
-public import Services
+public import ServingTypes
 import Synchronization
 public import Tokenizer
 

@@ -6,7 +6,7 @@
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 
 /// A sequence the executors feed to the decoder.
 protocol BatchSequence: AnyObject {

@@ -5,7 +5,7 @@ import Checkpoints
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 
 /// Runs scheduler steps on the policy model. Used on the scheduler thread, except the
 /// registry, which RPC tasks fill before submitting.

@@ -5,7 +5,7 @@
 import Foundation
 import Models
 import Scheduler
-import Services
+import ServingTypes
 import Synchronization
 
 /// The scores of one Score request, filled in as its candidates finish (scheduler thread), and
