@@ -9,7 +9,7 @@ import ServingTypes
 
 /// Runs scheduler steps on the policy model. Used on the scheduler thread, except the
 /// registry, which RPC tasks fill before submitting.
-final class PolicyExecutor: StepExecutor, @unchecked Sendable {
+final class PolicyExecutor: RegisteringExecutor, @unchecked Sendable {
   let model: LlavaModel
   let cache: PagedKVCache
   let features: ImageFeatures

@@ -117,7 +117,7 @@ final class RewardSequence: BatchSequence, @unchecked Sendable {
 }
 
 /// Runs scheduler steps on the reward model.
-final class RewardExecutor: StepExecutor, @unchecked Sendable {
+final class RewardExecutor: RegisteringExecutor, @unchecked Sendable {
   let model: RewardModel
   let cache: PagedKVCache
   let features: ImageFeatures
