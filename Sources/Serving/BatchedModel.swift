@@ -15,6 +15,32 @@ import Tokenizer
 protocol RegisteringExecutor: StepExecutor, Sendable {
   associatedtype Sequence: BatchSequence & Sendable
   var registry: SequenceRegistry<Sequence> { get }
+  var features: ImageFeatures { get }
+  /// The model's image features for preprocessed pixels (CLIP tower and projector). Reads only
+  /// immutable weights: the encoder thread calls it too.
+  func encodeImage(_ pixels: [Float]) throws(ModelError) -> [Float]
+}
+
+extension RegisteringExecutor {
+  /// The start of every step, shared by the executors: the plan's registered sequences and
+  /// `BatchInputs.run` over them with `forward`; nil when no forward ran (every outcome is then
+  /// `.finish`).
+  func forward(
+    _ plan: StepPlan,
+    _ forward: ([DecoderBatchEntry]) throws(ModelError) -> [Float]
+  ) -> (sequences: [Sequence?], included: [Bool], rows: [Float])? {
+    let found = registry.sequences(of: plan)
+    guard
+      let (included, rows) = BatchInputs.run(
+        plan,
+        sequences: found,
+        features: features,
+        encode: { pixels throws(ModelError) in try encodeImage(pixels) },
+        forward: forward
+      )
+    else { return nil }
+    return (found, included, rows)
+  }
 }
 
 /// How a model's images are read (the runner settings' image fields).
@@ -33,7 +59,6 @@ final class BatchedModel<Executor: RegisteringExecutor>: Sendable {
   let scheduler: Scheduler
   let encoder = ImageEncoder()
   let preprocess: WorkerPool
-  private let encodeImage: @Sendable ([Float]) throws(ModelError) -> [Float]
   private let nextID = Atomic<UInt64>(0)
 
   /// Loads the tokenizer and image preprocessor of `directory`, checks the tokenizer against
@@ -48,7 +73,6 @@ final class BatchedModel<Executor: RegisteringExecutor>: Sendable {
     imageToken: String,
     images: ImageSettings,
     batching: BatchingSettings,
-    encodeImage: @escaping @Sendable ([Float]) throws(ModelError) -> [Float],
     executor make: (PagedKVCache, ImageFeatures) -> Executor
   ) throws {
     tokenizer = try ModelAssets.tokenizer(directory: directory)
@@ -64,11 +88,11 @@ final class BatchedModel<Executor: RegisteringExecutor>: Sendable {
       cacheBytes: images.cacheBytes
     )
     self.features = features
-    self.encodeImage = encodeImage
-    preprocess = batching.preprocessPool()
     (executor, scheduler) = try batching.start(for: language, name: name, what: what) { cache in
       make(cache, features)
     }
+    // Last: a refused configuration above leaves no threads behind.
+    preprocess = batching.preprocessPool()
   }
 
   deinit {
@@ -89,13 +113,13 @@ final class BatchedModel<Executor: RegisteringExecutor>: Sendable {
     unless abandoned: @escaping @Sendable () -> Bool = { false },
     then: @escaping @Sendable (Result<Void, any Error>) -> Void
   ) {
-    let (features, encode) = (self.features, self.encodeImage)
+    let (features, executor) = (self.features, self.executor)
     encoder.run {
       guard !abandoned() else { return }
       then(
         Result {
           try ImageEncoder.encode(sequences, features: features) { pixels throws(ModelError) in
-            try encode(pixels)
+            try executor.encodeImage(pixels)
           }
         }
       )

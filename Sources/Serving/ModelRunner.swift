@@ -83,7 +83,6 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
         cacheBytes: settings.imageCacheBytes
       ),
       batching: settings.batching,
-      encodeImage: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
       executor: { cache, features in PolicyExecutor(model: model, cache: cache, features: features)
       }
     )

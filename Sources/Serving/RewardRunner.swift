@@ -88,7 +88,6 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
         cacheBytes: settings.imageCacheBytes
       ),
       batching: settings.batching,
-      encodeImage: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
       executor: { cache, features in RewardExecutor(model: model, cache: cache, features: features)
       }
     )

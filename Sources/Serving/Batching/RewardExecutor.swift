@@ -129,16 +129,16 @@ final class RewardExecutor: RegisteringExecutor, @unchecked Sendable {
     self.features = features
   }
 
+  func encodeImage(_ pixels: [Float]) throws(ModelError) -> [Float] {
+    try model.imageEmbeddings(pixels: pixels)
+  }
+
   func execute(_ plan: StepPlan) -> [StepOutcome] {
-    let found = registry.sequences(of: plan)
     var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
     guard
-      let (included, scores) = BatchInputs.run(
+      let (found, included, scores) = forward(
         plan,
-        sequences: found,
-        features: features,
-        encode: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
-        forward: { entries throws(ModelError) in try model.scoresBatch(entries, cache: cache) }
+        { entries throws(ModelError) in try model.scoresBatch(entries, cache: cache) }
       )
     else { return outcomes }
     var row = 0
