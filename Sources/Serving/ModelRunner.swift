@@ -83,7 +83,8 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
         cacheBytes: settings.imageCacheBytes
       ),
       batching: settings.batching,
-      executor: { cache, features in PolicyExecutor(model: model, cache: cache, features: features)
+      executor: { cache, features in
+        PolicyExecutor(model: model, cache: cache, features: features)
       }
     )
     var eos = Set<Int32>()

@@ -88,7 +88,8 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
         cacheBytes: settings.imageCacheBytes
       ),
       batching: settings.batching,
-      executor: { cache, features in RewardExecutor(model: model, cache: cache, features: features)
+      executor: { cache, features in
+        RewardExecutor(model: model, cache: cache, features: features)
       }
     )
   }
