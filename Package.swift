@@ -117,6 +117,21 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // MARK: - Native request types (below Services and Serving)
+
+    // What the services hand to the model runners and get back (generation and score requests,
+    // results, events, BackendError, the PolicyBackend / RewardBackend protocols, model info,
+    // finished generations for the recorder). No proto types, no model code; imports nothing.
+    .target(name: "ServingTypes", swiftSettings: swiftSettings),
+
+    // The native types to the store's records and back (facts, finished generations), in one
+    // place for the services, the composition root and the trainer. Store stays independent.
+    .target(
+      name: "StoreMapping",
+      dependencies: ["ServingTypes", "Store"],
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: - Public API (generated code only)
 
     .target(
@@ -134,7 +149,7 @@ let package = Package(
     .target(
       name: "Services",
       dependencies: [
-        "API", "Store", grpcCore, logging,
+        "API", "ServingTypes", "Store", "StoreMapping", grpcCore, logging,
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: swiftSettings
@@ -145,7 +160,7 @@ let package = Package(
     .target(
       name: "Serving",
       dependencies: [
-        "Services", "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
+        "ServingTypes", "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler",
       ],
       swiftSettings: swiftSettings
     ),
@@ -162,9 +177,9 @@ let package = Package(
     .target(
       name: "Daemon",
       dependencies: [
-        "Services", "Serving", "GRPCBridge", "API", grpcCore, logging,
+        "Services", "Serving", "ServingTypes", "GRPCBridge", "API", grpcCore, logging,
         "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler", "Store",
-        "Observability",
+        "StoreMapping", "Observability",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,7 +218,7 @@ let package = Package(
     .testTarget(
       name: "ServicesTests",
       dependencies: [
-        "Services", "API", grpcCore, logging,
+        "Services", "ServingTypes", "StoreMapping", "Store", "API", grpcCore, logging,
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
@@ -256,9 +271,8 @@ let package = Package(
     .testTarget(
       name: "DaemonTests",
       dependencies: [
-        "Daemon", "Serving", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models",
-        "Scheduler",
-        "Engine",
+        "Daemon", "Serving", "ServingTypes", "GRPCBridge", "Imaging", "Tokenizer",
+        "Models", "Scheduler", "Engine", "Checkpoints",
       ],
       swiftSettings: swiftSettings
     ),

@@ -1,8 +1,7 @@
-import Logging
-import Services
 // The feedback store the daemon serves from: opened before the server listens, so that a
 // database another process holds (or a directory it cannot write) stops the start with a clear
 // message instead of failing feedback later.
+import Logging
 import Serving
 import Store
 

@@ -1,3 +1,5 @@
+// The composition root: builds the services, the bridge and the service group, and runs them
+// until SIGTERM or SIGINT.
 import Engine
 import GRPCBridge
 import GRPCCore
@@ -8,10 +10,10 @@ import Observability
 import Scheduler
 import ServiceLifecycle
 import Services
-// The composition root: builds the services, the bridge and the service group, and runs them
-// until SIGTERM or SIGINT.
 public import Serving
+import ServingTypes
 import Store
+import StoreMapping
 import Tokenizer
 import UnixSignals
 

@@ -1,10 +1,8 @@
-import Checkpoints
+// Admin.GetModelInfo's answer, read from the models being served (UNAVAILABLE while one loads).
 import Engine
 import Foundation
-import Models
-import Services
-// Admin.GetModelInfo's answer, read from the models being served (UNAVAILABLE while one loads).
 import Serving
+import ServingTypes
 
 extension Daemon {
   /// The daemon's version, as `rlhfd --version` and GetModelInfo report it.
@@ -22,24 +20,14 @@ extension Daemon {
       if let reward {
         let runner = try reward.slot.require()
         info.rewardModelName = URL(fileURLWithPath: reward.directory).lastPathComponent
-        info.rewardModelVersion = runner.settings.rewardModelVersion
-        Self.describe(runner.model.weights.config, into: &info)
+        info.describe(runner)
       }
       if let policy {  // the policy's shapes win: they are what Generate serves
         let runner = try policy.slot.require()
         info.policyModelName = URL(fileURLWithPath: policy.directory).lastPathComponent
-        info.policyVersion = runner.settings.policyVersion
-        Self.describe(runner.model.weights.config, into: &info)
+        info.describe(runner)
       }
       return info
     }
-  }
-
-  private static func describe(_ config: LlavaConfig, into info: inout ModelInfo) {
-    info.architecture = config.architectures.first ?? ""
-    info.contextLength = config.text.maxPositionEmbeddings
-    info.vocabSize = config.text.vocabSize
-    info.imageSize = config.vision.imageSize
-    info.imageTokens = config.imageFeatureCount
   }
 }

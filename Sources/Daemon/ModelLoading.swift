@@ -1,9 +1,9 @@
-import ServiceLifecycle
-import Services
 // Models load after the server listens, so that health can answer NOT_SERVING while a large
 // checkpoint loads (instead of refusing connections), and so that a port already in use fails
 // at once rather than after the load. Until its model is there, a backend answers UNAVAILABLE.
+import ServiceLifecycle
 import Serving
+import ServingTypes
 import Synchronization
 
 /// A model that is set once, when it has loaded.

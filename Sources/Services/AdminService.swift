@@ -1,6 +1,7 @@
 // rlhfd.v1.Admin: model and version management, which need the engine and the trainer.
 import API
 import GRPCCore
+import ServingTypes
 
 struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
   /// The served models; nil in a catalog built without a daemon behind it.

@@ -1,7 +1,9 @@
 // Feedback messages to the store's records and back, and the store's errors as gRPC statuses.
 import API
 import GRPCCore
+import ServingTypes
 import Store
+import StoreMapping
 
 extension FeedbackService {
   static func response(_ reference: Rlhfd_V1_ResponseRef) -> ResponseRef {
@@ -12,14 +14,8 @@ extension FeedbackService {
     }
   }
 
-  static func facts(_ f: Rlhfd_V1_Facts) -> StoredFacts {
-    var facts = StoredFacts()
-    facts.captions = f.captions
-    facts.choices = f.choices
-    if f.hasCorrectChoice && f.correctChoice >= 0 { facts.correctChoice = Int(f.correctChoice) }
-    if f.hasYesNoAnswer { facts.yesNoAnswer = f.yesNoAnswer }
-    return facts
-  }
+  /// The store's form of request facts (the same mapping as Score's, then `StoreMapping`'s).
+  static func facts(_ f: Rlhfd_V1_Facts) -> StoredFacts { StoredFacts(RewardFacts(f)) }
 
   /// Runs a submission and turns its durable ack into the reply.
   static func ack(

@@ -2,6 +2,7 @@
 // `PolicyBackend`; without a backend (a daemon started with no model) answers UNIMPLEMENTED.
 import API
 import GRPCCore
+import ServingTypes
 import SwiftProtobuf
 
 struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {

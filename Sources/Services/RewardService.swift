@@ -3,6 +3,7 @@
 // `generation_ids` answer NOT_FOUND until generations are stored.
 import API
 import GRPCCore
+import ServingTypes
 
 struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
   let limits: RequestLimits
@@ -47,15 +48,7 @@ struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
     var native = RewardRequest(prompt: request.prompt, image: image, responses: request.responses)
     native.priority = PolicyService.priority(request.priority)
     native.deadline = deadline
-    if request.hasFacts {
-      let f = request.facts
-      var facts = RewardFacts()
-      facts.captions = f.captions
-      facts.choices = f.choices
-      if f.hasCorrectChoice && f.correctChoice >= 0 { facts.correctChoice = Int(f.correctChoice) }
-      if f.hasYesNoAnswer { facts.yesNoAnswer = f.yesNoAnswer }
-      native.facts = facts
-    }
+    if request.hasFacts { native.facts = RewardFacts(request.facts) }
     return native
   }
 

@@ -2,6 +2,7 @@
 import API
 public import GRPCCore
 public import Logging
+public import ServingTypes
 public import Store
 
 public enum ServiceCatalog {

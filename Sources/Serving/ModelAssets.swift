@@ -4,7 +4,7 @@
 import Foundation
 import Imaging
 import Models
-import Services
+import ServingTypes
 import Tokenizer
 
 enum ModelAssets {

@@ -2,7 +2,7 @@
 // UTF-8 bytes generated so far.
 import Imaging
 import Models
-import Services
+import ServingTypes
 
 extension ModelRunner {
   static func modelError(_ error: ModelError) -> BackendError {

@@ -12,7 +12,7 @@ import Foundation
 public import Imaging
 public import Models
 public import Scheduler
-public import Services
+public import ServingTypes
 import Synchronization
 public import Tokenizer
 
@@ -44,23 +44,20 @@ public struct ModelRunnerSettings: Sendable {
 /// Runs Policy generations in a continuous batch. See the file comment.
 public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   public let model: LlavaModel
-  public let tokenizer: SentencePieceTokenizer
   public let settings: ModelRunnerSettings
-  let features: ImageFeatures
-  let imageTokenId: Int32
+  let batch: BatchedModel<PolicyExecutor>
   let generationContext: GenerationContext
-  let executor: PolicyExecutor
-  let scheduler: Scheduler
-  let encoder = ImageEncoder()
-  let preprocess: WorkerPool
-  private let nextID = Atomic<UInt64>(0)
   private let sampledTokens = UnsafeSendableBox(Atomic<Int>(0))
+
+  public var tokenizer: SentencePieceTokenizer { batch.tokenizer }
+  var features: ImageFeatures { batch.features }
+  var imageTokenId: Int32 { batch.imageTokenId }
 
   /// Tokens sampled since the runner was made (all requests, cancelled ones included).
   public var tokensSampled: Int { sampledTokens.value.load(ordering: .relaxed) }
 
   /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
-  public var batchSnapshot: SchedulerSnapshot { scheduler.snapshot }
+  public var batchSnapshot: SchedulerSnapshot { batch.scheduler.snapshot }
 
   /// Loads `config.json`, the safetensors, `tokenizer.model` (+ `tokenizer_config.json`) and
   /// `preprocessor_config.json` from a llava-hf directory, sizes the KV cache and starts the
@@ -72,37 +69,33 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     }
     let model = LlavaModel(weights: weights)
     self.model = model
-    self.tokenizer = try ModelAssets.tokenizer(directory: directory)
-    self.features = try ModelAssets.imageFeatures(
-      directory: directory,
-      side: weights.config.vision.imageSize,
-      padToSquare: settings.padToSquare,
-      limits: settings.imageLimits,
-      cacheBytes: settings.imageCacheBytes
-    )
     self.settings = settings
+    batch = try BatchedModel(
+      directory: directory,
+      weights: weights,
+      language: model.language,
+      name: "policy",
+      what: "policy_model",
+      imageToken: settings.template.imageToken,
+      images: ImageSettings(
+        padToSquare: settings.padToSquare,
+        limits: settings.imageLimits,
+        cacheBytes: settings.imageCacheBytes
+      ),
+      batching: settings.batching,
+      executor: { cache, features in
+        PolicyExecutor(model: model, cache: cache, features: features)
+      }
+    )
     var eos = Set<Int32>()
-    if let id = tokenizer.eosID { eos.insert(id) }
+    if let id = batch.tokenizer.eosID { eos.insert(id) }
     for id in weights.config.text.eosTokenIds { eos.insert(Int32(truncatingIfNeeded: id)) }
-    self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     self.generationContext = GenerationContext(
-      tokenizer: tokenizer,
+      tokenizer: batch.tokenizer,
       eosTokenIds: eos,
       policyVersion: settings.policyVersion,
       salt: SequenceKeys.salt("policy:" + settings.policyVersion)
     )
-    let features = self.features
-    self.preprocess = settings.batching.preprocessPool()
-    (executor, scheduler) = try settings.batching.start(
-      for: model.language,
-      name: "policy",
-      what: "policy_model"
-    ) { cache in PolicyExecutor(model: model, cache: cache, features: features) }
-  }
-
-  deinit {
-    preprocess.shutdown()
-    scheduler.shutdown()
   }
 
   /// Positions the model can attend over (prompt + generated tokens).
@@ -111,8 +104,8 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   public func generate(
     _ request: GenerationRequest
   ) -> AsyncThrowingStream<GenerationEvent, any Error> {
-    let id = SequenceID(nextID.add(1, ordering: .relaxed).newValue)
-    let scheduler = self.scheduler
+    let id = batch.nextSequenceID()
+    let scheduler = batch.scheduler
     let (output, stream) = GenerationOutput.make(
       onCancel: { scheduler.cancel(id) },
       onCaughtUp: { scheduler.wake() }
@@ -131,7 +124,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
             output.finish(throwing: error)
           }
         },
-        to: preprocess
+        to: batch.preprocess
       )
     } catch {
       output.finish(throwing: error)
@@ -148,37 +141,28 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     guard sequence.images.contains(where: { $0.embeddings == nil }) else {
       return try admit(sequence, request)
     }
-    let (features, model) = (self.features, self.model)
-    encoder.run { [self] in
-      guard !output.isTerminated else { return }
-      do {
-        try ImageEncoder.encode([sequence], features: features) { pixels throws(ModelError) in
-          try model.imageEmbeddings(pixels: pixels)
+    batch.encodeImages(
+      of: [sequence],
+      unless: { output.isTerminated },
+      then: { [self] encoded in
+        do {
+          try encoded.get()
+          try admit(sequence, request)
+        } catch {
+          output.finish(throwing: error)
         }
-        try self.admit(sequence, request)
-      } catch {
-        output.finish(throwing: error)
       }
-    }
+    )
   }
 
   /// Registers the sequence with the executor and submits it to the scheduler.
   private func admit(_ sequence: GenerationSequence, _ request: GenerationRequest) throws {
-    executor.registry.add([sequence])
-    do {
-      try scheduler.submit([
-        SequenceRequest(
-          id: sequence.id,
-          promptKeys: sequence.promptKeys,
-          maxNewTokens: sequence.maxNewTokens,
-          priority: request.priority == .batch ? .batch : .interactive,
-          deadline: request.deadline
-        )
-      ])
-    } catch {
-      executor.registry.remove(sequence.id)
-      throw BatchErrors.admission(error)
-    }
+    try batch.admit(
+      [sequence],
+      maxNewTokens: \.maxNewTokens,
+      priority: request.priority,
+      deadline: request.deadline
+    )
   }
 
   /// Checks and renders a request into a sequence (on the caller's task, not the scheduler's).
@@ -218,13 +202,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     } else {
       maxNewTokens = min(settings.defaultMaxNewTokens, room)
     }
-    let vocabulary = model.weights.config.text.vocabSize
-    if let bad = prompt.first(where: { $0 != imageTokenId && ($0 < 0 || Int($0) >= vocabulary) }) {
-      throw BackendError(
-        .invalidArgument,
-        "the prompt has token id \(bad), outside the model's vocabulary of \(vocabulary)"
-      )
-    }
+    try batch.vocabulary.check(prompt, field: "the prompt")
     var parameters = SamplingParameters(
       temperature: sampling.temperature,
       topK: sampling.topK,

@@ -4,7 +4,7 @@ import Checkpoints
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 import Tokenizer
 
 /// A Score request made ready for the batch.
@@ -23,7 +23,6 @@ extension RewardRunner {
     let image = try features.prepare(request.image, field: "image")
     let captions = request.facts?.captions ?? []
     let context = model.weights.config.text.maxPositionEmbeddings
-    let vocabulary = model.weights.config.text.vocabSize
     let group = RewardGroup(count: request.responses.count)
     var sequences: [RewardSequence] = []
     var terms: [(correctness: Float, length: Float, eos: Float)] = []
@@ -37,12 +36,7 @@ extension RewardRunner {
           "responses[\(index)]: the reward input is \(ids.count) tokens (with image tokens); the reward model's context holds \(context)"
         )
       }
-      if let bad = ids.first(where: { $0 != imageTokenId && Int($0) >= vocabulary }) {
-        throw BackendError(
-          .invalidArgument,
-          "responses[\(index)]: token id \(bad) is outside the reward model's vocabulary of \(vocabulary)"
-        )
-      }
+      try batch.vocabulary.check(ids, field: "responses[\(index)]")
       let responseTokens = try tokenizer.encode(response, addBOS: false).count
       completionTokens += responseTokens
       promptTokens += ids.count - responseTokens
@@ -57,7 +51,7 @@ extension RewardRunner {
       )
       sequences.append(
         RewardSequence(
-          id: SequenceID(nextSequenceID()),
+          id: batch.nextSequenceID(),
           tokens: ids,
           promptKeys: SequenceKeys.keys(
             tokens: ids,

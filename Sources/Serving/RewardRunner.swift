@@ -22,7 +22,7 @@ public import Engine
 import Foundation
 public import Models
 public import Scheduler
-public import Services
+public import ServingTypes
 import Synchronization
 public import Tokenizer
 
@@ -46,19 +46,16 @@ public struct RewardRunnerSettings: Sendable {
 /// Scores responses with the reward model in its own continuous batch. See the file comment.
 public final class RewardRunner: RewardBackend, @unchecked Sendable {
   public let model: RewardModel
-  public let tokenizer: SentencePieceTokenizer
   public let settings: RewardRunnerSettings
-  let features: ImageFeatures
-  let imageTokenId: Int32
-  let executor: RewardExecutor
-  let scheduler: Scheduler
-  let encoder = ImageEncoder()
-  let preprocess: WorkerPool
+  let batch: BatchedModel<RewardExecutor>
   let salt: UInt64
-  private let nextID = Atomic<UInt64>(0)
+
+  public var tokenizer: SentencePieceTokenizer { batch.tokenizer }
+  var features: ImageFeatures { batch.features }
+  var imageTokenId: Int32 { batch.imageTokenId }
 
   /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
-  public var batchSnapshot: SchedulerSnapshot { scheduler.snapshot }
+  public var batchSnapshot: SchedulerSnapshot { batch.scheduler.snapshot }
 
   static let evaluationHead =
     " USER: Please evaluate the quality of your last response. There are several dimensions you should consider in your evaluation:\n\n1. Accurate: The AI should provide factual and accurate information from the image, and refrain from making statements that are not supported by the image or inconsistent with the image."
@@ -76,33 +73,26 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     )
     let model = RewardModel(weights: weights)
     self.model = model
-    self.tokenizer = try ModelAssets.tokenizer(directory: directory)
-    self.features = try ModelAssets.imageFeatures(
-      directory: directory,
-      side: weights.config.vision.imageSize,
-      padToSquare: settings.padToSquare,
-      limits: settings.imageLimits,
-      cacheBytes: settings.imageCacheBytes
-    )
     self.settings = settings
-    self.imageTokenId = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     self.salt = SequenceKeys.salt("reward:" + settings.rewardModelVersion)
-    let features = self.features
-    self.preprocess = settings.batching.preprocessPool()
-    (executor, scheduler) = try settings.batching.start(
-      for: model.language,
+    batch = try BatchedModel(
+      directory: directory,
+      weights: weights,
+      language: model.language,
       name: "reward",
-      what: "reward_model"
-    ) { cache in RewardExecutor(model: model, cache: cache, features: features) }
+      what: "reward_model",
+      imageToken: settings.template.imageToken,
+      images: ImageSettings(
+        padToSquare: settings.padToSquare,
+        limits: settings.imageLimits,
+        cacheBytes: settings.imageCacheBytes
+      ),
+      batching: settings.batching,
+      executor: { cache, features in
+        RewardExecutor(model: model, cache: cache, features: features)
+      }
+    )
   }
-
-  deinit {
-    preprocess.shutdown()
-    scheduler.shutdown()
-  }
-
-  /// A fresh sequence id.
-  func nextSequenceID() -> UInt64 { nextID.add(1, ordering: .relaxed).newValue }
 
   /// The evaluation turn appended after the candidate's `</s>`.
   public static func evaluationPrompt(captions: [String]) -> String {
@@ -143,23 +133,11 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
         tokenizer
       )
     }
-    let prepared = try await BatchErrors.run(on: preprocess) { [self] in try prepare(request) }
-    let (image, sequences, group) = (prepared.image, prepared.sequences, prepared.group)
-    if image.embeddings == nil {
-      // A new image: encode it on the encoder thread (never inside a batch step).
-      let (features, model, batch) = (self.features, self.model, sequences)
-      try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-        encoder.run {
-          done.resume(
-            with: Result {
-              try ImageEncoder.encode(batch, features: features) { pixels throws(ModelError) in
-                try model.imageEmbeddings(pixels: pixels)
-              }
-            }
-          )
-        }
-      }
+    let prepared = try await BatchErrors.run(on: batch.preprocess) { [self] in
+      try prepare(request)
     }
+    let (image, sequences, group) = (prepared.image, prepared.sequences, prepared.group)
+    if image.embeddings == nil { try await batch.encodeImages(of: sequences) }  // a new image
     let scores = try await run(sequences, group: group, request: request)
     let rewards = zip(scores, prepared.terms).map { score, terms in
       RewardBreakdown(
@@ -188,24 +166,13 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     request: RewardRequest
   ) async throws -> [Float] {
     let ids = sequences.map(\.id)
-    executor.registry.add(sequences)
-    do {
-      try scheduler.submit(
-        sequences.map {
-          SequenceRequest(
-            id: $0.id,
-            promptKeys: $0.promptKeys,
-            maxNewTokens: 0,
-            priority: request.priority == .batch ? .batch : .interactive,
-            deadline: request.deadline
-          )
-        }
-      )
-    } catch {
-      for id in ids { executor.registry.remove(id) }
-      throw BatchErrors.admission(error)
-    }
-    let scheduler = self.scheduler
+    try batch.admit(
+      sequences,
+      maxNewTokens: { _ in 0 },
+      priority: request.priority,
+      deadline: request.deadline
+    )
+    let scheduler = batch.scheduler
     return try await withTaskCancellationHandler {
       try await group.wait()
     } onCancel: {

@@ -8,7 +8,7 @@
 //                    answer Yes: c = 0 (the original deliberately leaves it unrewarded).
 //   length_penalty = length_weight (−10) × tokens / length_normalizer (896, the PPO response_len)
 //   eos_penalty    = no_eos_penalty (−8) when the response did not end with EOS.
-public import Services
+public import ServingTypes
 
 /// Weights of the symbolic terms (config `reward_weights`).
 public struct RewardWeights: Codable, Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Services
+import ServingTypes
 import Synchronization
 import Testing
 

@@ -5,8 +5,8 @@ import Daemon
 import Foundation
 import Imaging
 import Scheduler
-import Services
 import Serving
+import ServingTypes
 import Testing
 import Tokenizer
 

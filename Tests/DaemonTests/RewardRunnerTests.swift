@@ -1,7 +1,7 @@
 import Foundation
 import Imaging
 import Models
-import Services
+import ServingTypes
 import Testing
 
 // The reward runner on the tiny fixture reward model: the rendered reward input tokenizes to the

@@ -3,6 +3,7 @@ import API
 import Foundation
 import GRPCCore
 import Services
+import ServingTypes
 import Testing
 
 struct NotAnImage: Error, CustomStringConvertible {

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCInProcessTransport
 import Logging
 import Services
+import ServingTypes
 
 /// Runs the daemon's real services over GRPCInProcessTransport (no sockets, no C) for the
 /// duration of `body`.

@@ -3,6 +3,7 @@
 import API
 import GRPCCore
 import Services
+import ServingTypes
 import SwiftProtobuf
 import Synchronization
 import Testing

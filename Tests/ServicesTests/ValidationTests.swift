@@ -1,6 +1,7 @@
 import API
 import Foundation
 import GRPCCore
+import ServingTypes
 import SwiftProtobuf
 import Testing
 

@@ -19,7 +19,7 @@ Writes OUT/policy, OUT/reward (factual) and OUT/reward-nofacts, each with config
 model.safetensors (bf16), tokenizer.model, tokenizer_config.json, preprocessor_config.json, and
 OUT/metrics.json. Prompts are rendered exactly as the daemon renders them (chat template with
 LLaVA-1.5's system prompt for the policy; Vicuna-v1's plus the reward prompt of
-Sources/Daemon/RewardRunner.swift for the reward models).
+Sources/Serving/RewardRunner.swift for the reward models).
 """
 
 from __future__ import annotations

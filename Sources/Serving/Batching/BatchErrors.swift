@@ -1,7 +1,7 @@
 // What a client hears when its request does not make it through the batch: the scheduler let
 // go of its sequence early, refused it, or the request was refused before it got there.
 import Scheduler
-import Services
+import ServingTypes
 import Tokenizer
 
 /// What a client hears when the scheduler lets go of its sequence early.

@@ -6,11 +6,13 @@
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 
 /// A sequence the executors feed to the decoder.
 protocol BatchSequence: AnyObject {
   var id: SequenceID { get }
+  /// The prefix-sharing keys of the prompt's KV blocks (`SequenceKeys`).
+  var promptKeys: [UInt64] { get }
   /// Prompt (with each image token repeated once per feature row), then sampled tokens.
   var tokens: [Int32] { get }
   var promptCount: Int { get }

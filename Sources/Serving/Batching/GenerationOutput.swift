@@ -1,7 +1,7 @@
 // The consumer side of one generation: events go out through an AsyncThrowingStream, and the
 // count of events sent but not yet read tells the scheduler when a client is behind (stream
 // backpressure: such a sequence keeps its KV blocks but gets no decode row until it catches up).
-import Services
+import ServingTypes
 import Synchronization
 
 /// Where one generation's events go. Written on the scheduler thread, read by the RPC task.

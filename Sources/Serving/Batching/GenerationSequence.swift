@@ -6,7 +6,7 @@ import Foundation
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 import Tokenizer
 
 /// What a generation needs besides its request: fixed per policy.

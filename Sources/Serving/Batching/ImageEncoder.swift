@@ -6,7 +6,7 @@ import Foundation
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 
 /// One thread per model that encodes the images of requests in arrival order (a one-thread
 /// `WorkerPool` with no bound on its queue: requests reach it only after admission checks).

@@ -5,11 +5,11 @@ import Checkpoints
 import Imaging
 import Models
 import Scheduler
-import Services
+import ServingTypes
 
 /// Runs scheduler steps on the policy model. Used on the scheduler thread, except the
 /// registry, which RPC tasks fill before submitting.
-final class PolicyExecutor: StepExecutor, @unchecked Sendable {
+final class PolicyExecutor: RegisteringExecutor, @unchecked Sendable {
   let model: LlavaModel
   let cache: PagedKVCache
   let features: ImageFeatures
@@ -21,18 +21,16 @@ final class PolicyExecutor: StepExecutor, @unchecked Sendable {
     self.features = features
   }
 
+  func encodeImage(_ pixels: [Float]) throws(ModelError) -> [Float] {
+    try model.imageEmbeddings(pixels: pixels)
+  }
+
   func execute(_ plan: StepPlan) -> [StepOutcome] {
-    let found = registry.sequences(of: plan)
     var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
     guard
-      let (included, logits) = BatchInputs.run(
+      let (found, included, logits) = forward(
         plan,
-        sequences: found,
-        features: features,
-        encode: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
-        forward: { entries throws(ModelError) in
-          try model.language.logitsBatch(entries, cache: cache)
-        }
+        { entries throws(ModelError) in try model.language.logitsBatch(entries, cache: cache) }
       )
     else { return outcomes }
     let V = model.weights.config.text.vocabSize

@@ -5,7 +5,7 @@
 import Foundation
 import Models
 import Scheduler
-import Services
+import ServingTypes
 import Synchronization
 
 /// The scores of one Score request, filled in as its candidates finish (scheduler thread), and
@@ -117,7 +117,7 @@ final class RewardSequence: BatchSequence, @unchecked Sendable {
 }
 
 /// Runs scheduler steps on the reward model.
-final class RewardExecutor: StepExecutor, @unchecked Sendable {
+final class RewardExecutor: RegisteringExecutor, @unchecked Sendable {
   let model: RewardModel
   let cache: PagedKVCache
   let features: ImageFeatures
@@ -129,16 +129,16 @@ final class RewardExecutor: StepExecutor, @unchecked Sendable {
     self.features = features
   }
 
+  func encodeImage(_ pixels: [Float]) throws(ModelError) -> [Float] {
+    try model.imageEmbeddings(pixels: pixels)
+  }
+
   func execute(_ plan: StepPlan) -> [StepOutcome] {
-    let found = registry.sequences(of: plan)
     var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
     guard
-      let (included, scores) = BatchInputs.run(
+      let (found, included, scores) = forward(
         plan,
-        sequences: found,
-        features: features,
-        encode: { pixels throws(ModelError) in try model.imageEmbeddings(pixels: pixels) },
-        forward: { entries throws(ModelError) in try model.scoresBatch(entries, cache: cache) }
+        { entries throws(ModelError) in try model.scoresBatch(entries, cache: cache) }
       )
     else { return outcomes }
     var row = 0

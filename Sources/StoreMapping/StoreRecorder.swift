@@ -1,17 +1,21 @@
-import Foundation
-import Services
 // Finished generations into the feedback store: mapped to the store's record and queued for its
 // group committer (never waited for). A full queue drops the record: the Generate has already
 // succeeded, and feedback on that id will get NOT_FOUND.
-import Serving
-import Store
+import Foundation
+public import ServingTypes
+public import Store
 
-struct StoreRecorder: GenerationRecorder {
+public struct StoreRecorder: GenerationRecorder {
   let store: any FeedbackStore
   /// The chat template's configuration name (`llava15`, `llava_rlhf`).
   let template: String
 
-  func record(_ g: FinishedGeneration) {
+  public init(store: any FeedbackStore, template: String) {
+    self.store = store
+    self.template = template
+  }
+
+  public func record(_ g: FinishedGeneration) {
     let request = g.request
     let images: [ImageRef] = zip(request.images, g.imageHashes).map { image, hash in
       switch image {

@@ -1,5 +1,6 @@
 // The native side of rlhfd.v1.Reward: what the service hands to whatever runs the reward
-// model, and what comes back. No proto types here; the Daemon implements `RewardBackend`.
+// model, and what comes back. No proto types here; Serving's `RewardRunner` implements
+// `RewardBackend`.
 
 /// Ground truth about the image and question (rlhfd.v1.Facts).
 public struct RewardFacts: Sendable, Equatable {

@@ -1,5 +1,6 @@
 // The native side of rlhfd.v1.Policy: what the service hands to whatever runs the model, and
-// what comes back. No proto types here; the Daemon implements `PolicyBackend` over the engine.
+// what comes back. No proto types here: Services maps the API onto these types, Serving's
+// `ModelRunner` implements `PolicyBackend` over the engine, and a trainer can call it directly.
 
 /// An image of a generation request: encoded bytes, or the SHA-256 of bytes sent earlier.
 public enum GenerationImage: Sendable, Equatable {
@@ -92,22 +93,6 @@ public enum GenerationEvent: Sendable, Equatable {
   /// Text that can no longer change, and the tokens decoded since the previous delta.
   case delta(text: String, tokenIds: [Int32], logprobs: [Float]?)
   case finished(GenerationResult)
-}
-
-/// A failure the backend can explain; the service maps `code` to the gRPC status.
-public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
-  public enum Code: Sendable, Equatable {
-    case invalidArgument, notFound, resourceExhausted, unavailable, deadlineExceeded, internalError
-  }
-  public var code: Code
-  public var message: String
-
-  public init(_ code: Code, _ message: String) {
-    self.code = code
-    self.message = message
-  }
-
-  public var description: String { message }
 }
 
 /// Runs generations. Cancelling the consuming task (or dropping the stream) must stop

@@ -1,4 +1,4 @@
-// What Admin.GetModelInfo reports, on the native side: the daemon fills it from the models it
+// What Admin.GetModelInfo reports, on the native side: Serving fills it from the models it
 // serves; a model that is still loading makes the call UNAVAILABLE.
 
 /// The served models and the daemon, for `Admin.GetModelInfo`.
