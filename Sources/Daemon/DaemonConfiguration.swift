@@ -60,6 +60,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// The feedback database (SQLite): nil = `feedback.sqlite3` in the state directory; `none` =
   /// no store (Feedback answers UNIMPLEMENTED, generations are not recorded).
   public var feedbackStore: String? = nil
+  /// LoRA adapters served as policy versions beside `base` (DaemonConfiguration+Versions).
+  public var policyVersions: [PolicyVersionConfiguration] = []
+  /// The version promoted at the first start; nil = `base`. Later starts keep the store's.
+  public var promotedPolicyVersion: String? = nil
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -125,6 +129,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
     case feedbackStore = "feedback_store"
+    case policyVersions = "policy_versions"
+    case promotedPolicyVersion = "promoted_policy_version"
   }
 
   public init() {}
@@ -169,6 +175,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
     self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
+    self.policyVersions =
+      try c.decodeIfPresent([PolicyVersionConfiguration].self, forKey: .policyVersions) ?? []
+    self.promotedPolicyVersion = try c.decodeIfPresent(String.self, forKey: .promotedPolicyVersion)
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -197,6 +206,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       let keys = BatchingSettings.CodingKeys.allCases.map(\.rawValue)
       try Self.checkKeys(batching, allowed: keys, path: "batching.")
     }
+    try Self.checkVersionKeys(mapping["policy_versions"])
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {
       throw ConfigurationError("the configuration has a value of the wrong type: \(error)")

@@ -28,7 +28,9 @@ extension Daemon {
       if let policy {  // the policy's shapes win: they are what Generate serves
         let runner = try policy.slot.require()
         info.policyModelName = URL(fileURLWithPath: policy.directory).lastPathComponent
-        info.policyVersion = runner.settings.policyVersion
+        let versions = runner.versions.listing()
+        info.policyVersion = versions.promoted
+        info.policyVersions = versions.versions.map(\.id)
         Self.describe(runner.model.weights.config, into: &info)
       }
       return info

@@ -98,6 +98,7 @@ public enum GenerationEvent: Sendable, Equatable {
 public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
   public enum Code: Sendable, Equatable {
     case invalidArgument, notFound, resourceExhausted, unavailable, deadlineExceeded, internalError
+    case alreadyExists, failedPrecondition
   }
   public var code: Code
   public var message: String

@@ -21,6 +21,7 @@ public enum ServiceCatalog {
     limits: RequestLimits = RequestLimits(),
     policy: (any PolicyBackend)? = nil,
     reward: (any RewardBackend)? = nil,
+    versions: (any PolicyVersionAdmin)? = nil,
     modelInfo: ModelInfoSource? = nil,
     probeImage: ImageProbe? = nil,
     store: (any FeedbackStore)? = nil,
@@ -31,7 +32,7 @@ public enum ServiceCatalog {
       PolicyService(limits: limits, backend: policy, deadline: deadline),
       RewardService(limits: limits, backend: reward, deadline: deadline),
       FeedbackService(limits: limits, probeImage: probeImage, store: store),
-      AdminService(modelInfo: modelInfo),
+      AdminService(modelInfo: modelInfo, versions: versions),
       HealthService(store: health),
     ]
     if debug {

@@ -11,6 +11,7 @@ func withServices<Result: Sendable>(
   policy: (any PolicyBackend)? = nil,
   modelInfo: ModelInfoSource? = nil,
   probeImage: ImageProbe? = nil,
+  versions: (any PolicyVersionAdmin)? = nil,
   _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
 ) async throws -> Result {
   let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
@@ -20,6 +21,7 @@ func withServices<Result: Sendable>(
     health: health,
     debug: debug,
     policy: policy,
+    versions: versions,
     modelInfo: modelInfo,
     probeImage: probeImage,
     logger: Logger(label: "test")
