@@ -9,7 +9,9 @@ extension AdminService {
     request: Rlhfd_V1_ListPolicyVersionsRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_ListPolicyVersionsResponse {
-    let listing = try run { versions throws(BackendError) in try versions.list() }
+    let listing = try run("Admin.ListPolicyVersions") { versions throws(BackendError) in
+      try versions.list()
+    }
     var response = Rlhfd_V1_ListPolicyVersionsResponse()
     var versions = listing.versions
     if request.limit > 0 { versions = Array(versions.prefix(Int(request.limit))) }
@@ -34,7 +36,7 @@ extension AdminService {
         "adapter_path '\(request.adapterPath.prefix(200))' must be an absolute path on the server"
       )
     }
-    let info = try run { versions throws(BackendError) in
+    let info = try run("Admin.RegisterPolicyVersion") { versions throws(BackendError) in
       try versions.register(
         id: request.version,
         adapterPath: request.adapterPath,
@@ -51,7 +53,9 @@ extension AdminService {
     context: ServerContext
   ) async throws -> Rlhfd_V1_PromotePolicyResponse {
     if request.version.isEmpty { throw Validation.invalid("version is required") }
-    let change = try run { versions throws(BackendError) in try versions.promote(request.version) }
+    let change = try run("Admin.PromotePolicy") { versions throws(BackendError) in
+      try versions.promote(request.version)
+    }
     var response = Rlhfd_V1_PromotePolicyResponse()
     response.previousVersion = change.previous
     response.promotedVersion = change.promoted
@@ -62,7 +66,7 @@ extension AdminService {
     request: Rlhfd_V1_RollbackPolicyRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_RollbackPolicyResponse {
-    let change = try run { versions throws(BackendError) in
+    let change = try run("Admin.RollbackPolicy") { versions throws(BackendError) in
       try versions.rollback(to: request.version)
     }
     var response = Rlhfd_V1_RollbackPolicyResponse()
@@ -76,7 +80,9 @@ extension AdminService {
     context: ServerContext
   ) async throws -> Rlhfd_V1_RetirePolicyVersionResponse {
     if request.version.isEmpty { throw Validation.invalid("version is required") }
-    try run { versions throws(BackendError) in try versions.retire(request.version) }
+    try run("Admin.RetirePolicyVersion") { versions throws(BackendError) in
+      try versions.retire(request.version)
+    }
     var response = Rlhfd_V1_RetirePolicyVersionResponse()
     response.version = request.version
     return response
@@ -84,9 +90,10 @@ extension AdminService {
 
   /// Runs `body` on the registry, mapping its errors to statuses.
   private func run<T>(
+    _ method: String,
     _ body: (any PolicyVersionAdmin) throws(BackendError) -> T
   ) throws(RPCError) -> T {
-    guard let versions else { throw NotBuilt.error("policy versions", needs: "policy model") }
+    guard let versions else { throw NotBuilt.error(method, needs: "policy model") }
     do { return try body(versions) } catch { throw PolicyService.rpcError(error) }
   }
 

@@ -55,7 +55,9 @@ public final class PolicyVersions: Sendable {
   public func acquire(_ requested: String) throws(BackendError) -> PolicyVersionLease {
     try state.withLock { state throws(BackendError) in
       let id = requested.isEmpty ? state.stack[state.stack.count - 1] : requested
-      guard var entry = state.entries[id] else { throw Self.unknown(id, state) }
+      guard var entry = state.entries[id] else {
+        throw Self.unknown(id, state, field: "policy_version")
+      }
       entry.inUse += 1
       state.entries[id] = entry
       return PolicyVersionLease(id: id, adapter: entry.adapter) { [weak self] id in
@@ -178,14 +180,18 @@ public final class PolicyVersions: Sendable {
     }
   }
 
-  private static func unknown(_ id: String, _ state: State) -> BackendError {
+  private static func unknown(
+    _ id: String,
+    _ state: State,
+    field: String = "policy version"
+  ) -> BackendError {
     if state.retired.contains(id) {
-      return BackendError(.notFound, "policy version '\(id.prefix(128))' is retired")
+      return BackendError(.notFound, "\(field) '\(id.prefix(128))' is retired")
     }
     let known = state.entries.keys.sorted().prefix(20).joined(separator: ", ")
     return BackendError(
       .notFound,
-      "policy version '\(id.prefix(128))' is unknown; this daemon serves: \(known)"
+      "\(field) '\(id.prefix(128))' is unknown; this daemon serves: \(known)"
     )
   }
 
