@@ -136,8 +136,9 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       )
       try BatchErrors.submit(
         { [self] in
-          guard !output.isTerminated else { return }  // the client left meanwhile
+          guard !output.isTerminated else { return version.release() }  // the client left
           do { try prepare(id: id, request, version: version, output: output) } catch {
+            version.release()  // never admitted
             output.finish(throwing: error)
           }
         },
@@ -163,13 +164,14 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     }
     let (features, model) = (self.features, self.model)
     encoder.run { [self] in
-      guard !output.isTerminated else { return }
+      guard !output.isTerminated else { return version.release() }
       do {
         try ImageEncoder.encode([sequence], features: features) { pixels throws(ModelError) in
           try model.imageEmbeddings(pixels: pixels)
         }
         try self.admit(sequence, request)
       } catch {
+        version.release()  // never admitted
         output.finish(throwing: error)
       }
     }

@@ -264,3 +264,20 @@ def test_promote_and_rollback_under_load_fail_no_request(rlhfd_bin, tmp_path):
         assert listing(admin)[1] == "cfg-a"
     finally:
         stop(daemon)
+
+
+def test_a_configured_id_keeps_its_adapter(rlhfd_bin, tmp_path):
+    """A version never changes: a restart whose configuration gives a registered id another
+    adapter directory stops with a message saying so (a new adapter needs a new id)."""
+    stop(start(rlhfd_bin, tmp_path, CONFIG))
+    config = tmp_path / "rlhfd.yaml"
+    config.write_text(CONFIG.replace(ADAPTER, RSLORA))
+    daemon = Daemon(rlhfd_bin, tmp_path, model="default", args=["--config", str(config)])
+    try:
+        daemon.start(wait=False)
+        code = daemon.wait_exit(60)
+        stderr = daemon.stderr_text()
+        assert code != 0, stderr
+        assert "cfg-a" in stderr and "new id" in stderr, stderr
+    finally:
+        daemon.kill()

@@ -109,7 +109,9 @@ enum BatchInputs {
       // sequence's policy version (nil = base). Until `DecoderBatchEntry` carries an adapter
       // (branch lora), rows of every version run on the base weights. Then, e.g.:
       //   entry.adapter = (sequence.adapter as? <engine adapter type>)
-      // and make the loader (`LoRAAdapterLoader`) return that type. <<<
+      // and make the loader (`LoRAAdapterLoader`) return that type. An adapter that also
+      // targets the vision tower or projector needs per-version image features: the feature
+      // cache (`ImageFeatures`, ImageEncoder) is keyed by image bytes alone today. <<<
       entries.append(entry)
       included.append(true)
     }
