@@ -27,7 +27,9 @@ struct VersionAdmin: PolicyVersionAdmin {
       createdUnixMs: Daemon.nowMs()
     )
     try runner.versions.register(info, adapter: adapter)
-    return info
+    var registered = info
+    registered.adapterBytes = adapter.byteCount
+    return registered
   }
 
   func promote(_ id: String) throws(BackendError) -> PromotionChange {

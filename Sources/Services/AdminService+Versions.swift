@@ -111,6 +111,7 @@ extension AdminService {
     message.promoted = info.id == promoted
     message.source = info.source
     message.adapterPath = info.adapterPath ?? ""
+    message.adapterBytes = UInt64(clamping: info.adapterBytes)
     return message
   }
 }

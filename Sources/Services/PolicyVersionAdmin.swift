@@ -15,6 +15,8 @@ public struct PolicyVersionInfo: Sendable, Equatable {
   /// The PEFT adapter directory on the server (nil for the base).
   public var adapterPath: String?
   public var createdUnixMs: Int64
+  /// Bytes of adapter weights held in memory (0 for the base).
+  public var adapterBytes = 0
 
   public init(
     id: String,

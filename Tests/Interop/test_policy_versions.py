@@ -101,11 +101,14 @@ def test_versions_route_persist_and_survive_a_restart(rlhfd_bin, tmp_path):
         assert info.policy_version == "cfg-a"
         assert set(info.policy_versions) == {"base", "cfg-a"}
         assert listing(admin) == (["cfg-a", "base"], "cfg-a")
+        held = admin.ListPolicyVersions(admin_pb2.ListPolicyVersionsRequest(), timeout=RPC_TIMEOUT_S)
+        assert {v.version: (v.source, v.adapter_bytes > 0) for v in held.versions} == {
+            "cfg-a": ("config", True), "base": ("base", False)}
 
         v1 = register(admin, "v1", RSLORA, parent="cfg-a")
         assert (v1.version, v1.parent_version, v1.source, v1.adapter_path, v1.promoted) == (
             "v1", "cfg-a", "admin", RSLORA, False)
-        assert v1.created_unix_ms > 0
+        assert v1.created_unix_ms > 0 and v1.adapter_bytes > 0
         assert code_of(lambda: register(admin, "v1", RSLORA))[0] == grpc.StatusCode.ALREADY_EXISTS
         assert code_of(lambda: register(admin, "base", RSLORA))[0] == grpc.StatusCode.ALREADY_EXISTS
         missing = code_of(lambda: register(admin, "v9", str(tmp_path / "nowhere")))

@@ -126,6 +126,9 @@ public nonisolated struct Rlhfd_V1_PolicyVersion: Sendable {
   /// Its PEFT adapter directory on the server ("" for the base).
   public var adapterPath: String = String()
 
+  /// Bytes of adapter weights it holds in memory (0 for the base); retiring it frees them.
+  public var adapterBytes: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -528,7 +531,7 @@ nonisolated extension Rlhfd_V1_ListPolicyVersionsRequest: SwiftProtobuf.Message,
 
 nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PolicyVersion"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}parent_version\0\u{3}created_unix_ms\0\u{1}step\0\u{1}promoted\0\u{3}mean_reward\0\u{1}source\0\u{3}adapter_path\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}parent_version\0\u{3}created_unix_ms\0\u{1}step\0\u{1}promoted\0\u{3}mean_reward\0\u{1}source\0\u{3}adapter_path\0\u{3}adapter_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -544,6 +547,7 @@ nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtob
       case 6: try { try decoder.decodeSingularFloatField(value: &self.meanReward) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.source) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.adapterPath) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.adapterBytes) }()
       default: break
       }
     }
@@ -574,6 +578,9 @@ nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtob
     if !self.adapterPath.isEmpty {
       try visitor.visitSingularStringField(value: self.adapterPath, fieldNumber: 8)
     }
+    if self.adapterBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.adapterBytes, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -586,6 +593,7 @@ nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtob
     if lhs.meanReward != rhs.meanReward {return false}
     if lhs.source != rhs.source {return false}
     if lhs.adapterPath != rhs.adapterPath {return false}
+    if lhs.adapterBytes != rhs.adapterBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

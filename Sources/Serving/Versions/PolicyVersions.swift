@@ -74,7 +74,11 @@ public final class PolicyVersions: Sendable {
   public func listing() -> PolicyVersionListing {
     state.withLock { state in
       PolicyVersionListing(
-        versions: state.entries.values.map(\.info).sorted {
+        versions: state.entries.values.map { entry in
+          var info = entry.info
+          info.adapterBytes = entry.adapter?.byteCount ?? 0
+          return info
+        }.sorted {
           ($0.createdUnixMs, $0.id) > ($1.createdUnixMs, $1.id)
         },
         promoted: state.stack[state.stack.count - 1]

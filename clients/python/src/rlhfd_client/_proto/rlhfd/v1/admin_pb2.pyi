@@ -45,7 +45,7 @@ class ListPolicyVersionsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class PolicyVersion(_message.Message):
-    __slots__ = ("version", "parent_version", "created_unix_ms", "step", "promoted", "mean_reward", "source", "adapter_path")
+    __slots__ = ("version", "parent_version", "created_unix_ms", "step", "promoted", "mean_reward", "source", "adapter_path", "adapter_bytes")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PARENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class PolicyVersion(_message.Message):
     MEAN_REWARD_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_PATH_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_BYTES_FIELD_NUMBER: _ClassVar[int]
     version: str
     parent_version: str
     created_unix_ms: int
@@ -62,7 +63,8 @@ class PolicyVersion(_message.Message):
     mean_reward: float
     source: str
     adapter_path: str
-    def __init__(self, version: _Optional[str] = ..., parent_version: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., step: _Optional[int] = ..., promoted: bool = ..., mean_reward: _Optional[float] = ..., source: _Optional[str] = ..., adapter_path: _Optional[str] = ...) -> None: ...
+    adapter_bytes: int
+    def __init__(self, version: _Optional[str] = ..., parent_version: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., step: _Optional[int] = ..., promoted: bool = ..., mean_reward: _Optional[float] = ..., source: _Optional[str] = ..., adapter_path: _Optional[str] = ..., adapter_bytes: _Optional[int] = ...) -> None: ...
 
 class ListPolicyVersionsResponse(_message.Message):
     __slots__ = ("versions", "promoted_version")
