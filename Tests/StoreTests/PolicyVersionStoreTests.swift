@@ -34,10 +34,16 @@ func versionRecord(_ id: String, source: PolicyVersionRecord.Source = .admin)
       upTo: "v1: feedback, generations, images",
       seed: """
         INSERT INTO images (sha256, bytes, created_unix_ms) VALUES ('aa', x'00', 1);
+        INSERT INTO generations (id, created_unix_ms, policy_version, prompt, raw_prompt,
+          template, sampling, prompt_token_count, token_ids, logprobs, text, finish_reason,
+          queue_ms, compute_ms)
+        VALUES ('g-old', 1, 'base', 'Hi', 0, 'llava15',
+          '{"maxNewTokens":4,"temperature":0,"topK":0,"topP":1,"repetitionPenalty":1,"seed":7,"stop":[]}',
+          3, x'0500000006000000', x'0000803f00000040', 'ab', 'LENGTH', 0.5, 1.5);
+        INSERT INTO generation_images (generation_id, position, image_sha256)
+          VALUES ('g-old', 0, 'aa');
         INSERT INTO ratings (id, created_unix_ms, generation_id, score)
-          SELECT 'r', 1, 'g', 1 WHERE 0;
-        INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms)
-          VALUES ('rating', 'k', 'h', 'rating-1', 1);
+          VALUES ('rating-old', 1, 'g-old', 1);
         """
     )
     let store = try SQLiteFeedbackStore(path: path)
@@ -46,7 +52,11 @@ func versionRecord(_ id: String, source: PolicyVersionRecord.Source = .admin)
     try store.promotePolicyVersion("v1")
     #expect(try store.promotionStack() == ["v1"])
     #expect(try store.integrityCheck() == "ok")
-    #expect(try store.pendingCounts() == PendingCounts())
+    let old = try store.generation(id: "g-old")
+    #expect(old?.tokenIds == [5, 6] && old?.images == [.sha256("aa")])
+    var pending = PendingCounts()
+    pending.ratings = 1
+    #expect(try store.pendingCounts() == pending)
   }
 
   @Test func idsAreUniqueAndNeverReused() throws {
