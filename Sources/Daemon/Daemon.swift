@@ -67,6 +67,7 @@ public enum Daemon {
         debug: configuration.debugService,
         policy: policySlot.map { LoadingPolicyBackend(slot: $0) },
         reward: rewardSlot.map { LoadingRewardBackend(slot: $0) },
+        versions: policySlot.map { VersionAdmin(slot: $0) },
         modelInfo: Self.modelInfo(
           policy: policyDirectory.flatMap { directory in policySlot.map { (directory, $0) } },
           reward: rewardDirectory.flatMap { directory in rewardSlot.map { (directory, $0) } }
@@ -85,7 +86,13 @@ public enum Daemon {
       load: {
         if let policyDirectory, let policySlot {
           policySlot.set(
-            try Self.loadPolicy(policyDirectory, configuration, recorder: recorder, logger: logger)
+            try Self.loadPolicy(
+              policyDirectory,
+              configuration,
+              recorder: recorder,
+              store: store,
+              logger: logger
+            )
           )
         }
         if let rewardDirectory, let rewardSlot {
@@ -142,12 +149,15 @@ public enum Daemon {
     _ directory: String,
     _ configuration: DaemonConfiguration,
     recorder: (any GenerationRecorder)?,
+    store: (any PolicyVersionStore)? = nil,
     logger: Logger
   ) throws -> ModelRunner {
     let started = ContinuousClock.now
     var settings = configuration.runnerSettings()
     settings.recorder = recorder
+    settings.versionJournal = store.map { StoreVersionJournal(store: $0) }
     let runner = try ModelRunner(directory: directory, settings: settings)
+    try Self.restoreVersions(runner, store: store, configuration, logger: logger)
     logger.notice(
       "policy model loaded",
       metadata: [

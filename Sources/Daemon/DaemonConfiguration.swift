@@ -62,6 +62,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var feedbackStore: String? = nil
   /// Prometheus `/metrics` over HTTP on its own listener (`127.0.0.1:9464`); nil = off.
   public var metricsListen: String? = nil
+  /// LoRA adapters served as policy versions beside `base` (DaemonConfiguration+Versions).
+  public var policyVersions: [PolicyVersionConfiguration] = []
+  /// The version promoted at the first start; nil = `base`. Later starts keep the store's.
+  public var promotedPolicyVersion: String? = nil
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -128,6 +132,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case blasCore = "blas_core"
     case feedbackStore = "feedback_store"
     case metricsListen = "metrics_listen"
+    case policyVersions = "policy_versions"
+    case promotedPolicyVersion = "promoted_policy_version"
   }
 
   public init() {}
@@ -173,6 +179,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
     self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
     self.metricsListen = try c.decodeIfPresent(String.self, forKey: .metricsListen)
+    self.policyVersions =
+      try c.decodeIfPresent([PolicyVersionConfiguration].self, forKey: .policyVersions) ?? []
+    self.promotedPolicyVersion = try c.decodeIfPresent(String.self, forKey: .promotedPolicyVersion)
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -201,6 +210,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       let keys = BatchingSettings.CodingKeys.allCases.map(\.rawValue)
       try Self.checkKeys(batching, allowed: keys, path: "batching.")
     }
+    try Self.checkVersionKeys(mapping["policy_versions"])
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {
       throw ConfigurationError("the configuration has a value of the wrong type: \(error)")

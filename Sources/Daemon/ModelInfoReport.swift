@@ -26,6 +26,9 @@ extension Daemon {
         let runner = try policy.slot.require()
         info.policyModelName = URL(fileURLWithPath: policy.directory).lastPathComponent
         info.describe(runner)
+        let versions = runner.versions.listing()
+        info.policyVersion = versions.promoted
+        info.policyVersions = versions.versions.map(\.id)
       }
       return info
     }

@@ -6,6 +6,8 @@ import ServingTypes
 struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
   /// The served models; nil in a catalog built without a daemon behind it.
   var modelInfo: ModelInfoSource?
+  /// The policy-version registry; nil without a policy model (AdminService+Versions).
+  var versions: (any PolicyVersionAdmin)?
 
   func getModelInfo(
     request: Rlhfd_V1_GetModelInfoRequest,
@@ -26,29 +28,8 @@ struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
     message.rewardModelVersion = info.rewardModelVersion
     message.daemonVersion = info.daemonVersion
     message.computeKernels = info.computeKernels
+    message.policyVersions = info.policyVersions
     return message
-  }
-
-  func listPolicyVersions(
-    request: Rlhfd_V1_ListPolicyVersionsRequest,
-    context: ServerContext
-  ) async throws -> Rlhfd_V1_ListPolicyVersionsResponse {
-    throw NotBuilt.error("Admin.ListPolicyVersions", needs: "policy version registry")
-  }
-
-  func promotePolicy(
-    request: Rlhfd_V1_PromotePolicyRequest,
-    context: ServerContext
-  ) async throws -> Rlhfd_V1_PromotePolicyResponse {
-    if request.version.isEmpty { throw Validation.invalid("version is required") }
-    throw NotBuilt.error("Admin.PromotePolicy", needs: "policy version registry")
-  }
-
-  func rollbackPolicy(
-    request: Rlhfd_V1_RollbackPolicyRequest,
-    context: ServerContext
-  ) async throws -> Rlhfd_V1_RollbackPolicyResponse {
-    throw NotBuilt.error("Admin.RollbackPolicy", needs: "policy version registry")
   }
 
   func pauseTraining(
@@ -69,6 +50,6 @@ struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
     request: Rlhfd_V1_SaveCheckpointRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_SaveCheckpointResponse {
-    throw NotBuilt.error("Admin.SaveCheckpoint", needs: "trainer")
+    throw NotBuilt.error("Admin.SaveCheckpoint", needs: "checkpoint writer (PEFT, atomic)")
   }
 }

@@ -34,7 +34,8 @@ extension FeedbackService {
     let code: RPCError.Code =
       switch error.code {
       case .notFound: .notFound
-      case .conflict: .alreadyExists
+      case .conflict, .exists: .alreadyExists
+      case .precondition: .failedPrecondition
       case .full: .resourceExhausted
       case .unavailable, .cannotOpen: .unavailable
       }

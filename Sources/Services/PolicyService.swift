@@ -138,6 +138,8 @@ struct PolicyService: Rlhfd_V1_Policy.SimpleServiceProtocol {
         case .unavailable: .unavailable
         case .deadlineExceeded: .deadlineExceeded
         case .internalError: .internalError
+        case .alreadyExists: .alreadyExists
+        case .failedPrecondition: .failedPrecondition
         }
       return RPCError(code: code, message: error.message)
     case is CancellationError:

@@ -28,8 +28,10 @@ public struct ModelRunnerSettings: Sendable {
   public var batching = BatchingSettings()
   /// Bytes of projected image features kept for `Image.sha256` references.
   public var imageCacheBytes = 64 << 20
-  /// The version id this model answers to (besides "").
-  public var policyVersion = "base"
+  /// The id of the base model alone among the policy versions (`PolicyVersions`).
+  public var policyVersion = PolicyVersionInfo.baseID
+  /// Where changes of the policy versions are made durable (nil: kept in memory only).
+  public var versionJournal: (any PolicyVersionJournal)?
   /// LLaVA's pad-to-square preprocessing.
   public var padToSquare = false
   /// Products with bf16 weights: exact fp32 or bf16-rounded activations (`MatmulPrecision`).
@@ -47,6 +49,8 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   public let settings: ModelRunnerSettings
   let batch: BatchedModel<PolicyExecutor>
   let generationContext: GenerationContext
+  /// The policy versions served (the base model alone until adapters are registered).
+  public let versions: PolicyVersions
   private let sampledTokens = UnsafeSendableBox(Atomic<Int>(0))
 
   public var tokenizer: SentencePieceTokenizer { batch.tokenizer }
@@ -87,6 +91,10 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
         PolicyExecutor(model: model, cache: cache, features: features)
       }
     )
+    self.versions = PolicyVersions(
+      base: Self.baseVersion(settings),
+      journal: settings.versionJournal
+    )
     var eos = Set<Int32>()
     if let id = batch.tokenizer.eosID { eos.insert(id) }
     for id in weights.config.text.eosTokenIds { eos.insert(Int32(truncatingIfNeeded: id)) }
@@ -111,6 +119,8 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       onCaughtUp: { scheduler.wake() }
     )
     do {
+      // The version is fixed now: a promotion while the request waits does not move it.
+      let version = try versions.acquire(request.policyVersion)
       try BatchErrors.checkTextBytes(
         request.prompt.utf8.count,
         field: "the prompt",
@@ -119,8 +129,9 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       )
       try BatchErrors.submit(
         { [self] in
-          guard !output.isTerminated else { return }  // the client left meanwhile
-          do { try prepare(id: id, request, output: output) } catch {
+          guard !output.isTerminated else { return version.release() }  // the client left
+          do { try prepare(id: id, request, version: version, output: output) } catch {
+            version.release()  // never admitted
             output.finish(throwing: error)
           }
         },
@@ -134,21 +145,29 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
 
   /// On a preprocessing thread: renders the request into a sequence and admits it, through the
   /// encoder thread when it brings a new image.
-  private func prepare(id: SequenceID, _ request: GenerationRequest, output: GenerationOutput)
-    throws
-  {
-    let sequence = try makeSequence(id: id, request, output: output)
+  private func prepare(
+    id: SequenceID,
+    _ request: GenerationRequest,
+    version: PolicyVersionLease,
+    output: GenerationOutput
+  ) throws {
+    let sequence = try makeSequence(id: id, request, version: version, output: output)
     guard sequence.images.contains(where: { $0.embeddings == nil }) else {
       return try admit(sequence, request)
     }
     batch.encodeImages(
       of: [sequence],
-      unless: { output.isTerminated },
+      unless: {
+        guard output.isTerminated else { return false }
+        version.release()  // the client left
+        return true
+      },
       then: { [self] encoded in
         do {
           try encoded.get()
           try admit(sequence, request)
         } catch {
+          version.release()  // never admitted
           output.finish(throwing: error)
         }
       }
@@ -169,14 +188,10 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   func makeSequence(
     id: SequenceID,
     _ request: GenerationRequest,
+    version: PolicyVersionLease,
     output: GenerationOutput
   ) throws -> GenerationSequence {
-    if !request.policyVersion.isEmpty && request.policyVersion != settings.policyVersion {
-      throw BackendError(
-        .notFound,
-        "policy_version '\(request.policyVersion.prefix(80))' is unknown; this daemon serves '\(settings.policyVersion)'"
-      )
-    }
+    let context = generationContext.pinned(to: version)
     // Images first: they may be unknown hashes or bad bytes.
     let images = try request.images.enumerated().map { index, image in
       try features.prepare(image, field: "images[\(index)]")
@@ -219,14 +234,14 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
         imageTokenId: imageTokenId,
         images: images.map(\.key),
         rowsPerImage: model.weights.config.imageFeatureCount,
-        salt: generationContext.salt
+        salt: context.salt
       ),
       images: images,
       imageTokenId: imageTokenId,
       sampling: sampling,
       parameters: parameters,
       maxNewTokens: maxNewTokens,
-      context: generationContext,
+      context: context,
       output: output,
       onSample: { [sampledTokens] in sampledTokens.value.add(1, ordering: .relaxed) },
       onFinished: { [recorder = settings.recorder, seed = parameters.seed] result, logprobs in

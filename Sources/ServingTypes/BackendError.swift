@@ -5,6 +5,7 @@
 public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
   public enum Code: Sendable, Equatable {
     case invalidArgument, notFound, resourceExhausted, unavailable, deadlineExceeded, internalError
+    case alreadyExists, failedPrecondition
   }
   public var code: Code
   public var message: String

@@ -10,7 +10,10 @@ public struct ModelInfo: Sendable, Equatable {
   public var vocabSize = 0
   public var imageSize = 0
   public var imageTokens = 0
+  /// The promoted policy version.
   public var policyVersion = ""
+  /// Every served policy version, newest first.
+  public var policyVersions: [String] = []
   public var rewardModelVersion = ""
   public var daemonVersion = ""
   public var computeKernels = ""

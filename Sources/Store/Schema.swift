@@ -9,6 +9,9 @@ enum Schema {
     migrator.registerMigration("v1: feedback, generations, images") { db in
       try db.execute(sql: v1)
     }
+    migrator.registerMigration("v2: policy versions") { db in
+      try db.execute(sql: v2)
+    }
     return migrator
   }
 
@@ -87,5 +90,30 @@ enum Schema {
       created_unix_ms INTEGER NOT NULL,
       PRIMARY KEY (kind, key)
     ) WITHOUT ROWID;
+    """
+
+  /// The policy-version registry: every version ever registered (ids are never reused; a retired
+  /// one keeps its row), with `base` (the base model alone) registered here. Promotions are a
+  /// stack: rows whose `popped_unix_ms` is null, in `seq` order; the last is the promoted version
+  /// (rollback pops rows, retiring a version pops its rows).
+  static let v2 = """
+    CREATE TABLE policy_versions (
+      id TEXT PRIMARY KEY NOT NULL,
+      parent TEXT NOT NULL,
+      source TEXT NOT NULL CHECK (source IN ('base', 'config', 'admin', 'trainer')),
+      adapter_path TEXT,
+      created_unix_ms INTEGER NOT NULL,
+      retired_unix_ms INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE policy_promotions (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      version_id TEXT NOT NULL REFERENCES policy_versions(id),
+      promoted_unix_ms INTEGER NOT NULL,
+      popped_unix_ms INTEGER
+    );
+    CREATE INDEX policy_promotions_version ON policy_promotions(version_id);
+    INSERT INTO policy_versions (id, parent, source, adapter_path, created_unix_ms)
+      VALUES ('base', '', 'base', NULL,
+        CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
     """
 }

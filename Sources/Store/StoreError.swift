@@ -4,7 +4,7 @@ import GRDB
 
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
   public enum Code: Sendable, Equatable {
-    /// A referenced generation or image is not in the store.
+    /// A referenced generation, image or policy version is not in the store.
     case notFound
     /// An idempotency key came back with other content.
     case conflict
@@ -14,6 +14,10 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable
     /// Another process holds the database, or it cannot be opened or migrated.
     case cannotOpen
+    /// A record with this id exists already (policy versions).
+    case exists
+    /// The change is not allowed in the current state (e.g. retiring the promoted version).
+    case precondition
   }
 
   public var code: Code

@@ -12,6 +12,7 @@ func withServices<Result: Sendable>(
   policy: (any PolicyBackend)? = nil,
   modelInfo: ModelInfoSource? = nil,
   probeImage: ImageProbe? = nil,
+  versions: (any PolicyVersionAdmin)? = nil,
   _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
 ) async throws -> Result {
   let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
@@ -21,6 +22,7 @@ func withServices<Result: Sendable>(
     health: health,
     debug: debug,
     policy: policy,
+    versions: versions,
     modelInfo: modelInfo,
     probeImage: probeImage,
     logger: Logger(label: "test")

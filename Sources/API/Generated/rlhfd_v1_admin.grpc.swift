@@ -114,6 +114,32 @@ public enum Rlhfd_V1_Admin: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RegisterPolicyVersion" metadata.
+        public enum RegisterPolicyVersion: Sendable {
+            /// Request type for "RegisterPolicyVersion".
+            public typealias Input = Rlhfd_V1_RegisterPolicyVersionRequest
+            /// Response type for "RegisterPolicyVersion".
+            public typealias Output = Rlhfd_V1_RegisterPolicyVersionResponse
+            /// Descriptor for "RegisterPolicyVersion".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rlhfd.v1.Admin"),
+                method: "RegisterPolicyVersion",
+                type: .unary
+            )
+        }
+        /// Namespace for "RetirePolicyVersion" metadata.
+        public enum RetirePolicyVersion: Sendable {
+            /// Request type for "RetirePolicyVersion".
+            public typealias Input = Rlhfd_V1_RetirePolicyVersionRequest
+            /// Response type for "RetirePolicyVersion".
+            public typealias Output = Rlhfd_V1_RetirePolicyVersionResponse
+            /// Descriptor for "RetirePolicyVersion".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rlhfd.v1.Admin"),
+                method: "RetirePolicyVersion",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "rlhfd.v1.Admin" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetModelInfo.descriptor,
@@ -122,7 +148,9 @@ public enum Rlhfd_V1_Admin: Sendable {
             RollbackPolicy.descriptor,
             PauseTraining.descriptor,
             ResumeTraining.descriptor,
-            SaveCheckpoint.descriptor
+            SaveCheckpoint.descriptor,
+            RegisterPolicyVersion.descriptor,
+            RetirePolicyVersion.descriptor
         ]
     }
 }
@@ -279,6 +307,46 @@ extension Rlhfd_V1_Admin {
             request: GRPCCore.StreamingServerRequest<Rlhfd_V1_SaveCheckpointRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_SaveCheckpointResponse>
+
+        /// Handle the "RegisterPolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+        /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+        /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+        /// > not fit the base model.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Rlhfd_V1_RegisterPolicyVersionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Rlhfd_V1_RegisterPolicyVersionResponse` messages.
+        func registerPolicyVersion(
+            request: GRPCCore.StreamingServerRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_RegisterPolicyVersionResponse>
+
+        /// Handle the "RetirePolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+        /// > for the base, or while running or waiting requests use it.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Rlhfd_V1_RetirePolicyVersionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Rlhfd_V1_RetirePolicyVersionResponse` messages.
+        func retirePolicyVersion(
+            request: GRPCCore.StreamingServerRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_RetirePolicyVersionResponse>
     }
 
     /// Service protocol for the "rlhfd.v1.Admin" service.
@@ -419,6 +487,46 @@ extension Rlhfd_V1_Admin {
             request: GRPCCore.ServerRequest<Rlhfd_V1_SaveCheckpointRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_SaveCheckpointResponse>
+
+        /// Handle the "RegisterPolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+        /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+        /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+        /// > not fit the base model.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Rlhfd_V1_RegisterPolicyVersionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Rlhfd_V1_RegisterPolicyVersionResponse` message.
+        func registerPolicyVersion(
+            request: GRPCCore.ServerRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_RegisterPolicyVersionResponse>
+
+        /// Handle the "RetirePolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+        /// > for the base, or while running or waiting requests use it.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Rlhfd_V1_RetirePolicyVersionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Rlhfd_V1_RetirePolicyVersionResponse` message.
+        func retirePolicyVersion(
+            request: GRPCCore.ServerRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_RetirePolicyVersionResponse>
     }
 
     /// Simple service protocol for the "rlhfd.v1.Admin" service.
@@ -557,6 +665,46 @@ extension Rlhfd_V1_Admin {
             request: Rlhfd_V1_SaveCheckpointRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Rlhfd_V1_SaveCheckpointResponse
+
+        /// Handle the "RegisterPolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+        /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+        /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+        /// > not fit the base model.
+        ///
+        /// - Parameters:
+        ///   - request: A `Rlhfd_V1_RegisterPolicyVersionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Rlhfd_V1_RegisterPolicyVersionResponse` to respond with.
+        func registerPolicyVersion(
+            request: Rlhfd_V1_RegisterPolicyVersionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Rlhfd_V1_RegisterPolicyVersionResponse
+
+        /// Handle the "RetirePolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+        /// > for the base, or while running or waiting requests use it.
+        ///
+        /// - Parameters:
+        ///   - request: A `Rlhfd_V1_RetirePolicyVersionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Rlhfd_V1_RetirePolicyVersionResponse` to respond with.
+        func retirePolicyVersion(
+            request: Rlhfd_V1_RetirePolicyVersionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Rlhfd_V1_RetirePolicyVersionResponse
     }
 }
 
@@ -641,6 +789,28 @@ extension Rlhfd_V1_Admin.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Rlhfd_V1_Admin.Method.RegisterPolicyVersion.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_RegisterPolicyVersionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_RegisterPolicyVersionResponse>(),
+            handler: { request, context in
+                try await self.registerPolicyVersion(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Rlhfd_V1_Admin.Method.RetirePolicyVersion.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_RetirePolicyVersionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_RetirePolicyVersionResponse>(),
+            handler: { request, context in
+                try await self.retirePolicyVersion(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -718,6 +888,28 @@ extension Rlhfd_V1_Admin.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_SaveCheckpointResponse> {
         let response = try await self.saveCheckpoint(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func registerPolicyVersion(
+        request: GRPCCore.StreamingServerRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_RegisterPolicyVersionResponse> {
+        let response = try await self.registerPolicyVersion(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func retirePolicyVersion(
+        request: GRPCCore.StreamingServerRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Rlhfd_V1_RetirePolicyVersionResponse> {
+        let response = try await self.retirePolicyVersion(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -812,6 +1004,32 @@ extension Rlhfd_V1_Admin.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_SaveCheckpointResponse> {
         return GRPCCore.ServerResponse<Rlhfd_V1_SaveCheckpointResponse>(
             message: try await self.saveCheckpoint(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func registerPolicyVersion(
+        request: GRPCCore.ServerRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_RegisterPolicyVersionResponse> {
+        return GRPCCore.ServerResponse<Rlhfd_V1_RegisterPolicyVersionResponse>(
+            message: try await self.registerPolicyVersion(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func retirePolicyVersion(
+        request: GRPCCore.ServerRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Rlhfd_V1_RetirePolicyVersionResponse> {
+        return GRPCCore.ServerResponse<Rlhfd_V1_RetirePolicyVersionResponse>(
+            message: try await self.retirePolicyVersion(
                 request: request.message,
                 context: context
             ),
@@ -993,6 +1211,56 @@ extension Rlhfd_V1_Admin {
             deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_SaveCheckpointResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_SaveCheckpointResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RegisterPolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+        /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+        /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+        /// > not fit the base model.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Rlhfd_V1_RegisterPolicyVersionRequest` message.
+        ///   - serializer: A serializer for `Rlhfd_V1_RegisterPolicyVersionRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_RegisterPolicyVersionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func registerPolicyVersion<Result>(
+            request: GRPCCore.ClientRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_RegisterPolicyVersionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_RegisterPolicyVersionResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RegisterPolicyVersionResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RetirePolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+        /// > for the base, or while running or waiting requests use it.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Rlhfd_V1_RetirePolicyVersionRequest` message.
+        ///   - serializer: A serializer for `Rlhfd_V1_RetirePolicyVersionRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_RetirePolicyVersionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func retirePolicyVersion<Result>(
+            request: GRPCCore.ClientRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_RetirePolicyVersionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_RetirePolicyVersionResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RetirePolicyVersionResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1254,6 +1522,78 @@ extension Rlhfd_V1_Admin {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "RegisterPolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+        /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+        /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+        /// > not fit the base model.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Rlhfd_V1_RegisterPolicyVersionRequest` message.
+        ///   - serializer: A serializer for `Rlhfd_V1_RegisterPolicyVersionRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_RegisterPolicyVersionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func registerPolicyVersion<Result>(
+            request: GRPCCore.ClientRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_RegisterPolicyVersionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_RegisterPolicyVersionResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RegisterPolicyVersionResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Rlhfd_V1_Admin.Method.RegisterPolicyVersion.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RetirePolicyVersion" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+        /// > for the base, or while running or waiting requests use it.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Rlhfd_V1_RetirePolicyVersionRequest` message.
+        ///   - serializer: A serializer for `Rlhfd_V1_RetirePolicyVersionRequest` messages.
+        ///   - deserializer: A deserializer for `Rlhfd_V1_RetirePolicyVersionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func retirePolicyVersion<Result>(
+            request: GRPCCore.ClientRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Rlhfd_V1_RetirePolicyVersionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Rlhfd_V1_RetirePolicyVersionResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RetirePolicyVersionResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Rlhfd_V1_Admin.Method.RetirePolicyVersion.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1459,6 +1799,68 @@ extension Rlhfd_V1_Admin.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_SaveCheckpointRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_SaveCheckpointResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RegisterPolicyVersion" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+    /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+    /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+    /// > not fit the base model.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Rlhfd_V1_RegisterPolicyVersionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func registerPolicyVersion<Result>(
+        request: GRPCCore.ClientRequest<Rlhfd_V1_RegisterPolicyVersionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RegisterPolicyVersionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.registerPolicyVersion(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_RegisterPolicyVersionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_RegisterPolicyVersionResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RetirePolicyVersion" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+    /// > for the base, or while running or waiting requests use it.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Rlhfd_V1_RetirePolicyVersionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func retirePolicyVersion<Result>(
+        request: GRPCCore.ClientRequest<Rlhfd_V1_RetirePolicyVersionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RetirePolicyVersionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.retirePolicyVersion(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Rlhfd_V1_RetirePolicyVersionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Rlhfd_V1_RetirePolicyVersionResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1694,6 +2096,76 @@ extension Rlhfd_V1_Admin.ClientProtocol {
             metadata: metadata
         )
         return try await self.saveCheckpoint(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RegisterPolicyVersion" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+    /// > (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+    /// > NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+    /// > not fit the base model.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func registerPolicyVersion<Result>(
+        _ message: Rlhfd_V1_RegisterPolicyVersionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RegisterPolicyVersionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Rlhfd_V1_RegisterPolicyVersionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.registerPolicyVersion(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RetirePolicyVersion" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+    /// > for the base, or while running or waiting requests use it.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func retirePolicyVersion<Result>(
+        _ message: Rlhfd_V1_RetirePolicyVersionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rlhfd_V1_RetirePolicyVersionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Rlhfd_V1_RetirePolicyVersionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.retirePolicyVersion(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -74,6 +74,9 @@ public nonisolated struct Rlhfd_V1_ModelInfo: Sendable {
   /// kernel set, the matrix-vector and bf16 product paths, the products' precision.
   public var computeKernels: String = String()
 
+  /// Every served policy version, newest first (`policy_version` is the promoted one).
+  public var policyVersions: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -116,6 +119,15 @@ public nonisolated struct Rlhfd_V1_PolicyVersion: Sendable {
 
   /// Mean reward of the rollouts of the step that produced it (0 for the base checkpoint).
   public var meanReward: Float = 0
+
+  /// Where it came from: "base", "config", "admin" or "trainer".
+  public var source: String = String()
+
+  /// Its PEFT adapter directory on the server ("" for the base).
+  public var adapterPath: String = String()
+
+  /// Bytes of adapter weights it holds in memory (0 for the base); retiring it frees them.
+  public var adapterBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -307,6 +319,78 @@ public nonisolated struct Rlhfd_V1_SaveCheckpointResponse: Sendable {
   fileprivate var _checkpoint: Rlhfd_V1_CheckpointSaved? = nil
 }
 
+/// Request to register a policy version.
+public nonisolated struct Rlhfd_V1_RegisterPolicyVersionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The new version's id (required): 1 to 128 letters, digits, '.', '_', '-' or ':'.
+  public var version: String = String()
+
+  /// Absolute path, on the server, of a PEFT LoRA adapter directory (`adapter_config.json`,
+  /// `adapter_model.safetensors`) for the served base model (required).
+  public var adapterPath: String = String()
+
+  /// The version it derives from; "" = "base".
+  public var parentVersion: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The registered version.
+public nonisolated struct Rlhfd_V1_RegisterPolicyVersionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The version as ListPolicyVersions reports it.
+  public var version: Rlhfd_V1_PolicyVersion {
+    get {_version ?? Rlhfd_V1_PolicyVersion()}
+    set {_version = newValue}
+  }
+  /// Returns true if `version` has been explicitly set.
+  public var hasVersion: Bool {self._version != nil}
+  /// Clears the value of `version`. Subsequent reads from it will return its default value.
+  public mutating func clearVersion() {self._version = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _version: Rlhfd_V1_PolicyVersion? = nil
+}
+
+/// Request to retire a policy version.
+public nonisolated struct Rlhfd_V1_RetirePolicyVersionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The version to retire (required; NOT_FOUND if unknown).
+  public var version: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Result of RetirePolicyVersion.
+public nonisolated struct Rlhfd_V1_RetirePolicyVersionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The retired version.
+  public var version: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "rlhfd.v1"
@@ -332,7 +416,7 @@ nonisolated extension Rlhfd_V1_GetModelInfoRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}policy_model_name\0\u{3}reward_model_name\0\u{1}architecture\0\u{3}context_length\0\u{3}vocab_size\0\u{3}image_size\0\u{3}image_tokens\0\u{3}policy_version\0\u{3}reward_model_version\0\u{3}daemon_version\0\u{3}compute_kernels\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}policy_model_name\0\u{3}reward_model_name\0\u{1}architecture\0\u{3}context_length\0\u{3}vocab_size\0\u{3}image_size\0\u{3}image_tokens\0\u{3}policy_version\0\u{3}reward_model_version\0\u{3}daemon_version\0\u{3}compute_kernels\0\u{3}policy_versions\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -351,6 +435,7 @@ nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
       case 9: try { try decoder.decodeSingularStringField(value: &self.rewardModelVersion) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.daemonVersion) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.computeKernels) }()
+      case 12: try { try decoder.decodeRepeatedStringField(value: &self.policyVersions) }()
       default: break
       }
     }
@@ -390,6 +475,9 @@ nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.computeKernels.isEmpty {
       try visitor.visitSingularStringField(value: self.computeKernels, fieldNumber: 11)
     }
+    if !self.policyVersions.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.policyVersions, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -405,6 +493,7 @@ nonisolated extension Rlhfd_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.rewardModelVersion != rhs.rewardModelVersion {return false}
     if lhs.daemonVersion != rhs.daemonVersion {return false}
     if lhs.computeKernels != rhs.computeKernels {return false}
+    if lhs.policyVersions != rhs.policyVersions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -442,7 +531,7 @@ nonisolated extension Rlhfd_V1_ListPolicyVersionsRequest: SwiftProtobuf.Message,
 
 nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PolicyVersion"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}parent_version\0\u{3}created_unix_ms\0\u{1}step\0\u{1}promoted\0\u{3}mean_reward\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}parent_version\0\u{3}created_unix_ms\0\u{1}step\0\u{1}promoted\0\u{3}mean_reward\0\u{1}source\0\u{3}adapter_path\0\u{3}adapter_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -456,6 +545,9 @@ nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtob
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.step) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.promoted) }()
       case 6: try { try decoder.decodeSingularFloatField(value: &self.meanReward) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.adapterPath) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.adapterBytes) }()
       default: break
       }
     }
@@ -480,6 +572,15 @@ nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtob
     if self.meanReward.bitPattern != 0 {
       try visitor.visitSingularFloatField(value: self.meanReward, fieldNumber: 6)
     }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 7)
+    }
+    if !self.adapterPath.isEmpty {
+      try visitor.visitSingularStringField(value: self.adapterPath, fieldNumber: 8)
+    }
+    if self.adapterBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.adapterBytes, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -490,6 +591,9 @@ nonisolated extension Rlhfd_V1_PolicyVersion: SwiftProtobuf.Message, SwiftProtob
     if lhs.step != rhs.step {return false}
     if lhs.promoted != rhs.promoted {return false}
     if lhs.meanReward != rhs.meanReward {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.adapterPath != rhs.adapterPath {return false}
+    if lhs.adapterBytes != rhs.adapterBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -825,6 +929,140 @@ nonisolated extension Rlhfd_V1_SaveCheckpointResponse: SwiftProtobuf.Message, Sw
 
   public static func ==(lhs: Rlhfd_V1_SaveCheckpointResponse, rhs: Rlhfd_V1_SaveCheckpointResponse) -> Bool {
     if lhs._checkpoint != rhs._checkpoint {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_RegisterPolicyVersionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterPolicyVersionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}adapter_path\0\u{3}parent_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.adapterPath) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.parentVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 1)
+    }
+    if !self.adapterPath.isEmpty {
+      try visitor.visitSingularStringField(value: self.adapterPath, fieldNumber: 2)
+    }
+    if !self.parentVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.parentVersion, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_RegisterPolicyVersionRequest, rhs: Rlhfd_V1_RegisterPolicyVersionRequest) -> Bool {
+    if lhs.version != rhs.version {return false}
+    if lhs.adapterPath != rhs.adapterPath {return false}
+    if lhs.parentVersion != rhs.parentVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_RegisterPolicyVersionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterPolicyVersionResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._version {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_RegisterPolicyVersionResponse, rhs: Rlhfd_V1_RegisterPolicyVersionResponse) -> Bool {
+    if lhs._version != rhs._version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_RetirePolicyVersionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RetirePolicyVersionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_RetirePolicyVersionRequest, rhs: Rlhfd_V1_RetirePolicyVersionRequest) -> Bool {
+    if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_RetirePolicyVersionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RetirePolicyVersionResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_RetirePolicyVersionResponse, rhs: Rlhfd_V1_RetirePolicyVersionResponse) -> Bool {
+    if lhs.version != rhs.version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

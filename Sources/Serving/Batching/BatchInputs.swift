@@ -23,6 +23,12 @@ protocol BatchSequence: AnyObject {
   func markStarted()
   /// Ends the client's request with `error` (the scheduler still ends the sequence).
   func fail(_ error: any Error)
+  /// The policy version's adapter the sequence's rows run with (nil = base weights alone).
+  var adapter: (any PolicyAdapter)? { get }
+}
+
+extension BatchSequence {
+  var adapter: (any PolicyAdapter)? { nil }
 }
 
 enum BatchInputs {
@@ -101,6 +107,13 @@ enum BatchInputs {
         wantsOutput: step.producesOutput
       )
       entry.promptEnd = sequence.promptCount
+      // >>> LoRA: ATTACH THE VERSION'S ADAPTER HERE. `sequence.adapter` is the handle of the
+      // sequence's policy version (nil = base). Until `DecoderBatchEntry` carries an adapter
+      // (branch lora), rows of every version run on the base weights. Then, e.g.:
+      //   entry.adapter = (sequence.adapter as? <engine adapter type>)
+      // and make the loader (`LoRAAdapterLoader`) return that type. An adapter that also
+      // targets the vision tower or projector needs per-version image features: the feature
+      // cache (`ImageFeatures`, ImageEncoder) is keyed by image bytes alone today. <<<
       entries.append(entry)
       included.append(true)
     }

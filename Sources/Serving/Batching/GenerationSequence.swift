@@ -15,6 +15,19 @@ struct GenerationContext: Sendable {
   let eosTokenIds: Set<Int32>
   let policyVersion: String
   let salt: UInt64
+  /// The request's hold on its version (released when the sequence ends).
+  var lease: PolicyVersionLease? = nil
+
+  /// The context of a sequence on `version`: its id in results, its salt in prefix keys.
+  func pinned(to version: PolicyVersionLease) -> GenerationContext {
+    GenerationContext(
+      tokenizer: tokenizer,
+      eosTokenIds: eosTokenIds,
+      policyVersion: version.id,
+      salt: version.salt,
+      lease: version
+    )
+  }
 }
 
 final class GenerationSequence: BatchSequence, @unchecked Sendable {
@@ -80,6 +93,9 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
 
   var generated: ArraySlice<Int32> { tokens[promptCount...] }
 
+  /// The adapter of the sequence's policy version (nil = the base model alone).
+  var adapter: (any PolicyAdapter)? { context.lease?.adapter }
+
   /// Whether the scheduler may give this sequence a row now (its client keeps up).
   var canAdvance: Bool { !output.isBehind }
 
@@ -116,6 +132,7 @@ final class GenerationSequence: BatchSequence, @unchecked Sendable {
   func end(_ error: (any Error)?) {
     guard !finished else { return }
     finished = true
+    context.lease?.release()  // the version may be retired once no sequence uses it
     if error == nil, let final { output.send(final) }
     output.finish(throwing: error ?? (final == nil ? CancellationError() : nil))
   }

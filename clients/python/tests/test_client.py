@@ -14,8 +14,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from rlhfd_client import ImageLike, RlhfdClient, generation_ref, image_sha256
-from rlhfd_client.pb import (common_pb2, feedback_pb2, feedback_pb2_grpc, policy_pb2,
-                             policy_pb2_grpc, reward_pb2, reward_pb2_grpc)
+from rlhfd_client.pb import (admin_pb2, admin_pb2_grpc, common_pb2, feedback_pb2,
+                             feedback_pb2_grpc, policy_pb2, policy_pb2_grpc, reward_pb2,
+                             reward_pb2_grpc)
 
 
 class FakePolicy(policy_pb2_grpc.PolicyServicer):
@@ -63,6 +64,53 @@ class FakeFeedback(feedback_pb2_grpc.FeedbackServicer):
         return feedback_pb2.TrainingStatus(state=feedback_pb2.TRAINING_STATE_IDLE)
 
 
+class FakeAdmin(admin_pb2_grpc.AdminServicer):
+    """A version registry: a promotion stack and a set of retired ids."""
+
+    def __init__(self) -> None:
+        self.versions = {"base": admin_pb2.PolicyVersion(version="base", source="base")}
+        self.stack = ["base"]
+
+    def ListPolicyVersions(self, request, context):
+        versions = list(reversed(self.versions.values()))
+        for v in versions:
+            v.promoted = v.version == self.stack[-1]
+        if request.limit:
+            versions = versions[:request.limit]
+        return admin_pb2.ListPolicyVersionsResponse(versions=versions,
+                                                    promoted_version=self.stack[-1])
+
+    def RegisterPolicyVersion(self, request, context):
+        if request.version in self.versions:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"'{request.version}' exists")
+        version = admin_pb2.PolicyVersion(
+            version=request.version, parent_version=request.parent_version or "base",
+            adapter_path=request.adapter_path, source="admin")
+        self.versions[request.version] = version
+        return admin_pb2.RegisterPolicyVersionResponse(version=version)
+
+    def PromotePolicy(self, request, context):
+        if request.version not in self.versions:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"'{request.version}' is unknown")
+        previous = self.stack[-1]
+        self.stack.append(request.version)
+        return admin_pb2.PromotePolicyResponse(previous_version=previous,
+                                               promoted_version=request.version)
+
+    def RollbackPolicy(self, request, context):
+        if len(self.stack) < 2:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "nothing to roll back to")
+        previous = self.stack.pop()
+        return admin_pb2.RollbackPolicyResponse(previous_version=previous,
+                                                promoted_version=self.stack[-1])
+
+    def RetirePolicyVersion(self, request, context):
+        if request.version == self.stack[-1]:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "promoted")
+        del self.versions[request.version]
+        return admin_pb2.RetirePolicyVersionResponse(version=request.version)
+
+
 class ClientTest(unittest.TestCase):
     server: grpc.Server
     feedback: FakeFeedback
@@ -75,6 +123,7 @@ class ClientTest(unittest.TestCase):
         policy_pb2_grpc.add_PolicyServicer_to_server(FakePolicy(), cls.server)
         reward_pb2_grpc.add_RewardServicer_to_server(FakeReward(), cls.server)
         feedback_pb2_grpc.add_FeedbackServicer_to_server(cls.feedback, cls.server)
+        admin_pb2_grpc.add_AdminServicer_to_server(FakeAdmin(), cls.server)
         health_servicer = health.HealthServicer()
         health_servicer.set("rlhfd.v1.Policy", health_pb2.HealthCheckResponse.NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, cls.server)
@@ -140,6 +189,33 @@ class ClientTest(unittest.TestCase):
         self.assertTrue(self.feedback.requests[-1].HasField("hallucinated"))
         status = self.client.training_status()
         self.assertEqual(status.state, feedback_pb2.TRAINING_STATE_IDLE)
+
+    def test_policy_versions(self) -> None:
+        c = self.client
+        v1 = c.register_policy_version("v1", "/adapters/v1")
+        self.assertEqual((v1.version, v1.parent_version, v1.adapter_path),
+                         ("v1", "base", "/adapters/v1"))
+        c.register_policy_version("v2", "/adapters/v2", parent_version="v1")
+        with self.assertRaises(grpc.RpcError) as err:
+            c.register_policy_version("v1", "/adapters/v1")
+        self.assertEqual(err.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
+        listing = c.list_policy_versions()
+        self.assertEqual([v.version for v in listing.versions], ["v2", "v1", "base"])
+        self.assertEqual(listing.promoted_version, "base")
+        self.assertEqual(len(c.list_policy_versions(limit=1).versions), 1)
+        self.assertEqual(c.promote_policy("v1").previous_version, "base")
+        self.assertEqual(c.promote_policy("v2").promoted_version, "v2")
+        self.assertEqual(c.list_policy_versions().versions[0].promoted, True)
+        with self.assertRaises(grpc.RpcError) as err:
+            c.retire_policy_version("v2")
+        self.assertEqual(err.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        rolled = c.rollback_policy()
+        self.assertEqual((rolled.previous_version, rolled.promoted_version), ("v2", "v1"))
+        c.retire_policy_version("v2")
+        self.assertEqual([v.version for v in c.list_policy_versions().versions], ["v1", "base"])
+        with self.assertRaises(grpc.RpcError) as err:
+            c.promote_policy("v9")
+        self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_health(self) -> None:
         self.assertEqual(self.client.health(), "SERVING")

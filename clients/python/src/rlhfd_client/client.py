@@ -290,6 +290,48 @@ class RlhfdClient:
         """Names, sizes and versions of the served models and the daemon."""
         return self.admin.GetModelInfo(admin_pb2.GetModelInfoRequest(), **self._kw(timeout))
 
+    def list_policy_versions(
+        self, *, limit: int = 0, timeout: Optional[float] = None,
+    ) -> admin_pb2.ListPolicyVersionsResponse:
+        """The served policy versions, newest first (``limit`` 0 = all), and
+        ``promoted_version``, the one ``policy_version=""`` runs on."""
+        return self.admin.ListPolicyVersions(admin_pb2.ListPolicyVersionsRequest(limit=limit),
+                                             **self._kw(timeout))
+
+    def register_policy_version(
+        self, version: str, adapter_path: str, *, parent_version: str = "",
+        timeout: Optional[float] = None,
+    ) -> admin_pb2.PolicyVersion:
+        """Serves the PEFT LoRA adapter directory ``adapter_path`` (an absolute path on the
+        daemon's host) as the new version ``version`` (not promoted). ``ALREADY_EXISTS`` if the
+        id was ever used, ``NOT_FOUND`` for a missing directory or parent, ``INVALID_ARGUMENT``
+        for an adapter that does not fit the base model."""
+        request = admin_pb2.RegisterPolicyVersionRequest(
+            version=version, adapter_path=adapter_path, parent_version=parent_version)
+        return self.admin.RegisterPolicyVersion(request, **self._kw(timeout)).version
+
+    def promote_policy(
+        self, version: str, *, timeout: Optional[float] = None,
+    ) -> admin_pb2.PromotePolicyResponse:
+        """Makes ``version`` the one served for ``policy_version=""``; requests already running
+        finish on their version. Returns ``previous_version`` and ``promoted_version``."""
+        return self.admin.PromotePolicy(admin_pb2.PromotePolicyRequest(version=version),
+                                        **self._kw(timeout))
+
+    def rollback_policy(
+        self, version: str = "", *, timeout: Optional[float] = None,
+    ) -> admin_pb2.RollbackPolicyResponse:
+        """Promotes the version promoted before the current one again (or ``version``, which
+        must have been promoted before it); ``FAILED_PRECONDITION`` when there is none."""
+        return self.admin.RollbackPolicy(admin_pb2.RollbackPolicyRequest(version=version),
+                                         **self._kw(timeout))
+
+    def retire_policy_version(self, version: str, *, timeout: Optional[float] = None) -> None:
+        """Stops serving ``version`` and frees its adapter. ``FAILED_PRECONDITION`` while it is
+        promoted, for ``base``, or while requests use it (retry when they finish)."""
+        self.admin.RetirePolicyVersion(admin_pb2.RetirePolicyVersionRequest(version=version),
+                                       **self._kw(timeout))
+
     def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:
         """The standard health status of ``service`` ("" = the whole server, or e.g.
         ``"rlhfd.v1.Policy"``) as a name: ``"SERVING"``, ``"NOT_SERVING"``, ``"UNKNOWN"``.

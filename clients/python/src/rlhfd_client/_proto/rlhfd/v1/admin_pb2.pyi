@@ -11,7 +11,7 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("policy_model_name", "reward_model_name", "architecture", "context_length", "vocab_size", "image_size", "image_tokens", "policy_version", "reward_model_version", "daemon_version", "compute_kernels")
+    __slots__ = ("policy_model_name", "reward_model_name", "architecture", "context_length", "vocab_size", "image_size", "image_tokens", "policy_version", "reward_model_version", "daemon_version", "compute_kernels", "policy_versions")
     POLICY_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     REWARD_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,7 @@ class ModelInfo(_message.Message):
     REWARD_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     DAEMON_VERSION_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_KERNELS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     policy_model_name: str
     reward_model_name: str
     architecture: str
@@ -34,7 +35,8 @@ class ModelInfo(_message.Message):
     reward_model_version: str
     daemon_version: str
     compute_kernels: str
-    def __init__(self, policy_model_name: _Optional[str] = ..., reward_model_name: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., image_size: _Optional[int] = ..., image_tokens: _Optional[int] = ..., policy_version: _Optional[str] = ..., reward_model_version: _Optional[str] = ..., daemon_version: _Optional[str] = ..., compute_kernels: _Optional[str] = ...) -> None: ...
+    policy_versions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, policy_model_name: _Optional[str] = ..., reward_model_name: _Optional[str] = ..., architecture: _Optional[str] = ..., context_length: _Optional[int] = ..., vocab_size: _Optional[int] = ..., image_size: _Optional[int] = ..., image_tokens: _Optional[int] = ..., policy_version: _Optional[str] = ..., reward_model_version: _Optional[str] = ..., daemon_version: _Optional[str] = ..., compute_kernels: _Optional[str] = ..., policy_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListPolicyVersionsRequest(_message.Message):
     __slots__ = ("limit",)
@@ -43,20 +45,26 @@ class ListPolicyVersionsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class PolicyVersion(_message.Message):
-    __slots__ = ("version", "parent_version", "created_unix_ms", "step", "promoted", "mean_reward")
+    __slots__ = ("version", "parent_version", "created_unix_ms", "step", "promoted", "mean_reward", "source", "adapter_path", "adapter_bytes")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PARENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     PROMOTED_FIELD_NUMBER: _ClassVar[int]
     MEAN_REWARD_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_PATH_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_BYTES_FIELD_NUMBER: _ClassVar[int]
     version: str
     parent_version: str
     created_unix_ms: int
     step: int
     promoted: bool
     mean_reward: float
-    def __init__(self, version: _Optional[str] = ..., parent_version: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., step: _Optional[int] = ..., promoted: bool = ..., mean_reward: _Optional[float] = ...) -> None: ...
+    source: str
+    adapter_path: str
+    adapter_bytes: int
+    def __init__(self, version: _Optional[str] = ..., parent_version: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., step: _Optional[int] = ..., promoted: bool = ..., mean_reward: _Optional[float] = ..., source: _Optional[str] = ..., adapter_path: _Optional[str] = ..., adapter_bytes: _Optional[int] = ...) -> None: ...
 
 class ListPolicyVersionsResponse(_message.Message):
     __slots__ = ("versions", "promoted_version")
@@ -125,3 +133,31 @@ class SaveCheckpointResponse(_message.Message):
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     checkpoint: _feedback_pb2.CheckpointSaved
     def __init__(self, checkpoint: _Optional[_Union[_feedback_pb2.CheckpointSaved, _Mapping]] = ...) -> None: ...
+
+class RegisterPolicyVersionRequest(_message.Message):
+    __slots__ = ("version", "adapter_path", "parent_version")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_PATH_FIELD_NUMBER: _ClassVar[int]
+    PARENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    adapter_path: str
+    parent_version: str
+    def __init__(self, version: _Optional[str] = ..., adapter_path: _Optional[str] = ..., parent_version: _Optional[str] = ...) -> None: ...
+
+class RegisterPolicyVersionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: PolicyVersion
+    def __init__(self, version: _Optional[_Union[PolicyVersion, _Mapping]] = ...) -> None: ...
+
+class RetirePolicyVersionRequest(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...
+
+class RetirePolicyVersionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...

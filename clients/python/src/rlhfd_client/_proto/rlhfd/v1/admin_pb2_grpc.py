@@ -50,6 +50,16 @@ class AdminStub(object):
                 request_serializer=rlhfd_dot_v1_dot_admin__pb2.SaveCheckpointRequest.SerializeToString,
                 response_deserializer=rlhfd_dot_v1_dot_admin__pb2.SaveCheckpointResponse.FromString,
                 )
+        self.RegisterPolicyVersion = channel.unary_unary(
+                '/rlhfd.v1.Admin/RegisterPolicyVersion',
+                request_serializer=rlhfd_dot_v1_dot_admin__pb2.RegisterPolicyVersionRequest.SerializeToString,
+                response_deserializer=rlhfd_dot_v1_dot_admin__pb2.RegisterPolicyVersionResponse.FromString,
+                )
+        self.RetirePolicyVersion = channel.unary_unary(
+                '/rlhfd.v1.Admin/RetirePolicyVersion',
+                request_serializer=rlhfd_dot_v1_dot_admin__pb2.RetirePolicyVersionRequest.SerializeToString,
+                response_deserializer=rlhfd_dot_v1_dot_admin__pb2.RetirePolicyVersionResponse.FromString,
+                )
 
 
 class AdminServicer(object):
@@ -106,6 +116,24 @@ class AdminServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterPolicyVersion(self, request, context):
+        """Serves a PEFT LoRA adapter directory on the server as a new, immutable policy version
+        (not promoted). ALREADY_EXISTS if the id was used before (ids are never reused),
+        NOT_FOUND if the directory or the parent is unknown, INVALID_ARGUMENT if the adapter does
+        not fit the base model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetirePolicyVersion(self, request, context):
+        """Stops serving a version and frees its adapter. FAILED_PRECONDITION while it is promoted,
+        for the base, or while running or waiting requests use it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +171,16 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.SaveCheckpoint,
                     request_deserializer=rlhfd_dot_v1_dot_admin__pb2.SaveCheckpointRequest.FromString,
                     response_serializer=rlhfd_dot_v1_dot_admin__pb2.SaveCheckpointResponse.SerializeToString,
+            ),
+            'RegisterPolicyVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterPolicyVersion,
+                    request_deserializer=rlhfd_dot_v1_dot_admin__pb2.RegisterPolicyVersionRequest.FromString,
+                    response_serializer=rlhfd_dot_v1_dot_admin__pb2.RegisterPolicyVersionResponse.SerializeToString,
+            ),
+            'RetirePolicyVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetirePolicyVersion,
+                    request_deserializer=rlhfd_dot_v1_dot_admin__pb2.RetirePolicyVersionRequest.FromString,
+                    response_serializer=rlhfd_dot_v1_dot_admin__pb2.RetirePolicyVersionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,5 +309,39 @@ class Admin(object):
         return grpc.experimental.unary_unary(request, target, '/rlhfd.v1.Admin/SaveCheckpoint',
             rlhfd_dot_v1_dot_admin__pb2.SaveCheckpointRequest.SerializeToString,
             rlhfd_dot_v1_dot_admin__pb2.SaveCheckpointResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RegisterPolicyVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/rlhfd.v1.Admin/RegisterPolicyVersion',
+            rlhfd_dot_v1_dot_admin__pb2.RegisterPolicyVersionRequest.SerializeToString,
+            rlhfd_dot_v1_dot_admin__pb2.RegisterPolicyVersionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RetirePolicyVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/rlhfd.v1.Admin/RetirePolicyVersion',
+            rlhfd_dot_v1_dot_admin__pb2.RetirePolicyVersionRequest.SerializeToString,
+            rlhfd_dot_v1_dot_admin__pb2.RetirePolicyVersionResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
