@@ -1,5 +1,4 @@
 import Foundation
-import ServingTypes
 import Logging
 import Services
 // Policy versions at start-up and under Admin: the store's registry (versions, promotion stack)
@@ -7,6 +6,7 @@ import Services
 // store is the registry's journal, so that a restart serves the same versions and promotes the
 // same one. Without a store the versions live in memory only.
 import Serving
+import ServingTypes
 import Store
 
 extension Daemon {

@@ -1,10 +1,10 @@
 import Services
-import ServingTypes
 // `policy_versions:` in the configuration: LoRA adapters (PEFT directories) served beside the
 // base model, registered in the store at the first start that lists them, and
 // `promoted_policy_version:`, the version promoted at the first start (later starts keep the
 // store's promotion).
 import Serving
+import ServingTypes
 import Yams
 
 /// One configured policy version.

@@ -1,8 +1,8 @@
 import Services
-import ServingTypes
 // Admin's policy-version RPCs over the policy runner's registry (UNAVAILABLE while the model
 // loads). Registering loads and validates the adapter before the registry sees it.
 import Serving
+import ServingTypes
 
 struct VersionAdmin: PolicyVersionAdmin {
   let slot: LoadingSlot<ModelRunner>

@@ -3,8 +3,8 @@
 // and the runner routes pinned and promoted requests to their version (tokens are the base
 // model's until the engine applies adapters: these tests check routing, not logits).
 import Foundation
-import ServingTypes
 import Services
+import ServingTypes
 import Synchronization
 import Testing
 

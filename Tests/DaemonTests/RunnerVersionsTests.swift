@@ -3,9 +3,9 @@
 // Until the engine applies LoRA deltas a version's tokens are the base model's, so this checks
 // routing and metadata, not logits.
 import Foundation
-import ServingTypes
 import Services
 import Serving
+import ServingTypes
 import Testing
 
 enum AdapterFixtures {

@@ -1,9 +1,9 @@
 // Admin's policy-version RPCs: validation (INVALID_ARGUMENT before the registry is asked),
 // the mapping of the registry's answers and errors, UNIMPLEMENTED without a policy model.
 import API
-import ServingTypes
 import GRPCCore
 import Services
+import ServingTypes
 import SwiftProtobuf
 import Synchronization
 import Testing
