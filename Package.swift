@@ -167,6 +167,8 @@ let package = Package(
       name: "rlhfd",
       dependencies: [
         "Daemon", "Serving", "Engine", logging,
+        // `rlhfd import` / `export`: the store file, through the RPCs' validation.
+        "Services", "API", "Store", "Imaging", grpcCore,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings

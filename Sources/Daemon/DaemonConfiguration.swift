@@ -60,6 +60,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// The feedback database (SQLite): nil = `feedback.sqlite3` in the state directory; `none` =
   /// no store (Feedback answers UNIMPLEMENTED, generations are not recorded).
   public var feedbackStore: String? = nil
+  /// Limits on the stored generations (count, bytes, age) and how often they are enforced.
+  public var retention = RetentionSettings()
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -125,6 +127,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
     case feedbackStore = "feedback_store"
+    case retention
   }
 
   public init() {}
@@ -169,6 +172,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
     self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
+    self.retention =
+      try c.decodeIfPresent(RetentionSettings.self, forKey: .retention) ?? defaults.retention
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -196,6 +201,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     if let batching = mapping["batching"]?.mapping {
       let keys = BatchingSettings.CodingKeys.allCases.map(\.rawValue)
       try Self.checkKeys(batching, allowed: keys, path: "batching.")
+    }
+    if let retention = mapping["retention"]?.mapping {
+      let keys = RetentionSettings.CodingKeys.allCases.map(\.rawValue)
+      try Self.checkKeys(retention, allowed: keys, path: "retention.")
     }
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {
