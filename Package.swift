@@ -245,7 +245,7 @@ let package = Package(
       dependencies: [
         "Daemon", "Serving", "GRPCBridge", "Services", "Imaging", "Tokenizer", "Models",
         "Scheduler",
-        "Engine",
+        "Engine", "Store",
       ],
       swiftSettings: swiftSettings
     ),

@@ -1,8 +1,8 @@
 // The check every stored image goes through (RPCs and `rlhfd import` alike): a PNG or JPEG
 // within the configured limits, judged from its header, and its SHA-256.
 import Imaging
-import Serving
 public import Services
+import Serving
 
 extension Daemon {
   public static func imageProbe(_ configuration: DaemonConfiguration) -> ImageProbe {

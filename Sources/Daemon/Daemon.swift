@@ -31,7 +31,9 @@ public enum Daemon {
     if let directory = configuration.stateDirectory { try StateDirectory.prepare(directory) }
     let store = try Self.openStore(configuration, logger: logger)
     defer { store?.shutdown() }  // commits what is queued
-    let retention = store.flatMap { Self.startRetention($0, configuration.retention, logger: logger) }
+    let retention = store.flatMap {
+      Self.startRetention($0, configuration.retention, logger: logger)
+    }
     defer { retention?.stop() }  // before the store's shutdown (defers run last first)
     let recorder = store.map { StoreRecorder(store: $0, template: configuration.chatTemplate) }
     if configuration.precision == MatmulPrecision.bf16.rawValue && !BF16Products.isSupported {

@@ -44,7 +44,9 @@ public struct RetentionSettings: Codable, Sendable, Equatable {
     if maxGenerations < 0 {
       throw ConfigurationError("'retention.max_generations' must be >= 0 (0 = no limit)")
     }
-    if maxBytes < 0 { throw ConfigurationError("'retention.max_bytes' must be >= 0 (0 = no limit)") }
+    if maxBytes < 0 {
+      throw ConfigurationError("'retention.max_bytes' must be >= 0 (0 = no limit)")
+    }
     if !(maxAgeDays >= 0 && maxAgeDays <= 36500) {
       throw ConfigurationError("'retention.max_age_days' must be between 0 (no limit) and 36500")
     }

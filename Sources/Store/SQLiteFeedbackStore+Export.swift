@@ -45,9 +45,11 @@ extension SQLiteFeedbackStore {
         )
       }
       for row in page {
-        let first: ResponseRef = (row["response_1_generation"] as String?).map { .generation($0) }
+        let first: ResponseRef =
+          (row["response_1_generation"] as String?).map { .generation($0) }
           ?? .text(row["response_1"] ?? "")
-        let second: ResponseRef = (row["response_2_generation"] as String?).map { .generation($0) }
+        let second: ResponseRef =
+          (row["response_2_generation"] as String?).map { .generation($0) }
           ?? .text(row["response_2"] ?? "")
         var record = PreferenceRecord(
           image: .sha256(row["image_sha256"]),

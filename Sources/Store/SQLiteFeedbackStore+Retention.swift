@@ -14,8 +14,7 @@ extension SQLiteFeedbackStore {
     AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.generation_id = g.id)
     """
 
-  public func prune(_ policy: RetentionPolicy, nowUnixMs: Int64) throws(StoreError) -> PruneReport
-  {
+  public func prune(_ policy: RetentionPolicy, nowUnixMs: Int64) throws(StoreError) -> PruneReport {
     try prune(policy, nowUnixMs: nowUnixMs, shouldContinue: { true })
   }
 
@@ -125,7 +124,8 @@ extension SQLiteFeedbackStore {
       let marks = databaseQuestionMarks(count: ids.count)
       let hashes = try String.fetchAll(
         db,
-        sql: "SELECT DISTINCT image_sha256 FROM generation_images WHERE generation_id IN (\(marks))",
+        sql:
+          "SELECT DISTINCT image_sha256 FROM generation_images WHERE generation_id IN (\(marks))",
         arguments: StatementArguments(ids)
       )
       try db.execute(
@@ -184,7 +184,8 @@ extension SQLiteFeedbackStore {
     let ack = try await committer.submit { db in
       var marked: [String] = []
       let statement = try db.cachedStatement(
-        sql: "UPDATE \(kind.table) SET consumed_unix_ms = ? WHERE id = ? AND consumed_unix_ms IS NULL"
+        sql:
+          "UPDATE \(kind.table) SET consumed_unix_ms = ? WHERE id = ? AND consumed_unix_ms IS NULL"
       )
       for id in ids {
         try statement.execute(arguments: [when, id])

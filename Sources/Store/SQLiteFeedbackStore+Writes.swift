@@ -30,8 +30,7 @@ extension SQLiteFeedbackStore {
     )
   }
 
-  static func work(_ preference: PreferenceRecord, idempotencyKey: String) -> GroupCommitter.Work
-  {
+  static func work(_ preference: PreferenceRecord, idempotencyKey: String) -> GroupCommitter.Work {
     let content = Fingerprint.of(preference)
     return { db in
       try Self.idempotent(kind: "preference", key: idempotencyKey, content: content, db) {

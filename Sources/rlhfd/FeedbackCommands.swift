@@ -26,7 +26,10 @@ struct Import: AsyncParsableCommand {
   @Option(name: .long, help: "Folder the records' `image` names are relative to.")
   var images: String
 
-  @Option(name: .long, help: "Layout of the files: auto (by their first record), preferences, prompts.")
+  @Option(
+    name: .long,
+    help: "Layout of the files: auto (by their first record), preferences, prompts."
+  )
   var layout: FeedbackImporter.Layout = .auto
 
   @Option(name: .long, help: "Records per batch (validated together, stored in shared commits).")
@@ -56,7 +59,9 @@ struct Import: AsyncParsableCommand {
       do { tally = try await importer.run(file: file, layout: layout) } catch {
         fail("\(error)")
       }
-      print("\(file): \(tally.accepted) accepted, \(tally.duplicate) duplicate, \(tally.rejected) rejected")
+      print(
+        "\(file): \(tally.accepted) accepted, \(tally.duplicate) duplicate, \(tally.rejected) rejected"
+      )
       for reason in tally.reasons { print("  rejected \(reason)") }
       if tally.rejected > tally.reasons.count {
         print("  ... and \(tally.rejected - tally.reasons.count) more rejected")

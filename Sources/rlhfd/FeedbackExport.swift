@@ -33,10 +33,14 @@ struct ExportedRecord: Encodable {
 
   enum CodingKeys: String, CodingKey {
     case id, image, conversations, preference, hallucination, captions, choices
-    case output1 = "output_1", output2 = "output_2"
-    case hallucination1 = "hallucination_1", hallucination2 = "hallucination_2"
-    case captionType = "caption_type", lengthBonus = "length_bonus"
-    case correctChoice = "correct_choice", yesNoAnswer = "yes_no_answer"
+    case output1 = "output_1"
+    case output2 = "output_2"
+    case hallucination1 = "hallucination_1"
+    case hallucination2 = "hallucination_2"
+    case captionType = "caption_type"
+    case lengthBonus = "length_bonus"
+    case correctChoice = "correct_choice"
+    case yesNoAnswer = "yes_no_answer"
   }
 
   mutating func setFacts(_ facts: StoredFacts?, withCaptionType: Bool) {
@@ -120,7 +124,8 @@ final class FeedbackExporter {
       throw ImportFailure("image \(hash) is referenced but not stored")
     }
     let ext =
-      bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "png"
+      bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
+      ? "png"
       : bytes.starts(with: [0xFF, 0xD8]) ? "jpg" : "bin"
     let name = "\(hash).\(ext)"
     try Data(bytes).write(to: folder.appendingPathComponent(name), options: .atomic)

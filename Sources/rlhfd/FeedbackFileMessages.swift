@@ -27,8 +27,7 @@ extension FeedbackFileRecord {
     return message
   }
 
-  func promptMessage(images: ImageFolder, key: String) throws(RecordError) -> Rlhfd_V1_PromptBatch
-  {
+  func promptMessage(images: ImageFolder, key: String) throws(RecordError) -> Rlhfd_V1_PromptBatch {
     if let problem = problems.first { throw RecordError(problem) }
     var prompt = Rlhfd_V1_RlPrompt()
     prompt.image.data = Data(try images.bytes(of: image))
@@ -55,7 +54,9 @@ extension FeedbackFileRecord {
       case 2...5:
         let index = captionType - 2
         if let correct, correct != index {
-          throw RecordError("caption_type \(captionType) says option \(index), correct_choice \(correct)")
+          throw RecordError(
+            "caption_type \(captionType) says option \(index), correct_choice \(correct)"
+          )
         }
         correct = index
         if options == nil { options = ["A", "B", "C", "D"] }

@@ -38,10 +38,14 @@ struct FeedbackFileRecord: Decodable {
 
   enum Key: String, CodingKey {
     case id, image, conversations, preference, hallucination, captions, choices
-    case output1 = "output_1", output2 = "output_2"
-    case hallucination1 = "hallucination_1", hallucination2 = "hallucination_2"
-    case captionType = "caption_type", lengthBonus = "length_bonus"
-    case correctChoice = "correct_choice", yesNoAnswer = "yes_no_answer"
+    case output1 = "output_1"
+    case output2 = "output_2"
+    case hallucination1 = "hallucination_1"
+    case hallucination2 = "hallucination_2"
+    case captionType = "caption_type"
+    case lengthBonus = "length_bonus"
+    case correctChoice = "correct_choice"
+    case yesNoAnswer = "yes_no_answer"
   }
 
   init(from decoder: any Decoder) throws {

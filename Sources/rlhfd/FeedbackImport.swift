@@ -56,8 +56,10 @@ struct FeedbackImporter {
       }
     let name = URL(fileURLWithPath: file).lastPathComponent
     var tally = ImportTally()
-    var progress = ProgressLine(label: "\(name) (\(isPreferences ? "preferences" : "prompts"))",
-      total: records.count)
+    var progress = ProgressLine(
+      label: "\(name) (\(isPreferences ? "preferences" : "prompts"))",
+      total: records.count
+    )
     progress.update(done: 0, detail: tally.detail)
     var start = 0
     while start < records.count {

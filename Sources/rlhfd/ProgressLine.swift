@@ -25,7 +25,8 @@ struct ProgressLine {
       lastDraw = Date()
       let width = 30
       let filled = Int(fraction * Double(width))
-      let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+      let bar =
+        String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
       let percent = Int(fraction * 100)
       write("\r\u{1B}[2K\(label) [\(bar)] \(percent)% \(done)/\(total) \(detail)")
       if done == total { write("\n") }
