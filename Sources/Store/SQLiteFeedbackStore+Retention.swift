@@ -30,24 +30,26 @@ extension SQLiteFeedbackStore {
       if policy.maxAgeMs > 0 {
         let cutoff = nowUnixMs - policy.maxAgeMs
         while shouldContinue() {
-          let deleted = try deleteOldest(batch, olderThan: cutoff, &report)
+          let deleted = try deleteOldest(batch, olderThan: cutoff, &report).generations
           if deleted < batch { break }
         }
       }
       if policy.maxGenerations > 0 {
         var excess = try usage().count - policy.maxGenerations
         while excess > 0 && shouldContinue() {
-          let deleted = try deleteOldest(min(batch, excess), olderThan: nil, &report)
+          let deleted = try deleteOldest(min(batch, excess), olderThan: nil, &report).generations
           if deleted == 0 { break }
           excess -= deleted
         }
       }
       if policy.maxBytes > 0 {
-        while shouldContinue() {
-          let excess = try usage().bytes - policy.maxBytes
-          if excess <= 0 { break }
+        // Measured once, then lowered by what each transaction frees (the next pass measures
+        // again, counting what was recorded meanwhile).
+        var excess = try usage().bytes - policy.maxBytes
+        while excess > 0 && shouldContinue() {
           let deleted = try deleteOldest(batch, olderThan: nil, bytes: excess, &report)
-          if deleted == 0 { break }
+          if deleted.generations == 0 { break }
+          excess -= deleted.bytes
         }
       }
       while shouldContinue() {
@@ -90,23 +92,24 @@ extension SQLiteFeedbackStore {
     """
 
   /// Deletes up to `limit` of the oldest unreferenced generations (created before `cutoff`
-  /// when given; with `bytes`, only as many as free about that many bytes (rows and images;
-  /// shared images are counted though they stay, so the caller measures again), at least one) in
-  /// one transaction, then the images only they referred to. Returns how many it deleted.
+  /// when given; with `bytes`, only as many as free about that many bytes, at least one) in one
+  /// transaction, then the images nothing refers to any more. Returns how many generations it
+  /// deleted and the bytes this freed as `usage()` counts them (rows, and the images no
+  /// generation refers to any more).
   private func deleteOldest(
     _ limit: Int,
     olderThan cutoff: Int64?,
     bytes: Int64? = nil,
     _ report: inout PruneReport
-  ) throws -> Int {
-    let (generations, images) = try pool.write { db -> (Int, Int) in
-      let age = cutoff == nil ? "" : "AND g.created_unix_ms < \(cutoff!)"
+  ) throws -> (generations: Int, bytes: Int64) {
+    let (generations, freed, images) = try pool.write { db -> (Int, Int64, Int) in
+      let age = cutoff.map { "AND g.created_unix_ms < \($0)" } ?? ""
       let rows = try Row.fetchAll(
         db,
         sql: """
-          SELECT g.id, \(Self.rowBytes) + (SELECT coalesce(sum(length(i.bytes)), 0)
+          SELECT g.id, \(Self.rowBytes) AS size, (SELECT coalesce(sum(length(i.bytes)), 0)
             FROM generation_images gi JOIN images i ON i.sha256 = gi.image_sha256
-            WHERE gi.generation_id = g.id) AS size
+            WHERE gi.generation_id = g.id) AS image_size
           FROM generations g
           WHERE \(Self.unreferenced) \(age)
           ORDER BY g.created_unix_ms, g.rowid LIMIT ?
@@ -114,13 +117,15 @@ extension SQLiteFeedbackStore {
         arguments: [limit]
       )
       var ids: [String] = []
+      var estimate: Int64 = 0  // images counted for each generation: an upper bound
       var freed: Int64 = 0
       for row in rows {
-        if let bytes, freed >= bytes { break }
+        if let bytes, estimate >= bytes { break }
         ids.append(row["id"])
+        estimate += row["size"] + row["image_size"]
         freed += row["size"] as Int64
       }
-      guard !ids.isEmpty else { return (0, 0) }
+      guard !ids.isEmpty else { return (0, 0, 0) }
       let marks = databaseQuestionMarks(count: ids.count)
       let hashes = try String.fetchAll(
         db,
@@ -134,18 +139,27 @@ extension SQLiteFeedbackStore {
       )
       var images = 0
       for hash in hashes {
+        freed +=
+          try Int64.fetchOne(
+            db,
+            sql: """
+              SELECT length(bytes) FROM images WHERE sha256 = ?
+              AND NOT EXISTS (SELECT 1 FROM generation_images gi WHERE gi.image_sha256 = ?)
+              """,
+            arguments: [hash, hash]
+          ) ?? 0
         try db.execute(
           sql: "DELETE FROM images WHERE sha256 = ? AND \(Self.unreferencedImage)",
           arguments: [hash]
         )
         images += db.changesCount
       }
-      return (ids.count, images)
+      return (ids.count, freed, images)
     }
     if generations > 0 { report.transactions += 1 }
     report.generations += generations
     report.images += images
-    return generations
+    return (generations, freed)
   }
 
   /// An image (`images.sha256`) nothing refers to.
