@@ -11,12 +11,12 @@ struct Import: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Import LLaVA-RLHF preference / RL-prompt JSON files into the feedback store.",
     discussion: """
-      Reads LLaVA-Human-Preference-10K's layout (id, image, conversations, output_1, output_2,
-      preference, hallucination[, hallucination_1, hallucination_2, captions]) and the RL-prompt
-      layout (id, image, conversations, captions, caption_type, length_bonus[, choices,
-      correct_choice, yes_no_answer]); `image` names a file in --images. Records go through the
-      same validation as the Feedback RPCs; importing a file again stores nothing new (the
-      idempotency key of a record is its file name and id). Exit status: 0 all stored or
+      Reads LLaVA-Human-Preference-10K's layout (id, image, conversations, output_1, output_2, \
+      preference, hallucination[, hallucination_1, hallucination_2, captions]) and the RL-prompt \
+      layout (id, image, conversations, captions, caption_type, length_bonus[, choices, \
+      correct_choice, yes_no_answer]); `image` names a file in --images. Records go through the \
+      same validation as the Feedback RPCs; importing a file again stores nothing new (the \
+      idempotency key of a record is its file name and id). Exit status: 0 all stored or \
       duplicates, 1 some records rejected, 2 the import could not run. Stop the daemon first.
       """
   )
@@ -76,10 +76,10 @@ struct Export: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Export the feedback store's preferences and RL prompts as LLaVA-RLHF JSON.",
     discussion: """
-      Writes OUT/preferences.json (LLaVA-Human-Preference-10K's layout), OUT/rl_prompts.json
-      (the RL-prompt layout) and OUT/images/<sha256>.<png|jpg>; `rlhfd import --images
-      OUT/images OUT/preferences.json OUT/rl_prompts.json` stores the same feedback again.
-      Responses given as generation ids are written as the generations' text. Stop the daemon
+      Writes OUT/preferences.json (LLaVA-Human-Preference-10K's layout), OUT/rl_prompts.json \
+      (the RL-prompt layout) and OUT/images/<sha256>.<png|jpg>; `rlhfd import --images \
+      OUT/images OUT/preferences.json OUT/rl_prompts.json` stores the same feedback again. \
+      Responses given as generation ids are written as the generations' text. Stop the daemon \
       first.
       """
   )
