@@ -57,11 +57,11 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// than the CPU runs), `keep` (OpenBLAS's own choice) or a core name. An explicit
   /// `OPENBLAS_CORETYPE` in the environment wins. See docs/kernels.md.
   public var blasCore: String = "auto"
+  /// Limits on the stored generations (count, bytes, age) and how often they are enforced.
+  public var retention = RetentionSettings()
   /// The feedback database (SQLite): nil = `feedback.sqlite3` in the state directory; `none` =
   /// no store (Feedback answers UNIMPLEMENTED, generations are not recorded).
   public var feedbackStore: String? = nil
-  /// Limits on the stored generations (count, bytes, age) and how often they are enforced.
-  public var retention = RetentionSettings()
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -126,8 +126,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case batching
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
-    case feedbackStore = "feedback_store"
     case retention
+    case feedbackStore = "feedback_store"
   }
 
   public init() {}
@@ -171,9 +171,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
-    self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
     self.retention =
       try c.decodeIfPresent(RetentionSettings.self, forKey: .retention) ?? defaults.retention
+    self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
