@@ -172,3 +172,36 @@ def test_import_refuses_a_store_the_daemon_holds(rlhfd_bin, tmp_path):
         assert "in use by another process" in run.stderr and "stop the daemon" in run.stderr
     finally:
         daemon.kill()
+
+
+def test_progress_is_a_bar_on_a_terminal(rlhfd_bin, world, tmp_path):
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        run = subprocess.run(
+            [str(rlhfd_bin), "import", "--feedback-store", str(tmp_path / "f.sqlite3"),
+             "--images", str(world / "images"), "--batch-size", "4",
+             str(world / "feedback" / "rl_prompts_val.json")],
+            stdout=subprocess.PIPE, stderr=terminal, stdin=subprocess.DEVNULL, timeout=120)
+        os.close(terminal)
+        terminal = None
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        shown = b"".join(chunks).decode()
+    finally:
+        os.close(controller)
+        if terminal is not None:
+            os.close(terminal)
+    assert run.returncode == 0, run.stdout
+    total = len(json.loads((world / "feedback" / "rl_prompts_val.json").read_text()))
+    assert "\r\x1b[2Krl_prompts_val.json (prompts) [" in shown, shown
+    assert f"] 100% {total}/{total} accepted {total} duplicate 0 rejected 0" in shown, shown
