@@ -192,6 +192,8 @@ let package = Package(
       name: "rlhfd",
       dependencies: [
         "Daemon", "Serving", "Engine", logging,
+        // `rlhfd import` / `export`: the store file, through the RPCs' validation.
+        "Services", "API", "Store", "Imaging", grpcCore,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
@@ -271,8 +273,8 @@ let package = Package(
     .testTarget(
       name: "DaemonTests",
       dependencies: [
-        "Daemon", "Serving", "ServingTypes", "GRPCBridge", "Imaging", "Tokenizer",
-        "Models", "Scheduler", "Engine", "Checkpoints",
+        "Daemon", "Serving", "ServingTypes", "GRPCBridge", "Services", "Imaging", "Tokenizer",
+        "Models", "Scheduler", "Engine", "Checkpoints", "Store",
       ],
       swiftSettings: swiftSettings
     ),

@@ -38,6 +38,10 @@ public enum Daemon {
     defer { metrics?.stop() }
     let store = try Self.openStore(configuration, logger: logger)
     defer { store?.shutdown() }  // commits what is queued
+    let retention = store.flatMap {
+      Self.startRetention($0, configuration.retention, logger: logger)
+    }
+    defer { retention?.stop() }  // before the store's shutdown (defers run last first)
     let recorder = store.map { StoreRecorder(store: $0, template: configuration.chatTemplate) }
     if configuration.precision == MatmulPrecision.bf16.rawValue && !BF16Products.isSupported {
       throw ConfigurationError("'precision: bf16': \(ModelError.bf16ProductsUnsupported)")
@@ -72,10 +76,7 @@ public enum Daemon {
           policy: policyDirectory.flatMap { directory in policySlot.map { (directory, $0) } },
           reward: rewardDirectory.flatMap { directory in rewardSlot.map { (directory, $0) } }
         ),
-        probeImage: { [limits = configuration.runnerSettings().imageLimits] bytes in
-          _ = try ImageDecoder(limits: limits).probe(bytes)
-          return ImageFeatureKey(bytes: bytes).hex
-        },
+        probeImage: Self.imageProbe(configuration),
         store: store,
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger

@@ -54,6 +54,7 @@ extension DaemonConfiguration {
     if self.feedbackStore?.isEmpty == true {
       throw ConfigurationError("'feedback_store' is empty; give a file, none, or leave it unset")
     }
+    try self.retention.validate()
     do { _ = try BLASCoreSetting(parsing: self.blasCore) } catch {
       throw ConfigurationError(error.message)
     }

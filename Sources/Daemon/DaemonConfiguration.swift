@@ -57,6 +57,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// than the CPU runs), `keep` (OpenBLAS's own choice) or a core name. An explicit
   /// `OPENBLAS_CORETYPE` in the environment wins. See docs/kernels.md.
   public var blasCore: String = "auto"
+  /// Limits on the stored generations (count, bytes, age) and how often they are enforced.
+  public var retention = RetentionSettings()
   /// The feedback database (SQLite): nil = `feedback.sqlite3` in the state directory; `none` =
   /// no store (Feedback answers UNIMPLEMENTED, generations are not recorded).
   public var feedbackStore: String? = nil
@@ -130,6 +132,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case batching
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
+    case retention
     case feedbackStore = "feedback_store"
     case metricsListen = "metrics_listen"
     case policyVersions = "policy_versions"
@@ -177,6 +180,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
+    self.retention =
+      try c.decodeIfPresent(RetentionSettings.self, forKey: .retention) ?? defaults.retention
     self.feedbackStore = try c.decodeIfPresent(String.self, forKey: .feedbackStore)
     self.metricsListen = try c.decodeIfPresent(String.self, forKey: .metricsListen)
     self.policyVersions =
@@ -211,6 +216,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try Self.checkKeys(batching, allowed: keys, path: "batching.")
     }
     try Self.checkVersionKeys(mapping["policy_versions"])
+    if let retention = mapping["retention"]?.mapping {
+      let keys = RetentionSettings.CodingKeys.allCases.map(\.rawValue)
+      try Self.checkKeys(retention, allowed: keys, path: "retention.")
+    }
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {
       throw ConfigurationError("the configuration has a value of the wrong type: \(error)")

@@ -20,22 +20,10 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     request: Rlhfd_V1_PreferenceFeedback,
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
-    try Validation.check(request)
-    let image = try Validation.probe(request.image, field: "image", with: probeImage)
-    guard let store, let image else {
+    let record = try FeedbackIntake.preference(request, probe: probeImage)
+    guard let store, let record else {
       throw NotBuilt.error("Feedback.SubmitPreference", needs: "feedback store")
     }
-    var record = PreferenceRecord(
-      image: image,
-      prompt: request.prompt,
-      response1: Self.response(request.response1),
-      response2: Self.response(request.response2),
-      preferred: Int(request.preferred)
-    )
-    record.response1Hallucinated = request.hallucination.response1Hallucinated
-    record.response2Hallucinated = request.hallucination.response2Hallucinated
-    record.datasetFlag = request.hallucination.datasetFlag
-    record.facts = request.hasFacts ? Self.facts(request.facts) : nil
     return try await Self.ack { () async throws(StoreError) -> StoreAck in
       try await store.submitPreference(record, idempotencyKey: request.idempotencyKey)
     }
@@ -45,24 +33,10 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     request: Rlhfd_V1_PromptBatch,
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
-    try Validation.check(request, limits: limits)
-    var records: [PromptRecord] = []
-    for (index, prompt) in request.prompts.enumerated() {
-      let image = try Validation.probe(
-        prompt.image,
-        field: "prompts[\(index)].image",
-        with: probeImage
-      )
-      guard let image else {
-        throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
-      }
-      var record = PromptRecord(image: image, prompt: prompt.prompt)
-      record.facts = prompt.hasFacts ? Self.facts(prompt.facts) : nil
-      record.lengthBonus = prompt.lengthBonus
-      record.clientID = prompt.clientID
-      records.append(record)
+    let records = try FeedbackIntake.prompts(request, limits: limits, probe: probeImage)
+    guard let store, let records else {
+      throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
     }
-    guard let store else { throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store") }
     return try await Self.ack { () async throws(StoreError) -> StoreAck in
       try await store.submitPrompts(records, idempotencyKey: request.idempotencyKey)
     }
@@ -72,10 +46,8 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     request: Rlhfd_V1_RatingFeedback,
     context: ServerContext
   ) async throws -> Rlhfd_V1_FeedbackAck {
-    try Validation.check(request)
+    let record = try FeedbackIntake.rating(request)
     guard let store else { throw NotBuilt.error("Feedback.SubmitRating", needs: "feedback store") }
-    var record = RatingRecord(generationID: request.generationID, score: request.score)
-    record.hallucinated = request.hasHallucinated ? request.hallucinated : nil
     return try await Self.ack { () async throws(StoreError) -> StoreAck in
       try await store.submitRating(record, idempotencyKey: request.idempotencyKey)
     }

@@ -26,4 +26,25 @@ public protocol FeedbackStore: Sendable {
   func generation(id: String) throws(StoreError) -> GenerationRecord?
 
   func pendingCounts() throws(StoreError) -> PendingCounts
+
+  /// Marks feedback as consumed by training (durable when it returns); unknown or already
+  /// marked ids are left alone. The ids newly marked. `atUnixMs` nil = now.
+  func markConsumed(_ kind: FeedbackKind, ids: [String], atUnixMs: Int64?) async throws(StoreError)
+    -> [String]
+
+  /// Deletes generations beyond `policy` (never one that feedback refers to) and the images
+  /// nothing refers to any more, in transactions of at most `policy.batchSize` generations.
+  func prune(_ policy: RetentionPolicy, nowUnixMs: Int64) throws(StoreError) -> PruneReport
+
+  /// Generations stored and their bytes, as the retention limits count them.
+  func usage() throws(StoreError) -> GenerationUsage
+}
+
+extension FeedbackStore {
+  /// Marks feedback as consumed now.
+  public func markConsumed(_ kind: FeedbackKind, ids: [String]) async throws(StoreError)
+    -> [String]
+  {
+    try await markConsumed(kind, ids: ids, atUnixMs: nil)
+  }
 }

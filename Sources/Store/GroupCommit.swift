@@ -50,6 +50,51 @@ final class GroupCommitter: @unchecked Sendable {
     return try result.get()
   }
 
+  /// Applies every one of `works`, queued together in order (they share group commits, each
+  /// in its own savepoint); returns one result each, once all are durable or failed.
+  func submitAll(_ works: [Work]) async -> [Result<StoreAck, StoreError>] {
+    guard !works.isEmpty else { return [] }
+    return await withCheckedContinuation {
+      (continuation: CheckedContinuation<[Result<StoreAck, StoreError>], Never>) in
+      let results = Results(count: works.count) { continuation.resume(returning: $0) }
+      condition.lock()
+      guard !stopped else {
+        condition.unlock()
+        let closed = StoreError(.unavailable, "the feedback store is closed")
+        continuation.resume(returning: works.map { _ in .failure(closed) })
+        return
+      }
+      for (index, work) in works.enumerated() {
+        jobs.append(Job(work: work, done: { results.set(index, $0) }))
+      }
+      condition.signal()
+      condition.unlock()
+    }
+  }
+
+  /// Collects the results of `submitAll` and hands them over when the last one is in.
+  private final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Result<StoreAck, StoreError>?]
+    private var remaining: Int
+    private let done: ([Result<StoreAck, StoreError>]) -> Void
+
+    init(count: Int, done: @escaping ([Result<StoreAck, StoreError>]) -> Void) {
+      values = Array(repeating: nil, count: count)
+      remaining = count
+      self.done = done
+    }
+
+    func set(_ index: Int, _ result: Result<StoreAck, StoreError>) {
+      lock.lock()
+      values[index] = result
+      remaining -= 1
+      let finished = remaining == 0
+      lock.unlock()
+      if finished { done(values.map { $0! }) }
+    }
+  }
+
   /// Queues `work` (holding `bytes` until written) with nobody waiting; false when the queue of
   /// such work is full by count or bytes (dropped).
   @discardableResult

@@ -10,8 +10,29 @@ extension SQLiteFeedbackStore {
     _ preference: PreferenceRecord,
     idempotencyKey: String
   ) async throws(StoreError) -> StoreAck {
+    try await committer.submit(Self.work(preference, idempotencyKey: idempotencyKey))
+  }
+
+  /// Many submissions at once (`rlhfd import`): queued in order for the same group commits,
+  /// each in its own savepoint with its own key; one result each, in order.
+  public func submitPreferences(
+    _ items: [(record: PreferenceRecord, idempotencyKey: String)]
+  ) async -> [Result<StoreAck, StoreError>] {
+    await committer.submitAll(items.map { Self.work($0.record, idempotencyKey: $0.idempotencyKey) })
+  }
+
+  /// Many prompt batches at once (`rlhfd import`), as `submitPreferences`.
+  public func submitPromptBatches(
+    _ items: [(records: [PromptRecord], idempotencyKey: String)]
+  ) async -> [Result<StoreAck, StoreError>] {
+    await committer.submitAll(
+      items.map { Self.work($0.records, idempotencyKey: $0.idempotencyKey) }
+    )
+  }
+
+  static func work(_ preference: PreferenceRecord, idempotencyKey: String) -> GroupCommitter.Work {
     let content = Fingerprint.of(preference)
-    return try await committer.submit { db in
+    return { db in
       try Self.idempotent(kind: "preference", key: idempotencyKey, content: content, db) {
         let image = try Self.store(preference.image, field: "image", db)
         let first = try Self.columns(preference.response1, field: "response_1", db)
@@ -41,8 +62,12 @@ extension SQLiteFeedbackStore {
     _ prompts: [PromptRecord],
     idempotencyKey: String
   ) async throws(StoreError) -> StoreAck {
+    try await committer.submit(Self.work(prompts, idempotencyKey: idempotencyKey))
+  }
+
+  static func work(_ prompts: [PromptRecord], idempotencyKey: String) -> GroupCommitter.Work {
     let content = Fingerprint.of(prompts)
-    return try await committer.submit { db in
+    return { db in
       try Self.idempotent(kind: "prompts", key: idempotencyKey, content: content, db) {
         let batch = Self.newID("batch")
         var ids: [String] = []

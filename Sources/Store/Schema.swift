@@ -6,11 +6,17 @@ enum Schema {
   /// Every migration, oldest first.
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
-    migrator.registerMigration("v1: feedback, generations, images") { db in
+    migrator.registerMigration(v1Name) { db in
       try db.execute(sql: v1)
     }
     migrator.registerMigration("v2: policy versions") { db in
       try db.execute(sql: v2)
+    }
+    // v3 (numbered after the policy-versions migration, v2, that lands beside it): indexes on
+    // every reference to a generation or an image, so that retention finds what is unreferenced
+    // (and SQLite checks the foreign keys of a deleted generation) without scanning tables.
+    migrator.registerMigration(v3Name) { db in
+      try db.execute(sql: v3)
     }
     return migrator
   }
@@ -115,5 +121,32 @@ enum Schema {
     INSERT INTO policy_versions (id, parent, source, adapter_path, created_unix_ms)
       VALUES ('base', '', 'base', NULL,
         CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+    """
+
+  /// Creates or migrates the database at `path` up to the migration `name` only (tests build
+  /// the earlier schemas with it).
+  static func migrate(path: String, upTo name: String, thenExecute sql: String = "") throws {
+    let queue = try DatabaseQueue(path: path)
+    try migrator.migrate(queue, upTo: name)
+    if !sql.isEmpty { try queue.write { try $0.execute(sql: sql) } }
+  }
+
+  /// The names of the indexes in the database at `path` (tests).
+  static func indexNames(path: String) throws -> [String] {
+    try DatabaseQueue(path: path).read { db in
+      try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY 1")
+    }
+  }
+
+  static let v1Name = "v1: feedback, generations, images"
+  static let v3Name = "v3: retention indexes"
+
+  static let v3 = """
+    CREATE INDEX preferences_response_1_generation ON preferences(response_1_generation);
+    CREATE INDEX preferences_response_2_generation ON preferences(response_2_generation);
+    CREATE INDEX ratings_generation ON ratings(generation_id);
+    CREATE INDEX generation_images_image ON generation_images(image_sha256);
+    CREATE INDEX preferences_image ON preferences(image_sha256);
+    CREATE INDEX prompts_image ON prompts(image_sha256);
     """
 }

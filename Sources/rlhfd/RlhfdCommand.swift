@@ -12,7 +12,9 @@ struct RlhfdCommand: AsyncParsableCommand {
     commandName: "rlhfd",
     abstract: "Serve and continuously align a vision-language policy over gRPC.",
     version: Daemon.version,
-    subcommands: [Serve.self, CheckConfig.self, BlasCore.self, BlasProbe.self],
+    subcommands: [
+      Serve.self, CheckConfig.self, Import.self, Export.self, BlasCore.self, BlasProbe.self,
+    ],
     defaultSubcommand: Serve.self
   )
 }

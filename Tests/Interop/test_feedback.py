@@ -163,6 +163,7 @@ def test_a_second_daemon_on_the_same_database_fails_at_start(rlhfd_bin, tmp_path
         first.kill()
 
 
+@pytest.mark.time_limit(60 + 15 * KILL_ROUNDS)
 def test_acknowledged_feedback_survives_kill_9(rlhfd_bin, tmp_path):
     """Concurrent submitters; SIGKILL at a random moment; restart: every acknowledged key is
     there (a retry with it is a duplicate with the same ids) and the database is sound."""

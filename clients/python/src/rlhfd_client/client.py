@@ -110,6 +110,8 @@ class RlhfdClient:
         timeout: default deadline in seconds for unary calls and ``generate_stream``
             (``None`` = no deadline). Each method also takes ``timeout=``.
         metadata: extra (key, value) metadata sent with every call.
+        channel_options: extra gRPC channel arguments, e.g.
+            ``[("grpc.max_reconnect_backoff_ms", 2000)]``.
     """
 
     def __init__(
@@ -124,10 +126,12 @@ class RlhfdClient:
         max_message_bytes: int = 64 * 1024 * 1024,
         timeout: Optional[float] = 30.0,
         metadata: Sequence[Tuple[str, str]] = (),
+        channel_options: Sequence[Tuple[str, Any]] = (),
     ) -> None:
         options: List[Tuple[str, Any]] = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            *channel_options,
         ]
         if server_name:
             options.append(("grpc.ssl_target_name_override", server_name))
