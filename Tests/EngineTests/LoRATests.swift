@@ -1,0 +1,45 @@
+import Engine
+import Testing
+
+@Suite struct LoRAKernelTests {
+  /// (M, N, K, r, rows): gathered rows in any order, contiguous rows, every row, one row, and
+  /// more rows than GEMV takes (sgemm path).
+  static let cases: [(M: Int, N: Int, K: Int, r: Int, rows: [Int32])] = [
+    (6, 7, 9, 2, [4, 1, 3]), (5, 16, 33, 4, [1, 2, 3]), (4, 5, 8, 3, [0, 1, 2, 3]),
+    (3, 11, 40, 1, [2]), (40, 9, 17, 5, (0..<40).filter { $0 % 3 != 1 }.map { Int32($0) }),
+  ]
+
+  @Test(arguments: [WeightView.DType.f32, .bf16])
+  func matchesReference(dtype: WeightView.DType) throws {
+    for (M, N, K, r, rows) in Self.cases {
+      let input = Tensor(shape: [M, K], values: randomFloats(M * K, seed: 1))
+      let start = randomFloats(M * N, seed: 2)
+      let fast = Tensor(shape: [M, N], values: start)
+      let naive = Tensor(shape: [M, N], values: start)
+      try withWeights(randomFloats(r * K, seed: 3), dtype: dtype, shape: [r, K]) { a in
+        try withWeights(randomFloats(N * r, seed: 4), dtype: dtype, shape: [N, r]) { b in
+          let lora = LoRAWeights(a: a, b: b, scale: 1.5)
+          rows.withUnsafeBufferPointer { rows in
+            LoRA.forward(out: fast.data, in: input.data, rows: rows, lora: lora, N: N, K: K)
+            LoRA.forwardReference(
+              out: naive.data,
+              in: input.data,
+              rows: rows,
+              lora: lora,
+              N: N,
+              K: K
+            )
+          }
+        }
+      }
+      expectClose(fast.toArray(), naive.toArray(), tolerance: 1e-5, "M \(M) N \(N) K \(K) r \(r)")
+      // Rows not listed are untouched.
+      let listed = Set(rows.map(Int.init))
+      for m in 0..<M where !listed.contains(m) {
+        #expect(
+          Array(fast.toArray()[(m * N)..<((m + 1) * N)]) == Array(start[(m * N)..<((m + 1) * N)])
+        )
+      }
+    }
+  }
+}

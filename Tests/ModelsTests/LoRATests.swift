@@ -1,0 +1,112 @@
+// LoRA policy versions: logits equal transformers + PEFT's on the same adapter (fp32, 1e-4);
+// the adapter is validated against the base and refused with a clear error when unsupported.
+import Checkpoints
+import Engine
+import Foundation
+import Models
+import Testing
+
+@Suite(.enabled(if: Fixtures.present, "Tests/Fixtures is absent"))
+struct LoRATests {
+  @Test(arguments: LoRAFixtures.variants, ["text", "image"])
+  func logitsEqualPEFT(variant: String, name: String) throws {
+    let model = LlavaModel(weights: try Fixtures.policy.get())
+    let adapter = try LoRAFixtures.adapter(variant, base: model.weights)
+    let tokens = try DecoderTests.inputIds(name)
+    let image = name == "image" ? try model.imageEmbeddings(pixels: try Fixtures.pixels()) : nil
+    var cache = model.language.makeCache()
+    let all = try model.language.forward(
+      tokens: tokens,
+      imageEmbeddings: image,
+      cache: &cache,
+      adapter: adapter,
+      allPositions: true
+    )  // (T, V)
+    let expected = try LoRAFixtures.logits(variant, name)  // (4, V)
+    let V = expected.count / LoRAFixtures.lastPositions
+    let last = Array(all[((tokens.count - LoRAFixtures.lastPositions) * V)...])
+    let delta = maxAbsDiff(last, expected)
+    // The batched path, the prompt as one entry.
+    let paged = model.language.makePagedCache(blocks: 16, blockSize: 8)
+    var blocks = ScrambledBlocks(blocks: 16)
+    let entry = DecoderBatchEntry(
+      tokens: tokens,
+      start: 0,
+      blockTable: blocks.take(positions: tokens.count, blockSize: 8),
+      image: image.map { ($0, 0) },
+      adapter: adapter
+    )
+    let batched = try model.language.logitsBatch([entry], cache: paged)
+    let batchedDelta = maxAbsDiff(batched, row(expected, LoRAFixtures.lastPositions - 1, width: V))
+    print("\(variant) \(name) vs PEFT: max |Δ| = \(delta) (run), \(batchedDelta) (batch)")
+    #expect(delta <= 1e-4)
+    #expect(batchedDelta <= 1e-4)
+    // Not the base: the adapter moves the logits by units.
+    let base = try Fixtures.floats("policy.safetensors", name + ".logits")
+    #expect(maxAbsDiff(last, Array(base[((tokens.count - 4) * V)...])) > 0.5)
+  }
+
+  @Test func adapterShapeAndMemory() throws {
+    let weights = try Fixtures.policy.get()
+    let adapter = try LoRAFixtures.adapter("adapter-a", base: weights)
+    #expect(adapter.config.rank == 4 && adapter.config.alpha == 8)
+    #expect(adapter.layers.count == 2)
+    for layer in adapter.layers {
+      for linear in DecoderLinear.allCases {
+        let lora = try #require(layer[linear])
+        #expect(lora.rank == 4 && lora.scale == 2)
+      }
+    }
+    // Per layer: r · (6·64 + 128) for A, r · (64 + 32 + 32 + 64 + 128 + 128 + 64) for B; fp32.
+    #expect(adapter.byteCount == 2 * 4 * (512 + 512) * 4)
+    #expect(adapter.dtype == .f32)
+    let b = try LoRAFixtures.adapter("adapter-b", base: weights)
+    #expect(b.layers[0][.q]?.scale == Float(5 / 8.0.squareRoot()))
+  }
+
+  @Test func visionTargetsAreRefused() throws {
+    // A real PEFT adapter with q_proj/v_proj on both the language model and the vision tower.
+    let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent(
+        "CheckpointsTests/Inputs/peft-lora-tiny/adapter"
+      ).path
+    let error = #expect(throws: ModelError.self) {
+      try DecoderAdapter(directory: directory, base: try Fixtures.policy.get())
+    }
+    #expect("\(error.map { "\($0)" } ?? "")".contains("vision tower"))
+  }
+
+  @Test func unsupportedOptionsAndShapesAreRefused() throws {
+    let weights = try Fixtures.policy.get()
+    let dora = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rlhfd-dora-\(UInt32.random(in: 0...UInt32.max))"
+    )
+    try FileManager.default.copyItem(
+      at: URL(fileURLWithPath: LoRAFixtures.directory("adapter-a")),
+      to: dora
+    )
+    defer { try? FileManager.default.removeItem(at: dora) }
+    let configURL = dora.appendingPathComponent("adapter_config.json")
+    let config = try String(contentsOf: configURL, encoding: .utf8)
+    try config.replacingOccurrences(of: "\"use_dora\": false", with: "\"use_dora\": true")
+      .write(to: configURL, atomically: true, encoding: .utf8)
+    let error = #expect(throws: ModelError.self) {
+      try DecoderAdapter(directory: dora.path, base: weights)
+    }
+    #expect("\(error.map { "\($0)" } ?? "")".contains("DoRA"))
+    // A pair whose shapes do not fit the base (q_proj is 64 × 64).
+    let wrong = DecoderAdapter.Pair(
+      layer: 0,
+      linear: .q,
+      a: [Float](repeating: 0, count: 2 * 32),
+      b: [Float](repeating: 0, count: 64 * 2)
+    )
+    #expect(throws: ModelError.self) {
+      try DecoderAdapter(config: LoRAAdapterConfig(rank: 2), pairs: [wrong], base: weights)
+    }
+    let tooDeep = DecoderAdapter.Pair(layer: 2, linear: .q, a: [], b: [])
+    #expect(throws: ModelError.self) {
+      try DecoderAdapter(config: LoRAAdapterConfig(rank: 2), pairs: [tooDeep], base: weights)
+    }
+  }
+}
