@@ -83,6 +83,8 @@ struct Options {
   var limitsOnly = false
   var blasCore = "auto"
   var stateDirectory: String?
+  var loraOnly = false
+  var loraSteps = 8
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -121,6 +123,8 @@ struct Options {
       case "--report": o.reportPath = value()
       case "--machine-state": o.machineState = value()
       case "--limits-only": o.limitsOnly = true
+      case "--lora": o.loraOnly = true
+      case "--lora-steps": o.loraSteps = max(1, Int(value()) ?? 8)
       case "--smoke":
         // Seconds, for scripts/test.sh: does the benchmark still run? (figures meaningless)
         o.smoke = true
@@ -140,6 +144,8 @@ struct Options {
             tiny sizes, no breakdown (does it run?).
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
           EngineBench --limits-only [--smoke] [--json PATH]   (sgemm ceiling and read bandwidth)
+          EngineBench --lora [--cache DIR | --model DIR] [--precisions P] [--rounds N]
+                      [--lora-steps N] [--json PATH]   (32 rows over 4 LoRA versions vs base)
           """
         )
         exit(0)
