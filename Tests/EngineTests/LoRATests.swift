@@ -21,7 +21,7 @@ import Testing
           let lora = LoRAWeights(a: a, b: b, scale: 1.5)
           rows.withUnsafeBufferPointer { rows in
             LoRA.forward(out: fast.data, in: input.data, rows: rows, lora: lora, N: N, K: K)
-            LoRA.forwardReference(
+            LoRA.forwardNaive(
               out: naive.data,
               in: input.data,
               rows: rows,

@@ -2,7 +2,7 @@
 // over all M rows, then each adapter adds its delta to its own rows only,
 //   out[rows] += scale · (in[rows] · Aᵀ) · Bᵀ,
 // as two small products over the R gathered rows (R × r × K, then R × N × r) and a scatter-add.
-// Never merged into W: the base weights stay shared and immutable. `forwardReference` is the
+// Never merged into W: the base weights stay shared and immutable. `forwardNaive` is the
 // naive loop the fast path is tested against. (The trainer adds the backward: dA, dB, dIn.)
 import CBLAS
 
@@ -66,7 +66,7 @@ public enum LoRA {
   }
 
   /// Naive reference: per row, `h = scale · in·Aᵀ` in fp32 loops, then `out += h·Bᵀ`.
-  public static func forwardReference(
+  public static func forwardNaive(
     out: UnsafeMutablePointer<Float>,  // (M, N)
     in input: UnsafePointer<Float>,  // (M, K)
     rows: UnsafeBufferPointer<Int32>,  // (R)
