@@ -31,6 +31,8 @@ public final class DecoderAdapter: @unchecked Sendable {
   public let dtype: WeightView.DType
   /// Where it was loaded from, if from a directory.
   public let directory: String?
+  /// The decoder shape it was validated for (layers, hidden, MLP, q width, kv width).
+  let baseShape: [Int]
   private let storage: UnsafeMutableRawPointer
 
   /// One adapted linear before conversion: PEFT's module path, A `(r, K)` and B `(N, r)`.
@@ -118,6 +120,7 @@ public final class DecoderAdapter: @unchecked Sendable {
     let dtype: WeightView.DType = base.precision == .bf16 ? .bf16 : .f32
     let scale = Float(config.scale)
     self.config = config
+    self.baseShape = Self.shape(of: base.config.text)
     self.dtype = dtype
     self.directory = directory
     let byteCount = total * dtype.byteSize
@@ -177,6 +180,14 @@ public final class DecoderAdapter: @unchecked Sendable {
       view.convertRows(0..<view.rows, into: buffer.baseAddress!)
       count = view.count
     }
+  }
+
+  /// What an adapter must agree on with a decoder to run on it.
+  static func shape(of t: LlamaTextConfig) -> [Int] {
+    [
+      t.numHiddenLayers, t.hiddenSize, t.intermediateSize, t.numAttentionHeads * t.headDim,
+      t.numKeyValueHeads * t.headDim,
+    ]
   }
 
   /// `text.layers.<l>.<self_attn|mlp>.<x>_proj.weight` → (l, x); nil for any other tensor.

@@ -250,11 +250,13 @@ public struct LanguageModel: Sendable {
     return head
   }
 
-  /// Refuses an adapter made for other base weights.
+  /// Refuses an adapter validated for a decoder of another shape.
   func checkAdapter(_ adapter: DecoderAdapter?) throws(ModelError) {
-    guard let adapter, adapter.layers.count != parameters.layers.count else { return }
+    guard let adapter else { return }
+    let shape = DecoderAdapter.shape(of: config)
+    guard adapter.baseShape != shape else { return }
     throw .adapter(
-      "made for \(adapter.layers.count) layers, the model has \(parameters.layers.count)"
+      "made for a decoder of shape \(adapter.baseShape) (layers, hidden, MLP, q, kv), this one is \(shape)"
     )
   }
 

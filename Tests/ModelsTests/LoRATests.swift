@@ -109,4 +109,23 @@ struct LoRATests {
       try DecoderAdapter(config: LoRAAdapterConfig(rank: 2), pairs: [tooDeep], base: weights)
     }
   }
+
+  @Test func anAdapterForAnotherShapeIsRefusedAtRunTime() throws {
+    let adapter = try LoRAFixtures.adapter("adapter-a", base: try Fixtures.policy.get())
+    // The multi-head variant: 4 KV heads instead of 2, so k_proj and v_proj are wider.
+    let other = LanguageModel(
+      weights: try LlavaWeights(directory: Fixtures.path("layouts/hub-mha-float16"))
+    )
+    var cache = other.makeCache()
+    #expect(throws: ModelError.self) {
+      try other.forward(tokens: [1, 5, 7], cache: &cache, adapter: adapter)
+    }
+    let paged = other.makePagedCache(blocks: 4, blockSize: 8)
+    #expect(throws: ModelError.self) {
+      try other.logitsBatch(
+        [DecoderBatchEntry(tokens: [1, 5], start: 0, blockTable: [0], adapter: adapter)],
+        cache: paged
+      )
+    }
+  }
 }
