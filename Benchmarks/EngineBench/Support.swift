@@ -10,6 +10,13 @@ enum Clock {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
   }
+
+  /// Seconds of CPU time used by every thread of this process.
+  static func processCPU() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+  }
 }
 
 func median(_ values: [Double]) -> Double {

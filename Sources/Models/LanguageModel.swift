@@ -173,12 +173,15 @@ public struct LanguageModel: Sendable {
         K: K,
         accumulate: accumulate
       )
+      guard !adapters.isEmpty else { return }
+      var rows: [[Int32]] = []
+      var loras: [LoRAWeights] = []
       for group in adapters {
         guard let lora = group.adapter.layers[l][which] else { continue }
-        group.rows.withUnsafeBufferPointer {
-          LoRA.forward(out: out, in: input, rows: $0, lora: lora, N: N, K: K)
-        }
+        rows.append(group.rows)
+        loras.append(lora)
       }
+      LoRA.forward(out: out, in: input, groups: rows, loras: loras, N: N, K: K)
     }
     RMSNorm.forward(
       out: a.ln1,

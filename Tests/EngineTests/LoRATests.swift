@@ -42,4 +42,44 @@ import Testing
       }
     }
   }
+
+  /// Several adapters on disjoint rows (decode-sized groups run in parallel; a large group
+  /// sends them all down the sequential path) equal each adapter's naive delta.
+  @Test(arguments: [false, true])
+  func groupsMatchReference(large: Bool) throws {
+    let (M, N, K) = (large ? 60 : 12, 10, 24)
+    let groups: [[Int32]] =
+      large
+      ? [(0..<40).map { Int32($0) }, [41, 45], [50, 59, 42]]
+      : [[0, 3, 6, 9], [1, 4], [2, 11, 7], [10]]
+    let ranks = [2, 3, 1, 4]
+    let input = Tensor(shape: [M, K], values: randomFloats(M * K, seed: 5))
+    let start = randomFloats(M * N, seed: 6)
+    let fast = Tensor(shape: [M, N], values: start)
+    let naive = Tensor(shape: [M, N], values: start)
+    let values = groups.indices.map { g in
+      (randomFloats(ranks[g] * K, seed: UInt64(10 + g)), randomFloats(N * ranks[g], seed: 20))
+    }
+    // The views borrow `values`' storage, which outlives them.
+    let loras = try groups.indices.map { g in
+      try values[g].0.withUnsafeBytes { a in
+        try values[g].1.withUnsafeBytes { b in
+          LoRAWeights(
+            a: try WeightView(bytes: a, dtype: .f32, shape: [ranks[g], K]),
+            b: try WeightView(bytes: b, dtype: .f32, shape: [N, ranks[g]]),
+            scale: Float(g) + 0.5
+          )
+        }
+      }
+    }
+    withExtendedLifetime(values) {
+      LoRA.forward(out: fast.data, in: input.data, groups: groups, loras: loras, N: N, K: K)
+      for g in groups.indices {
+        groups[g].withUnsafeBufferPointer {
+          LoRA.forwardNaive(out: naive.data, in: input.data, rows: $0, lora: loras[g], N: N, K: K)
+        }
+      }
+    }
+    expectClose(fast.toArray(), naive.toArray(), tolerance: 1e-5)
+  }
 }

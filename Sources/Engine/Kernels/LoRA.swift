@@ -65,6 +65,35 @@ public enum LoRA {
     }
   }
 
+  /// Several adapters' deltas on one linear's output, each on its own (disjoint) rows: as
+  /// `forward` per adapter, but when every group is a decode-sized handful of rows (≤
+  /// `GEMV.maxRows`) the groups run in parallel, one thread each, so that a step pays one
+  /// fork per linear instead of two per adapter (each group's products then run serially on
+  /// its thread: GEMV, no BLAS).
+  public static func forward(
+    out: UnsafeMutablePointer<Float>,  // (M, N)
+    in input: UnsafePointer<Float>,  // (M, K)
+    groups rows: [[Int32]],  // (G)(R_g) disjoint row indices per adapter
+    loras: [LoRAWeights],  // (G) A (r, K), B (N, r)
+    N: Int,
+    K: Int,
+    pool: ThreadPool = .shared
+  ) {
+    precondition(rows.count == loras.count, "\(rows.count) row groups for \(loras.count) adapters")
+    func run(_ g: Int) {
+      rows[g].withUnsafeBufferPointer {
+        forward(out: out, in: input, rows: $0, lora: loras[g], N: N, K: K, pool: pool)
+      }
+    }
+    guard rows.count > 1, rows.allSatisfy({ $0.count <= GEMV.maxRows }) else {
+      for g in rows.indices { run(g) }
+      return
+    }
+    pool.parallelFor(rows.count) { range in
+      for g in range { run(g) }
+    }
+  }
+
   /// Naive reference: per row, `h = scale · in·Aᵀ` in fp32 loops, then `out += h·Bᵀ`.
   public static func forwardNaive(
     out: UnsafeMutablePointer<Float>,  // (M, N)
