@@ -2,7 +2,7 @@
 // benchmarks and tests. Module paths are transformers 5's (`model.language_model.layers.<l>.…`),
 // the names PEFT gives the keys of a LlavaForConditionalGeneration it wraps.
 import Checkpoints
-import Engine
+public import Engine
 
 extension DecoderAdapter {
   /// PEFT's module path of layer `l`'s `linear` in a LlavaForConditionalGeneration.
@@ -49,14 +49,15 @@ extension DecoderAdapter {
   }
 
   /// A random adapter on `targets` of every layer (benchmarks, tests): A ~ U(−1, 1)/√K,
-  /// B ~ U(−1, 1)·`bScale`, deterministic for a `seed`.
+  /// B ~ U(−1, 1)·`bScale`, deterministic for a `seed`; stored as `dtype` (default as `init`).
   public convenience init(
     randomRank rank: Int,
     alpha: Double,
     targets: [DecoderLinear] = DecoderLinear.allCases,
     base: LlavaWeights,
     seed: UInt64,
-    bScale: Float = 0.01
+    bScale: Float = 0.01,
+    dtype: WeightView.DType? = nil
   ) throws(ModelError) {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
     func next() -> Float {  // xorshift64*, uniform in [-1, 1)
@@ -80,6 +81,6 @@ extension DecoderAdapter {
       alpha: alpha,
       targetModules: .names(targets.map(\.moduleName))
     )
-    try self.init(config: config, pairs: pairs, base: base)
+    try self.init(config: config, pairs: pairs, base: base, dtype: dtype)
   }
 }

@@ -1,5 +1,6 @@
 // A LoRA adapter set on the language model, as served: immutable, validated against the base
-// weights once, converted once into owned buffers (fp32; bf16 under `precision: bf16`), laid out
+// weights once, converted once into owned buffers (fp32; bf16 when the file holds bf16, which is
+// exact, or under `precision: bf16`), laid out
 // per layer in the slots of the seven decoder linears (`DecoderLayerLoRA` mirrors
 // `DecoderLayerParameters`). A policy version = the shared base weights + one of these; rows of
 // many versions run in one batch (`DecoderBatchEntry.adapter`). PEFT's arithmetic
@@ -27,7 +28,8 @@ public final class DecoderAdapter: @unchecked Sendable {
   public let layers: [DecoderLayerLoRA]
   /// Bytes of the owned A and B buffers (the memory one version adds to the base).
   public let byteCount: Int
-  /// The element type of the buffers: f32, or bf16 for a base loaded with `precision: bf16`.
+  /// The element type of the buffers: f32, or bf16 (an adapter file in bf16, whose values bf16
+  /// holds exactly, or a base loaded with `precision: bf16`).
   public let dtype: WeightView.DType
   /// Where it was loaded from, if from a directory.
   public let directory: String?
@@ -81,16 +83,25 @@ public final class DecoderAdapter: @unchecked Sendable {
         )
       } catch { throw .adapter(error.message) }
     }
-    try self.init(config: adapter.config, pairs: pairs, base: base, directory: directory)
+    let bf16 = adapter.deltas.allSatisfy { $0.a.dtype == .bf16 && $0.b.dtype == .bf16 }
+    try self.init(
+      config: adapter.config,
+      pairs: pairs,
+      base: base,
+      directory: directory,
+      dtype: bf16 ? .bf16 : nil
+    )
   }
 
   /// An adapter from values: `pairs` must fit `base` (shapes `(r, K)` and `(N, r)`, r =
-  /// `config.rank`, each (layer, linear) at most once).
+  /// `config.rank`, each (layer, linear) at most once). `dtype`: the buffers' element type
+  /// (default: bf16 under `precision: bf16`, else f32); values are rounded to it.
   public init(
     config: LoRAAdapterConfig,
     pairs: [Pair],
     base: LlavaWeights,
-    directory: String? = nil
+    directory: String? = nil,
+    dtype: WeightView.DType? = nil
   ) throws(ModelError) {
     let layerCount = base.decoder.layers.count
     let r = config.rank
@@ -117,7 +128,8 @@ public final class DecoderAdapter: @unchecked Sendable {
       }
       total += pair.a.count + pair.b.count
     }
-    let dtype: WeightView.DType = base.precision == .bf16 ? .bf16 : .f32
+    let dtype: WeightView.DType = dtype ?? (base.precision == .bf16 ? .bf16 : .f32)
+    guard dtype != .f16 else { throw .adapter("f16 adapter buffers are not supported") }
     let scale = Float(config.scale)
     self.config = config
     self.baseShape = Self.shape(of: base.config.text)

@@ -128,4 +128,28 @@ struct LoRATests {
       )
     }
   }
+
+  /// bf16 buffers (what a bf16 adapter file is stored as: exactly) give the logits of fp32
+  /// buffers holding the same values, at half the memory.
+  @Test func bf16BuffersEqualFP32BuffersOfTheSameValues() throws {
+    let weights = try Fixtures.policy.get()
+    let source = try LoRAFixtures.adapter("adapter-a", base: weights)
+    func rounded(_ values: [Float]) -> [Float] {
+      values.map { HalfPrecision.float(fromBF16: HalfPrecision.bf16(from: $0)) }
+    }
+    let pairs = source.pairs.map {
+      DecoderAdapter.Pair(layer: $0.layer, linear: $0.linear, a: rounded($0.a), b: rounded($0.b))
+    }
+    let f32 = try DecoderAdapter(config: source.config, pairs: pairs, base: weights, dtype: .f32)
+    let bf16 = try DecoderAdapter(config: source.config, pairs: pairs, base: weights, dtype: .bf16)
+    #expect(bf16.dtype == .bf16 && bf16.byteCount * 2 == f32.byteCount)
+    #expect(bf16.pairs.map(\.a) == f32.pairs.map(\.a))
+    let language = LanguageModel(weights: weights)
+    let tokens = try DecoderTests.inputIds("text")
+    var first = language.makeCache()
+    var second = language.makeCache()
+    let a = try language.forward(tokens: tokens, cache: &first, adapter: f32, allPositions: true)
+    let b = try language.forward(tokens: tokens, cache: &second, adapter: bf16, allPositions: true)
+    #expect(maxAbsDiff(a, b) <= 1e-5)
+  }
 }
