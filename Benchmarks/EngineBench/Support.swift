@@ -92,6 +92,7 @@ struct Options {
   var stateDirectory: String?
   var loraOnly = false
   var loraSteps = 8
+  var loraDType = WeightView.DType.bf16
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -132,6 +133,7 @@ struct Options {
       case "--limits-only": o.limitsOnly = true
       case "--lora": o.loraOnly = true
       case "--lora-steps": o.loraSteps = max(1, Int(value()) ?? 8)
+      case "--lora-dtype": o.loraDType = value() == "f32" ? .f32 : .bf16
       case "--smoke":
         // Seconds, for scripts/test.sh: does the benchmark still run? (figures meaningless)
         o.smoke = true
@@ -152,7 +154,8 @@ struct Options {
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
           EngineBench --limits-only [--smoke] [--json PATH]   (sgemm ceiling and read bandwidth)
           EngineBench --lora [--cache DIR | --model DIR] [--precisions P] [--rounds N]
-                      [--lora-steps N] [--json PATH]   (32 rows over 4 LoRA versions vs base)
+                      [--lora-steps N] [--lora-dtype bf16|f32] [--json PATH]
+                      (32 rows over 4 LoRA versions vs base)
           """
         )
         exit(0)

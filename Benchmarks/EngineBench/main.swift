@@ -89,7 +89,8 @@ do {
         versions: 4,
         rank: options.smoke ? 4 : 64,
         steps: options.loraSteps,
-        rounds: options.rounds
+        rounds: options.rounds,
+        dtype: options.loraDType
       )
     }
     json["lora"] = results
