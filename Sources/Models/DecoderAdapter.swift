@@ -26,7 +26,8 @@ public final class DecoderAdapter: @unchecked Sendable {
   public let config: LoRAAdapterConfig
   /// `layers[l][.q]`: the LoRA pair of layer `l`'s q_proj, or nil.
   public let layers: [DecoderLayerLoRA]
-  /// Bytes of the owned A and B buffers (the memory one version adds to the base).
+  /// Bytes of the owned A and B buffers, bf16 panels included under `precision: bf16` (the
+  /// memory one version adds to the base).
   public let byteCount: Int
   /// The element type of the buffers: f32, or bf16 (an adapter file in bf16, whose values bf16
   /// holds exactly, or a base loaded with `precision: bf16`).
@@ -135,13 +136,31 @@ public final class DecoderAdapter: @unchecked Sendable {
     self.baseShape = Self.shape(of: base.config.text)
     self.dtype = dtype
     self.directory = directory
-    let byteCount = total * dtype.byteSize
+    // Under `precision: bf16` the A and B matrices also get bf16 panels, so that their products
+    // take `BF16Products` like the base's (the plain copy stays for `pairs` and the writer).
+    let packs = base.precision == .bf16 && dtype == .bf16
+    func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
+    var panelBytes = 0
+    for pair in pairs where packs {
+      let target = base.decoder.layers[pair.layer][pair.linear]
+      panelBytes += aligned(BF16Products.panelByteCount(rows: r, columns: target.inFeatures))
+      panelBytes += aligned(BF16Products.panelByteCount(rows: target.outFeatures, columns: r))
+    }
+    let dataBytes = aligned(total * dtype.byteSize)
+    let byteCount = dataBytes + panelBytes
     let storage = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
     self.byteCount = byteCount
     self.storage = storage
     var layers = Array(repeating: DecoderLayerLoRA(), count: layerCount)
-    var offset = 0
+    var (offset, panelOffset) = (0, dataBytes)
     func store(_ values: [Float], shape: [Int]) -> WeightView {
+      let view = plain(values, shape: shape)
+      guard packs else { return view }
+      let panels = storage + panelOffset
+      panelOffset += aligned(BF16Products.panelByteCount(rows: shape[0], columns: shape[1]))
+      return BF16Products.pack(view, into: panels)
+    }
+    func plain(_ values: [Float], shape: [Int]) -> WeightView {
       let start = storage + offset
       for (i, value) in values.enumerated() {
         if dtype == .bf16 {

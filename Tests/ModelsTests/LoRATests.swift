@@ -152,4 +152,27 @@ struct LoRATests {
     let b = try language.forward(tokens: tokens, cache: &second, adapter: bf16, allPositions: true)
     #expect(maxAbsDiff(a, b) <= 1e-5)
   }
+
+  /// Under `precision: bf16` the adapter's matrices carry bf16 panels (their products take
+  /// BF16Products like the base's), and its logits stay near the fp32 ones.
+  @Test(.enabled(if: BF16Products.isSupported, "no AVX512-BF16"))
+  func bf16PrecisionPacksTheAdapter() throws {
+    let weights = try Fixtures.bf16Policy.get()
+    let adapter = try LoRAFixtures.adapter("adapter-a", base: weights)
+    let q = try #require(adapter.layers[1][.q])
+    #expect(adapter.dtype == .bf16 && q.a.bf16Panels != nil && q.b.bf16Panels != nil)
+    let exact = try LoRAFixtures.adapter("adapter-a", base: try Fixtures.policy.get())
+    #expect(adapter.byteCount > exact.byteCount / 2)
+    let tokens = try DecoderTests.inputIds("text")
+    let language = LanguageModel(weights: weights)
+    var cache = language.makeCache()
+    let logits = try language.forward(tokens: tokens, cache: &cache, adapter: adapter)
+    let expected = try LoRAFixtures.logits("adapter-a", "text")
+    let delta = maxAbsDiff(
+      logits,
+      row(expected, LoRAFixtures.lastPositions - 1, width: logits.count)
+    )
+    print("adapter-a, bf16 products vs PEFT fp32: max |Δ| = \(delta)")
+    #expect(delta <= 0.2)
+  }
 }
