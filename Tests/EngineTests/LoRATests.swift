@@ -45,13 +45,15 @@ import Testing
 
   /// Several adapters on disjoint rows (decode-sized groups run in parallel; a large group
   /// sends them all down the sequential path) equal each adapter's naive delta.
-  @Test(arguments: [false, true])
-  func groupsMatchReference(large: Bool) throws {
-    let (M, N, K) = (large ? 60 : 12, 10, 24)
-    let groups: [[Int32]] =
-      large
-      ? [(0..<40).map { Int32($0) }, [41, 45], [50, 59, 42]]
-      : [[0, 3, 6, 9], [1, 4], [2, 11, 7], [10]]
+  @Test(arguments: [0, 1, 2])
+  func groupsMatchReference(kind: Int) throws {
+    // Decode-sized groups, one large group (sequential), one group split between threads.
+    let (M, N, K) = ([12, 60, 12][kind], 10, 24)
+    let groups: [[Int32]] = [
+      [[0, 3, 6, 9], [1, 4], [2, 11, 7], [10]],
+      [(0..<40).map { Int32($0) }, [41, 45], [50, 59, 42]],
+      [[1, 2, 3, 4, 5, 9, 11]],
+    ][kind]
     let ranks = [2, 3, 1, 4]
     let input = Tensor(shape: [M, K], values: randomFloats(M * K, seed: 5))
     let start = randomFloats(M * N, seed: 6)

@@ -67,9 +67,10 @@ public enum LoRA {
 
   /// Several adapters' deltas on one linear's output, each on its own (disjoint) rows: as
   /// `forward` per adapter, but when every group is a decode-sized handful of rows (≤
-  /// `GEMV.maxRows`) the groups run in parallel, one thread each, so that a step pays one
-  /// fork per linear instead of two per adapter (each group's products then run serially on
-  /// its thread: GEMV, no BLAS).
+  /// `GEMV.maxRows`) the groups (or, with fewer groups than threads, parts of their rows) run
+  /// in parallel, each on one thread, so that a step pays one fork per linear instead of two
+  /// per adapter (each part's products then run serially on its thread: GEMV or BF16Products,
+  /// no BLAS).
   public static func forward(
     out: UnsafeMutablePointer<Float>,  // (M, N)
     in input: UnsafePointer<Float>,  // (M, K)
@@ -85,12 +86,29 @@ public enum LoRA {
         forward(out: out, in: input, rows: $0, lora: loras[g], N: N, K: K, pool: pool)
       }
     }
-    guard rows.count > 1, rows.allSatisfy({ $0.count <= GEMV.maxRows }) else {
+    guard !rows.isEmpty, rows.allSatisfy({ $0.count <= GEMV.maxRows }) else {
       for g in rows.indices { run(g) }
       return
     }
-    pool.parallelFor(rows.count) { range in
-      for g in range { run(g) }
+    // Fewer adapters than threads: each adapter's rows are split between the threads too.
+    let parts = rows.count < pool.threadCount ? pool.threadCount : 1
+    var work: [(group: Int, rows: ArraySlice<Int32>)] = []
+    for (g, list) in rows.enumerated() {
+      let size = (list.count + parts - 1) / parts
+      for start in stride(from: 0, to: list.count, by: max(size, 1)) {
+        work.append((g, list[start..<min(list.count, start + size)]))
+      }
+    }
+    guard work.count > 1 else {
+      for g in rows.indices { run(g) }
+      return
+    }
+    pool.parallelFor(work.count) { range in
+      for item in work[range] {
+        item.rows.withUnsafeBufferPointer {
+          forward(out: out, in: input, rows: $0, lora: loras[item.group], N: N, K: K, pool: pool)
+        }
+      }
     }
   }
 
