@@ -10,6 +10,13 @@ enum Clock {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
   }
+
+  /// Seconds of CPU time used by every thread of this process.
+  static func processCPU() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+  }
 }
 
 func median(_ values: [Double]) -> Double {
@@ -83,6 +90,9 @@ struct Options {
   var limitsOnly = false
   var blasCore = "auto"
   var stateDirectory: String?
+  var loraOnly = false
+  var loraSteps = 8
+  var loraDType = WeightView.DType.bf16
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -121,6 +131,9 @@ struct Options {
       case "--report": o.reportPath = value()
       case "--machine-state": o.machineState = value()
       case "--limits-only": o.limitsOnly = true
+      case "--lora": o.loraOnly = true
+      case "--lora-steps": o.loraSteps = max(1, Int(value()) ?? 8)
+      case "--lora-dtype": o.loraDType = value() == "f32" ? .f32 : .bf16
       case "--smoke":
         // Seconds, for scripts/test.sh: does the benchmark still run? (figures meaningless)
         o.smoke = true
@@ -140,6 +153,9 @@ struct Options {
             tiny sizes, no breakdown (does it run?).
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
           EngineBench --limits-only [--smoke] [--json PATH]   (sgemm ceiling and read bandwidth)
+          EngineBench --lora [--cache DIR | --model DIR] [--precisions P] [--rounds N]
+                      [--lora-steps N] [--lora-dtype bf16|f32] [--json PATH]
+                      (32 rows over 4 LoRA versions vs base)
           """
         )
         exit(0)

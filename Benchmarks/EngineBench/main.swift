@@ -79,6 +79,29 @@ do {
       print("checkpoint written to \(directory) in \(fmt(Clock.now() - t0, 1)) s")
     }
   }
+  if options.loraOnly {
+    var results: [String: Any] = [:]
+    for precision in options.precisions where precision == .fp32 || host.hasBF16 {
+      let weights = try LlavaWeights(directory: directory, precision: precision)
+      results[precision.rawValue] = try LoRABench.run(
+        weights: weights,
+        rows: 32,
+        versions: 4,
+        rank: options.smoke ? 4 : 64,
+        steps: options.loraSteps,
+        rounds: options.rounds,
+        dtype: options.loraDType
+      )
+    }
+    json["lora"] = results
+    rssLine("lora")
+    _ = measureLimits("at end")
+    if let path = options.jsonPath {
+      let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+      try data.write(to: URL(fileURLWithPath: path))
+    }
+    exit(0)
+  }
   var phases: [Phases] = []
   for precision in options.precisions {
     if precision == .bf16 && !host.hasBF16 {

@@ -24,6 +24,9 @@ public struct DecoderBatchEntry: Sendable {
   /// id among them is an ordinary token (transformers only splices image features into the
   /// prompt, and embeds a sampled image token from the table like any other).
   public var promptEnd = Int.max
+  /// The policy version's LoRA adapter set; nil = the base weights alone. The entry's blocks
+  /// must hold keys and values computed with the same adapter (prefix sharing is per version).
+  public var adapter: DecoderAdapter?
 
   /// Whether the token at `index` of this entry is an image row.
   func isImageRow(_ index: Int, imageToken: Int32) -> Bool {
@@ -35,13 +38,15 @@ public struct DecoderBatchEntry: Sendable {
     start: Int,
     blockTable: [Int32],
     image: (features: [Float], firstRow: Int)? = nil,
-    wantsOutput: Bool = true
+    wantsOutput: Bool = true,
+    adapter: DecoderAdapter? = nil
   ) {
     self.tokens = tokens
     self.start = start
     self.blockTable = blockTable
     self.image = image
     self.wantsOutput = wantsOutput
+    self.adapter = adapter
   }
 }
 
@@ -60,8 +65,7 @@ extension LanguageModel {
     )
     let M = entries.reduce(0) { $0 + $1.tokens.count }
     guard M > 0 else { return [] }
-    let w = weights
-    let imageToken = Int32(truncatingIfNeeded: w.config.imageTokenIndex)
+    let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     var firstRows: [Int] = []  // (entries) row of each entry's first token in the stream
     var lookup: [Int32] = []  // (M) image rows embed token 0, then are overwritten
     var positions: [Int32] = []  // (M)
@@ -77,7 +81,7 @@ extension LanguageModel {
       Embedding.forward(
         out: acts.stream(0),
         tokens: $0.baseAddress!,
-        table: w.weight(LlavaWeightNames.embedTokens),
+        table: parameters.embed,
         BT: M,
         C: C
       )
@@ -95,12 +99,13 @@ extension LanguageModel {
         row += 1
       }
     }
+    let adapters = Self.adapterRows(entries, firstRows: firstRows)
     let rowSize = NKV * HS
     let decoding = entries.indices.filter { entries[$0].tokens.count == 1 }
     let prefilling = entries.indices.filter { entries[$0].tokens.count != 1 }
     positions.withUnsafeBufferPointer { p in
       for l in 0..<config.numHiddenLayers {
-        layerForward(l, acts: acts, positions: p.baseAddress!) { a in
+        layerForward(l, acts: acts, positions: p.baseAddress!, adapters: adapters) { a in
           let (keyPool, valuePool) = (cache.keys(layer: l), cache.values(layer: l))
           // Every entry's rows are stored before any entry attends, so an entry may read blocks
           // another entry of this batch wrote in this layer.
@@ -155,7 +160,7 @@ extension LanguageModel {
       out: normed.data,
       rstd: rstd.data,
       in: last.data,
-      weight: w.vector(LlavaWeightNames.finalNorm),
+      weight: parameters.finalNorm,
       eps: Float(config.rmsNormEps),
       BT: R,
       C: C
@@ -177,7 +182,7 @@ extension LanguageModel {
       Matmul.forward(
         out: out.data,
         in: $0.baseAddress!,
-        weight: weights.weight(LlavaWeightNames.lmHead),
+        weight: lmHead,
         bias: nil,
         M: R,
         N: V,
@@ -185,6 +190,22 @@ extension LanguageModel {
       )
     }
     return out.toArray()
+  }
+
+  /// The stream rows of each distinct adapter among `entries` (entries without one: the base),
+  /// in the order the adapters first appear.
+  static func adapterRows(_ entries: [DecoderBatchEntry], firstRows: [Int]) -> [AdapterRows] {
+    var groups: [AdapterRows] = []
+    for (e, entry) in entries.enumerated() {
+      guard let adapter = entry.adapter else { continue }
+      let rows = (0..<entry.tokens.count).map { Int32(firstRows[e] + $0) }
+      if let g = groups.firstIndex(where: { $0.adapter === adapter }) {
+        groups[g].rows += rows
+      } else {
+        groups.append(AdapterRows(adapter: adapter, rows: rows))
+      }
+    }
+    return groups
   }
 
   /// Checks every entry against the vocabulary, its image, its block table and the context
@@ -199,6 +220,7 @@ extension LanguageModel {
     let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     for entry in entries {
       guard !entry.tokens.isEmpty else { throw .emptyInput }
+      try checkAdapter(entry.adapter)
       guard entry.start >= 0 else { throw .negativeStart(entry.start) }
       var imageTokens = 0
       for (index, token) in entry.tokens.enumerated() {

@@ -10,10 +10,13 @@ import Engine
 public struct LanguageModel: Sendable {
   public let weights: LlavaWeights
   let config: LlamaTextConfig
+  /// The typed parameters (`weights.decoder`), read by every forward.
+  let parameters: DecoderParameters
 
   public init(weights: LlavaWeights) {
     self.weights = weights
     self.config = weights.config.text
+    self.parameters = weights.decoder
   }
 
   /// An empty cache for one sequence; `capacity` defaults to `max_position_embeddings`.
@@ -49,10 +52,12 @@ public struct LanguageModel: Sendable {
   /// Runs `tokens` at positions `cache.count ..< cache.count + T`, appends their keys and
   /// values to `cache`, and returns the activations (the final-norm output in `lnf`).
   /// `imageEmbeddings` `(N, C)` replace the embeddings of the N image tokens, in order.
+  /// With `adapter`, every linear it targets adds its LoRA delta (one policy version).
   func run(
     tokens: [Int32],
     imageEmbeddings: [Float]?,
     cache: inout KVCache,
+    adapter: DecoderAdapter? = nil,
     keepAllLayers: Bool = false
   ) throws(ModelError) -> DecoderActivations {
     let (C, NH, NKV, HS) = (
@@ -65,6 +70,8 @@ public struct LanguageModel: Sendable {
     }
     let imageRows = imageValues / C
     try validate(tokens, imageRows: imageRows, cache: cache)
+    try checkAdapter(adapter)
+    let adapters = adapter.map { [AdapterRows(adapter: $0, rows: (0..<T).map { Int32($0) })] } ?? []
     let acts = DecoderActivations(config: config, T: T, keepAllLayers: keepAllLayers)
     let imageToken = Int32(truncatingIfNeeded: w.config.imageTokenIndex)
     let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
@@ -73,7 +80,7 @@ public struct LanguageModel: Sendable {
       Embedding.forward(
         out: acts.stream(0),
         tokens: $0.baseAddress!,
-        table: w.weight(LlavaWeightNames.embedTokens),
+        table: parameters.embed,
         BT: T,
         C: C
       )
@@ -89,7 +96,7 @@ public struct LanguageModel: Sendable {
     }
     positions.withUnsafeBufferPointer { p in
       for l in 0..<config.numHiddenLayers {
-        layerForward(l, acts: acts, positions: p.baseAddress!) { a in
+        layerForward(l, acts: acts, positions: p.baseAddress!, adapters: adapters) { a in
           let (keys, values) = (cache.keys(layer: l), cache.values(layer: l))  // (Lmax, NKV, HS)
           (keys + past * NKV * HS).update(from: a.k, count: T * NKV * HS)
           (values + past * NKV * HS).update(from: a.v, count: T * NKV * HS)
@@ -112,7 +119,7 @@ public struct LanguageModel: Sendable {
       out: acts.lnf,
       rstd: acts.rstdf,
       in: acts.stream(config.numHiddenLayers),
-      weight: w.vector(LlavaWeightNames.finalNorm),
+      weight: parameters.finalNorm,
       eps: Float(config.rmsNormEps),
       BT: T,
       C: C
@@ -124,58 +131,70 @@ public struct LanguageModel: Sendable {
   /// Decoder layer `l` over the `T` rows of `acts` (stream `l` in, stream `l + 1` out), the
   /// rows at `positions`. Storing keys and values and attending is left to `attend`, which reads
   /// the layer's `q`, `k`, `v` (after RoPE) and writes `attn`: a contiguous per-sequence cache
-  /// (`run`) or a paged pool shared by a batch of sequences (`forwardBatch`).
+  /// (`run`) or a paged pool shared by a batch of sequences (`forwardBatch`). Each linear's base
+  /// product runs once over all T rows; then each of `adapters` adds its delta to its own rows.
   func layerForward(
     _ l: Int,
     acts: borrowing DecoderActivations,
     positions: UnsafePointer<Int32>,  // (T)
+    adapters: [AdapterRows] = [],
     attend: (DecoderActivations.Layer) -> Void
   ) {
     let (C, I, NH, NKV, HS) = (
       config.hiddenSize, config.intermediateSize, config.numAttentionHeads,
       config.numKeyValueHeads, config.headDim
     )
-    let (T, w, eps) = (acts.T, weights, Float(config.rmsNormEps))
+    let (T, eps) = (acts.T, Float(config.rmsNormEps))
     let theta = Float(config.rope.theta)
     let factor: Float =
       switch config.rope.scaling {
       case .none: 1
       case .linear(let factor): Float(factor)
       }
-    let names = LlavaWeightNames.textLayer(l)
+    let p = parameters.layers[l]
     let a = acts.layer(l)
     let (x, y) = (acts.stream(l), acts.stream(l + 1))  // (T, C): stream in, stream out
     func linear(
       _ out: UnsafeMutablePointer<Float>,
       _ input: UnsafePointer<Float>,
-      _ name: String,
+      _ which: DecoderLinear,
       _ N: Int,
       _ K: Int,
       accumulate: Bool = false
     ) {
+      let linear = p[which]
       Matmul.forward(
         out: out,
         in: input,
-        weight: w.weight(name),
-        bias: w.optionalVector(names.bias(of: name)),
+        weight: linear.weight,
+        bias: linear.bias,
         M: T,
         N: N,
         K: K,
         accumulate: accumulate
       )
+      guard !adapters.isEmpty else { return }
+      var rows: [[Int32]] = []
+      var loras: [LoRAWeights] = []
+      for group in adapters {
+        guard let lora = group.adapter.layers[l][which] else { continue }
+        rows.append(group.rows)
+        loras.append(lora)
+      }
+      LoRA.forward(out: out, in: input, groups: rows, loras: loras, N: N, K: K)
     }
     RMSNorm.forward(
       out: a.ln1,
       rstd: a.rstd1,
       in: x,
-      weight: w.vector(names.inputLayerNorm),
+      weight: p.inputNorm,
       eps: eps,
       BT: T,
       C: C
     )
-    linear(a.q, a.ln1, names.qProj, NH * HS, C)  // (T, NH, HS)
-    linear(a.k, a.ln1, names.kProj, NKV * HS, C)  // (T, NKV, HS)
-    linear(a.v, a.ln1, names.vProj, NKV * HS, C)  // (T, NKV, HS)
+    linear(a.q, a.ln1, .q, NH * HS, C)  // (T, NH, HS)
+    linear(a.k, a.ln1, .k, NKV * HS, C)  // (T, NKV, HS)
+    linear(a.v, a.ln1, .v, NKV * HS, C)  // (T, NKV, HS)
     RoPE.forward(
       x: a.q,
       positions: positions,
@@ -196,20 +215,20 @@ public struct LanguageModel: Sendable {
     )
     attend(a)  // (T, NH, HS) into a.attn
     y.update(from: x, count: T * C)
-    linear(y, a.attn, names.oProj, C, NH * HS, accumulate: true)  // y = x + attn · Wo
+    linear(y, a.attn, .o, C, NH * HS, accumulate: true)  // y = x + attn · Wo
     RMSNorm.forward(
       out: a.ln2,
       rstd: a.rstd2,
       in: y,
-      weight: w.vector(names.postAttentionLayerNorm),
+      weight: p.postNorm,
       eps: eps,
       BT: T,
       C: C
     )
-    linear(a.gate, a.ln2, names.gateProj, I, C)  // (T, I)
-    linear(a.up, a.ln2, names.upProj, I, C)  // (T, I)
+    linear(a.gate, a.ln2, .gate, I, C)  // (T, I)
+    linear(a.up, a.ln2, .up, I, C)  // (T, I)
     SwiGLU.forward(out: a.swiglu, gate: a.gate, up: a.up, count: T * I)
-    linear(y, a.swiglu, names.downProj, C, I, accumulate: true)  // y += mlp
+    linear(y, a.swiglu, .down, C, I, accumulate: true)  // y += mlp
   }
 
   /// Logits `(rows, V)` of the last `rows` positions of `acts`.
@@ -219,7 +238,7 @@ public struct LanguageModel: Sendable {
     Matmul.forward(
       out: out.data,
       in: acts.lnf + (acts.T - rows) * C,
-      weight: weights.weight(LlavaWeightNames.lmHead),
+      weight: lmHead,
       bias: nil,
       M: rows,
       N: V,
@@ -228,15 +247,38 @@ public struct LanguageModel: Sendable {
     return out.toArray()
   }
 
+  /// The LM head `(V, C)`; a reward model has none.
+  var lmHead: WeightView {
+    guard let head = parameters.lmHead else { preconditionFailure("no LM head (a reward model)") }
+    return head
+  }
+
+  /// Refuses an adapter validated for a decoder of another shape.
+  func checkAdapter(_ adapter: DecoderAdapter?) throws(ModelError) {
+    guard let adapter else { return }
+    let shape = DecoderAdapter.shape(of: config)
+    guard adapter.baseShape != shape else { return }
+    throw .adapter(
+      "made for a decoder of shape \(adapter.baseShape) (layers, hidden, MLP, q, kv), this one is \(shape)"
+    )
+  }
+
   /// Runs `tokens` (appending to `cache`) and returns the logits of the last position `(V)`,
-  /// or of every new position `(T, V)` when `allPositions`.
+  /// or of every new position `(T, V)` when `allPositions`. `adapter`: a policy version's LoRA
+  /// set (nil: the base); the cache must hold only this version's keys and values.
   public func forward(
     tokens: [Int32],
     imageEmbeddings: [Float]? = nil,
     cache: inout KVCache,
+    adapter: DecoderAdapter? = nil,
     allPositions: Bool = false
   ) throws(ModelError) -> [Float] {
-    let acts = try run(tokens: tokens, imageEmbeddings: imageEmbeddings, cache: &cache)
+    let acts = try run(
+      tokens: tokens,
+      imageEmbeddings: imageEmbeddings,
+      cache: &cache,
+      adapter: adapter
+    )
     return logits(acts, rows: allPositions ? tokens.count : 1)
   }
 
@@ -244,9 +286,21 @@ public struct LanguageModel: Sendable {
   public func finalHidden(
     tokens: [Int32],
     imageEmbeddings: [Float]? = nil,
-    cache: inout KVCache
+    cache: inout KVCache,
+    adapter: DecoderAdapter? = nil
   ) throws(ModelError) -> [Float] {
-    let acts = try run(tokens: tokens, imageEmbeddings: imageEmbeddings, cache: &cache)
+    let acts = try run(
+      tokens: tokens,
+      imageEmbeddings: imageEmbeddings,
+      cache: &cache,
+      adapter: adapter
+    )
     return Array(UnsafeBufferPointer(start: acts.lnf, count: tokens.count * config.hiddenSize))
   }
+}
+
+/// The rows of a forward that one adapter applies to (indices into the `(M, ·)` stream).
+struct AdapterRows {
+  let adapter: DecoderAdapter
+  var rows: [Int32]
 }

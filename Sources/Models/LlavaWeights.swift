@@ -18,9 +18,16 @@ public final class LlavaWeights: @unchecked Sendable {
   public var config: LlavaConfig { checkpoint.config }
   public var head: LlavaHead { checkpoint.head }
 
-  private var views: [String: WeightView] = [:]
-  private var vectors: [String: UnsafeMutablePointer<Float>] = [:]
-  private var owned: [UnsafeMutableRawPointer] = []
+  private let views: [String: WeightView]
+  private let vectors: [String: UnsafeMutablePointer<Float>]
+  private let owned: [UnsafeMutableRawPointer]
+
+  /// The language model's parameters, typed (what the decoder forwards read).
+  public let decoder: DecoderParameters
+  /// The vision tower's parameters, typed (the layers LLaVA uses).
+  public let vision: VisionParameters
+  /// The projector's parameters, typed.
+  public let projector: ProjectorParameters
 
   /// How products with these weights round their activations (`MatmulPrecision`).
   public let precision: MatmulPrecision
@@ -48,8 +55,6 @@ public final class LlavaWeights: @unchecked Sendable {
   /// that needs an AVX512-BF16 CPU and is refused without one.
   public init(checkpoint: LlavaCheckpoint, precision: MatmulPrecision = .fp32) throws(ModelError) {
     if precision == .bf16 && !BF16Products.isSupported { throw .bf16ProductsUnsupported }
-    self.checkpoint = checkpoint
-    self.precision = precision
     let expected = LlavaWeightNames.expected(for: checkpoint.config, head: checkpoint.head)
     // Optional tensors with a known shape (e.g. `score.bias`) are loaded when present.
     var names = expected.filter {
@@ -58,67 +63,30 @@ public final class LlavaWeights: @unchecked Sendable {
     if checkpoint.head == .languageModel && checkpoint.config.tieWordEmbeddings {
       names.append(LlavaWeightNames.lmHead)
     }
+    var loader = WeightLoader(precision: precision)
     for name in names {
       let tensor: TensorView
-      do { tensor = try checkpoint.tensor(name) } catch { throw .checkpoint(error) }
-      try load(name, tensor)
+      do { tensor = try checkpoint.tensor(name) } catch {
+        loader.deallocate()
+        throw .checkpoint(error)
+      }
+      do { try loader.load(name, tensor) } catch {
+        loader.deallocate()
+        throw error
+      }
     }
+    self.checkpoint = checkpoint
+    self.precision = precision
+    views = loader.views
+    vectors = loader.vectors
+    owned = loader.owned
+    decoder = loader.decoderParameters(checkpoint.config, head: checkpoint.head)
+    vision = loader.visionParameters(checkpoint.config)
+    projector = loader.projectorParameters()
   }
 
   deinit {
     for pointer in owned { pointer.deallocate() }
-  }
-
-  private func load(_ name: String, _ tensor: TensorView) throws(ModelError) {
-    let dtype: WeightView.DType
-    switch tensor.dtype {
-    case .f32: dtype = .f32
-    case .f16: dtype = .f16
-    case .bf16: dtype = .bf16
-    default: throw .checkpoint(CheckpointError(.unsupportedDType, "\(name): \(tensor.dtype)"))
-    }
-    var shape = tensor.shape
-    // The patch-embedding conv (VH, 3, P, P) is used as a matmul weight (VH, 3·P·P).
-    if shape.count > 2 { shape = [shape[0], shape.dropFirst().reduce(1, *)] }
-    var bytes = tensor.bytes
-    if UInt(bitPattern: bytes.baseAddress) % UInt(dtype.byteSize) != 0 {
-      let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-      copy.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-      owned.append(copy)
-      bytes = UnsafeRawBufferPointer(start: copy, count: bytes.count)
-    }
-    let view: WeightView
-    do { view = try WeightView(bytes: bytes, dtype: dtype, shape: shape) } catch {
-      throw .engine(error)
-    }
-    views[name] = packedIfBF16(name, view, tensor)
-    if tensor.shape.count == 1 || name == LlavaWeightNames.positionEmbedding {
-      let floats = UnsafeMutableRawPointer.allocate(
-        byteCount: max(view.count, 1) * 4,
-        alignment: 64
-      )
-      owned.append(floats)
-      let pointer = floats.bindMemory(to: Float.self, capacity: max(view.count, 1))
-      view.convertRows(0..<view.rows, into: pointer)
-      vectors[name] = pointer
-    }
-  }
-
-  /// `view` with bf16 panels attached when products with it run on them (`precision: bf16`, or
-  /// fp32 with `BF16Products.splitsFP32`): a bf16 matrix used in products (not the token embedding, which is looked up; not a 1-D parameter).
-  private func packedIfBF16(_ name: String, _ view: WeightView, _ tensor: TensorView) -> WeightView
-  {
-    // fp32 products take the same panels on AMX hosts, with split activations (exact fp32).
-    let splitting = precision == .fp32 && BF16Products.splitsFP32
-    guard precision == .bf16 || splitting, view.dtype == .bf16, view.shape.count == 2,
-      name != LlavaWeightNames.embedTokens, name != LlavaWeightNames.positionEmbedding
-    else { return view }
-    let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
-    let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-    owned.append(panels)
-    let packed = BF16Products.pack(view, into: panels, splitting: splitting)
-    tensor.releaseResidentPages()
-    return packed
   }
 
   /// The weight `name` as stored (a matrix `(N, K)`; the patch conv flattened to 2-D).

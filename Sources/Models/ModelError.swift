@@ -31,6 +31,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
   case negativeStart(Int)
   /// `precision: bf16` on a CPU without AVX512-BF16.
   case bf16ProductsUnsupported
+  /// A LoRA adapter that cannot be served on this base (unparsable, a target other than the
+  /// language model's seven linears, shapes that do not fit, DoRA and other unsupported options).
+  case adapter(String)
 
   public var description: String {
     switch self {
@@ -54,6 +57,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case .blockOutOfRange(let block, let blocks):
       "block id \(block) is outside the paged KV cache's 0..<\(blocks)"
     case .negativeStart(let start): "a batch entry starts at position \(start)"
+    case .adapter(let message): "LoRA adapter: \(message)"
     case .bf16ProductsUnsupported:
       "precision bf16 needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or later;"
         + " RLHFD_NO_AVX512=1 turns it off); use precision fp32 on this one"

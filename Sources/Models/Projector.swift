@@ -10,7 +10,7 @@ public struct Projector: Sendable {
   public init(weights: LlavaWeights) { self.weights = weights }
 
   public func forward(features: [Float]) -> [Float] {
-    let w = weights
+    let (w, p) = (weights, weights.projector)
     let (VC, H) = (w.config.vision.hiddenSize, w.config.text.hiddenSize)
     let N = features.count / VC
     precondition(N * VC == features.count, "features are not rows of \(VC)")
@@ -21,8 +21,8 @@ public struct Projector: Sendable {
       Matmul.forward(
         out: hidden.data,
         in: input.baseAddress!,
-        weight: w.weight(LlavaWeightNames.projector1Weight),
-        bias: w.optionalVector(LlavaWeightNames.projector1Bias),
+        weight: p.linear1.weight,
+        bias: p.linear1.bias,
         M: N,
         N: H,
         K: VC
@@ -36,8 +36,8 @@ public struct Projector: Sendable {
     Matmul.forward(
       out: out.data,
       in: activated.data,
-      weight: w.weight(LlavaWeightNames.projector2Weight),
-      bias: w.optionalVector(LlavaWeightNames.projector2Bias),
+      weight: p.linear2.weight,
+      bias: p.linear2.bias,
       M: N,
       N: H,
       K: H

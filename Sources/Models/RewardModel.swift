@@ -26,27 +26,34 @@ public struct RewardModel: Sendable {
     projector.forward(features: try vision.features(pixels: pixels))
   }
 
-  /// The score of a whole sequence (prompt, response, evaluation prompt).
-  public func score(tokens: [Int32], imageEmbeddings: [Float]? = nil) throws(ModelError) -> Float {
+  /// The score of a whole sequence (prompt, response, evaluation prompt); `adapter`: a LoRA
+  /// set on the backbone (nil: the base).
+  public func score(
+    tokens: [Int32],
+    imageEmbeddings: [Float]? = nil,
+    adapter: DecoderAdapter? = nil
+  ) throws(ModelError) -> Float {
     var cache = language.makeCache(capacity: tokens.count)
     let C = weights.config.text.hiddenSize
     let hidden = try language.finalHidden(
       tokens: tokens,
       imageEmbeddings: imageEmbeddings,
-      cache: &cache
+      cache: &cache,
+      adapter: adapter
     )
     return Self.head(weights, lastHidden: Array(hidden[(tokens.count - 1) * C..<tokens.count * C]))
   }
 
   /// `score.weight · h (+ score.bias)` for one final hidden state `(C)`.
   static func head(_ weights: LlavaWeights, lastHidden: [Float]) -> Float {
+    guard let score = weights.decoder.score else { preconditionFailure("no score head") }
     var out: Float = 0
     lastHidden.withUnsafeBufferPointer { h in
       Matmul.forward(
         out: &out,
         in: h.baseAddress!,
-        weight: weights.weight(LlavaWeightNames.score),
-        bias: weights.optionalVector(LlavaWeightNames.scoreBias),
+        weight: score.weight,
+        bias: score.bias,
         M: 1,
         N: 1,
         K: lastHidden.count

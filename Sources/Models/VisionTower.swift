@@ -44,7 +44,7 @@ public struct VisionTower: Sendable {
 
   /// The forward pass into `acts`.
   func forward(pixels: UnsafePointer<Float>, acts: borrowing VisionActivations) {
-    let w = weights
+    let w = weights.vision
     let (C, VI, NH) = (config.hiddenSize, config.intermediateSize, config.numAttentionHeads)
     let (P, side, NP) = (config.patchSize, config.patchesPerSide, config.patchCount)
     let (T, HS, PP, S) = (NP + 1, C / NH, config.numChannels * P * P, config.imageSize)
@@ -64,11 +64,11 @@ public struct VisionTower: Sendable {
       }
     }
     let embeddings = acts.embeddings  // (T, C)
-    embeddings.update(from: w.vector(LlavaWeightNames.classEmbedding), count: C)
+    embeddings.update(from: w.classEmbedding, count: C)
     Matmul.forward(
       out: embeddings + C,
       in: patches,
-      weight: w.weight(LlavaWeightNames.patchEmbedding),
+      weight: w.patchEmbedding,
       bias: nil,
       M: NP,
       N: C,
@@ -77,7 +77,7 @@ public struct VisionTower: Sendable {
     Residual.forward(
       out: embeddings,
       a: embeddings,
-      b: w.vector(LlavaWeightNames.positionEmbedding),
+      b: w.positionEmbedding,
       count: T * C
     )
     LayerNorm.forward(
@@ -85,20 +85,20 @@ public struct VisionTower: Sendable {
       mean: acts.preMean,
       rstd: acts.preRstd,
       in: embeddings,
-      weight: w.vector(LlavaWeightNames.preLayerNormWeight),
-      bias: w.vector(LlavaWeightNames.preLayerNormBias),
+      weight: w.preNorm.weight,
+      bias: w.preNorm.bias,
       eps: eps,
       BT: T,
       C: C
     )
     for l in 0..<layers {
-      let names = LlavaWeightNames.visionLayer(l)
+      let p = w.layers[l]
       let a = acts.layer(l)
       let (x, y) = (acts.state(l), acts.state(l + 1))  // (T, C): stream in, stream out
       func linear(
         _ out: UnsafeMutablePointer<Float>,
         _ input: UnsafePointer<Float>,
-        _ name: String,
+        _ linear: LinearParameters,
         _ N: Int,
         _ K: Int,
         accumulate: Bool = false
@@ -106,8 +106,8 @@ public struct VisionTower: Sendable {
         Matmul.forward(
           out: out,
           in: input,
-          weight: w.weight(name),
-          bias: w.vector(names.bias(of: name)),
+          weight: linear.weight,
+          bias: linear.bias,
           M: T,
           N: N,
           K: K,
@@ -119,15 +119,15 @@ public struct VisionTower: Sendable {
         mean: a.mean1,
         rstd: a.rstd1,
         in: x,
-        weight: w.vector(names.layerNorm1),
-        bias: w.vector(names.bias(of: names.layerNorm1)),
+        weight: p.norm1.weight,
+        bias: p.norm1.bias,
         eps: eps,
         BT: T,
         C: C
       )
-      linear(a.q, a.ln1, names.qProj, C, C)  // (T, NH, HS)
-      linear(a.k, a.ln1, names.kProj, C, C)  // (T, NH, HS)
-      linear(a.v, a.ln1, names.vProj, C, C)  // (T, NH, HS)
+      linear(a.q, a.ln1, p.q, C, C)  // (T, NH, HS)
+      linear(a.k, a.ln1, p.k, C, C)  // (T, NH, HS)
+      linear(a.v, a.ln1, p.v, C, C)  // (T, NH, HS)
       BidirectionalAttention.forward(
         out: a.attn,
         att: nil,
@@ -139,25 +139,25 @@ public struct VisionTower: Sendable {
         HS: HS
       )
       y.update(from: x, count: T * C)
-      linear(y, a.attn, names.outProj, C, C, accumulate: true)  // y = x + attn · Wo
+      linear(y, a.attn, p.out, C, C, accumulate: true)  // y = x + attn · Wo
       LayerNorm.forward(
         out: a.ln2,
         mean: a.mean2,
         rstd: a.rstd2,
         in: y,
-        weight: w.vector(names.layerNorm2),
-        bias: w.vector(names.bias(of: names.layerNorm2)),
+        weight: p.norm2.weight,
+        bias: p.norm2.bias,
         eps: eps,
         BT: T,
         C: C
       )
-      linear(a.fc1, a.ln2, names.fc1, VI, C)  // (T, VI)
+      linear(a.fc1, a.ln2, p.fc1, VI, C)  // (T, VI)
       if config.hiddenAct == "gelu" {
         GELU.forward(out: a.act, in: a.fc1, count: T * VI)
       } else {
         QuickGELU.forward(out: a.act, in: a.fc1, count: T * VI)
       }
-      linear(y, a.act, names.fc2, C, VI, accumulate: true)  // y += mlp
+      linear(y, a.act, p.fc2, C, VI, accumulate: true)  // y += mlp
     }
   }
 }

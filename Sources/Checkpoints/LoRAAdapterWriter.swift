@@ -1,0 +1,203 @@
+// Writing a PEFT LoRA adapter directory (`adapter_config.json` + `adapter_model.safetensors`, the
+// layout `LoRAAdapter` reads and PEFT's `PeftModel.from_pretrained` loads), atomically: both files
+// go into a temporary directory beside the target, each is fsynced, the directory is renamed to the
+// target and the parent is fsynced. A reader sees the whole adapter or nothing; an existing target
+// is an error (never replaced). Tensors are F32 `base_model.model.<module>.lora_{A,B}.weight`.
+import Glibc
+
+/// One adapted module's LoRA pair, as written.
+public struct LoRAWeightPair: Sendable, Equatable {
+  /// The module path as the model names it (e.g. `model.language_model.layers.0.self_attn.q_proj`).
+  public var module: String
+  /// `(rank, inFeatures)` row-major.
+  public var a: [Float]
+  /// `(outFeatures, rank)` row-major.
+  public var b: [Float]
+  public var rank: Int
+  public var inFeatures: Int
+  public var outFeatures: Int
+
+  public init(module: String, a: [Float], b: [Float], rank: Int, inFeatures: Int, outFeatures: Int)
+  {
+    self.module = module
+    self.a = a
+    self.b = b
+    self.rank = rank
+    self.inFeatures = inFeatures
+    self.outFeatures = outFeatures
+  }
+}
+
+public enum LoRAAdapterWriter {
+  /// Writes a new adapter directory at `directory` (which must not exist).
+  public static func write(
+    config: LoRAAdapterConfig,
+    pairs: [LoRAWeightPair],
+    to directory: String
+  ) throws(CheckpointError) {
+    let weights = try safetensors(pairs, rank: config.rank)
+    let json = configJSON(config)
+    let target = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    guard !target.isEmpty else { throw CheckpointError(.io, "empty adapter directory path") }
+    var status = stat()
+    if lstat(target, &status) == 0 {
+      throw CheckpointError(.io, "\(target) already exists; an adapter is never overwritten")
+    }
+    let slash = target.lastIndex(of: "/")
+    let parent = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
+    let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
+    let temporary = FileIO.join(
+      parent,
+      ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    )
+    guard mkdir(temporary, 0o755) == 0 else {
+      throw CheckpointError(.io, "cannot create \(temporary): \(reason())")
+    }
+    do throws(CheckpointError) {
+      try writeFile(FileIO.join(temporary, LoRAAdapter.configFileName), json)
+      try writeFile(FileIO.join(temporary, LoRAAdapter.weightsFileName), weights)
+      try syncPath(temporary, directory: true)
+      // rename(2) onto an existing non-empty directory fails (ENOTEMPTY/EEXIST); the lstat above
+      // refused an empty one.
+      guard rename(temporary, target) == 0 else {
+        throw CheckpointError(.io, "cannot rename \(temporary) to \(target): \(reason())")
+      }
+    } catch {
+      removeTree(temporary)
+      throw error
+    }
+    try syncPath(parent, directory: true)
+  }
+
+  /// The safetensors bytes: F32 tensors sorted by name, the header padded to 8 bytes.
+  public static func safetensors(_ pairs: [LoRAWeightPair], rank: Int) throws(CheckpointError)
+    -> [UInt8]
+  {
+    var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    var modules = Set<String>()
+    for pair in pairs {
+      guard modules.insert(pair.module).inserted else {
+        throw adapterError("module '\(pair.module)' is written twice")
+      }
+      guard pair.rank == rank, pair.a.count == rank * pair.inFeatures,
+        pair.b.count == pair.outFeatures * rank
+      else {
+        throw adapterError(
+          "module '\(pair.module)': lora_A has \(pair.a.count) values and lora_B \(pair.b.count); rank \(rank) needs [\(rank), \(pair.inFeatures)] and [\(pair.outFeatures), \(rank)]"
+        )
+      }
+      let prefix = "base_model.model.\(pair.module)."
+      tensors.append((prefix + "lora_A.weight", [rank, pair.inFeatures], pair.a))
+      tensors.append((prefix + "lora_B.weight", [pair.outFeatures, rank], pair.b))
+    }
+    tensors.sort { $0.name < $1.name }
+    var entries = ["\"__metadata__\":{\"format\":\"pt\"}"]
+    var offset = 0
+    for tensor in tensors {
+      let end = offset + tensor.values.count * 4
+      let shape = tensor.shape.map(String.init).joined(separator: ",")
+      entries.append(
+        "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
+      )
+      offset = end
+    }
+    var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+    while header.count % 8 != 0 { header.append(0x20) }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(8 + header.count + offset)
+    withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
+    bytes += header
+    for tensor in tensors {
+      for value in tensor.values {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+      }
+    }
+    return bytes
+  }
+
+  /// `adapter_config.json` for `config` (keys sorted, as PEFT writes them).
+  public static func configJSON(_ config: LoRAAdapterConfig) -> [UInt8] {
+    let targets: String =
+      switch config.targetModules {
+      case .names(let names): "[" + names.map(jsonString).joined(separator: ", ") + "]"
+      case .pattern(let pattern): jsonString(pattern)
+      case .unspecified: "null"
+      }
+    let fields: [(String, String)] = [
+      ("base_model_name_or_path", config.baseModelNameOrPath.map(jsonString) ?? "null"),
+      ("bias", "\"none\""),
+      ("fan_in_fan_out", "false"),
+      ("inference_mode", "true"),
+      ("init_lora_weights", "true"),
+      ("lora_alpha", "\(config.alpha)"),
+      ("lora_dropout", "0.0"),
+      ("modules_to_save", "null"),
+      ("peft_type", "\"LORA\""),
+      ("r", "\(config.rank)"),
+      ("target_modules", targets),
+      ("task_type", config.taskType.map(jsonString) ?? "null"),
+      ("use_dora", "false"),
+      ("use_rslora", config.useRSLoRA ? "true" : "false"),
+    ]
+    let body = fields.map { "  \(jsonString($0.0)): \($0.1)" }.joined(separator: ",\n")
+    return Array(("{\n" + body + "\n}\n").utf8)
+  }
+
+  static func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
+
+  /// Creates `path` (which must not exist), writes `bytes`, fsyncs and closes it.
+  static func writeFile(_ path: String, _ bytes: [UInt8]) throws(CheckpointError) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw CheckpointError(.io, "cannot create \(path): \(reason())") }
+    var done = 0
+    while done < bytes.count {
+      let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+      if count < 0 && errno == EINTR { continue }
+      guard count > 0 else {
+        let why = reason()
+        close(fd)
+        throw CheckpointError(.io, "cannot write \(path): \(why)")
+      }
+      done += count
+    }
+    guard fsync(fd) == 0 else {
+      let why = reason()
+      close(fd)
+      throw CheckpointError(.io, "cannot fsync \(path): \(why)")
+    }
+    guard close(fd) == 0 else { throw CheckpointError(.io, "cannot close \(path): \(reason())") }
+  }
+
+  static func syncPath(_ path: String, directory: Bool) throws(CheckpointError) {
+    let fd = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw CheckpointError(.io, "cannot open \(path): \(reason())") }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw CheckpointError(.io, "cannot fsync \(path): \(reason())") }
+  }
+
+  /// Removes the temporary directory and the two files it may hold.
+  static func removeTree(_ path: String) {
+    for name in [LoRAAdapter.configFileName, LoRAAdapter.weightsFileName] {
+      unlink(FileIO.join(path, name))
+    }
+    rmdir(path)
+  }
+
+  private static func reason() -> String { String(cString: strerror(errno)) }
+}
