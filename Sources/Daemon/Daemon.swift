@@ -71,7 +71,13 @@ public enum Daemon {
         debug: configuration.debugService,
         policy: policySlot.map { LoadingPolicyBackend(slot: $0) },
         reward: rewardSlot.map { LoadingRewardBackend(slot: $0) },
-        versions: policySlot.map { VersionAdmin(slot: $0) },
+        versions: policySlot.map {
+          VersionAdmin(
+            slot: $0,
+            checkpointRoot: configuration.stateDirectory.map { $0 + "/checkpoints" },
+            baseModel: policyDirectory
+          )
+        },
         modelInfo: Self.modelInfo(
           policy: policyDirectory.flatMap { directory in policySlot.map { (directory, $0) } },
           reward: rewardDirectory.flatMap { directory in rewardSlot.map { (directory, $0) } }

@@ -89,6 +89,29 @@ extension AdminService {
     return response
   }
 
+  func saveCheckpoint(
+    request: Rlhfd_V1_SaveCheckpointRequest,
+    context: ServerContext
+  ) async throws -> Rlhfd_V1_SaveCheckpointResponse {
+    if !request.policyVersion.isEmpty {
+      try Self.checkID(request.policyVersion, field: "policy_version")
+    }
+    if !request.path.isEmpty && !request.path.hasPrefix("/") {
+      throw Validation.invalid("path '\(request.path.prefix(256))' must be absolute (or empty)")
+    }
+    let saved = try run("Admin.SaveCheckpoint") { versions throws(BackendError) in
+      try versions.saveCheckpoint(
+        version: request.policyVersion,
+        path: request.path.isEmpty ? nil : request.path
+      )
+    }
+    var response = Rlhfd_V1_SaveCheckpointResponse()
+    response.checkpoint.checkpointID = saved.id
+    response.checkpoint.path = saved.path
+    response.checkpoint.policyVersion = saved.version
+    return response
+  }
+
   /// Runs `body` on the registry, mapping its errors to statuses.
   private func run<T>(
     _ method: String,

@@ -46,10 +46,4 @@ struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
     throw NotBuilt.error("Admin.ResumeTraining", needs: "trainer")
   }
 
-  func saveCheckpoint(
-    request: Rlhfd_V1_SaveCheckpointRequest,
-    context: ServerContext
-  ) async throws -> Rlhfd_V1_SaveCheckpointResponse {
-    throw NotBuilt.error("Admin.SaveCheckpoint", needs: "checkpoint writer (PEFT, atomic)")
-  }
 }

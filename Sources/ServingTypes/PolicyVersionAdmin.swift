@@ -79,4 +79,20 @@ public protocol PolicyVersionAdmin: Sendable {
   func rollback(to id: String) throws(BackendError) -> PromotionChange
   /// Stops serving `id` and frees its adapter; refused while it is promoted or in use.
   func retire(_ id: String) throws(BackendError)
+  /// Writes version `id` ("" = the promoted one) as a PEFT adapter directory, atomically, at
+  /// `path` (nil = a new directory under the daemon's state directory).
+  func saveCheckpoint(version id: String, path: String?) throws(BackendError) -> SavedCheckpoint
+}
+
+/// A checkpoint written by `SaveCheckpoint`: durable once returned.
+public struct SavedCheckpoint: Sendable, Equatable {
+  public var id: String
+  public var path: String
+  public var version: String
+
+  public init(id: String, path: String, version: String) {
+    self.id = id
+    self.path = path
+    self.version = version
+  }
 }

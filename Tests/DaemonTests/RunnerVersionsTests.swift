@@ -1,7 +1,7 @@
-// The policy runner with versions: the PEFT fixture adapter (made for the tiny policy) loads,
-// pinned and promoted requests report their version, a version in use cannot be retired.
-// Until the engine applies LoRA deltas a version's tokens are the base model's, so this checks
-// routing and metadata, not logits.
+// The policy runner with versions: the PEFT fixture adapter (made for the tiny policy by
+// transformers + PEFT, tools/reference/make_lora_fixtures.py) loads, pinned and promoted
+// requests report their version, a version in use cannot be retired. (Logits against PEFT:
+// Tests/ModelsTests/LoRA*.swift; through the daemon: Tests/Interop/test_policy_versions.py.)
 import Foundation
 import Services
 import Serving
@@ -14,7 +14,7 @@ enum AdapterFixtures {
     while url.lastPathComponent != "Tests" && url.pathComponents.count > 1 {
       url.deleteLastPathComponent()
     }
-    return url.appendingPathComponent("CheckpointsTests/Inputs/peft-lora-tiny/adapter").path
+    return url.appendingPathComponent("Fixtures/lora/adapter-a").path
   }()
 }
 

@@ -4,12 +4,13 @@ promote / rollback / retire with their errors, the version recorded with each st
 the same versions and the same promoted one after a restart, retirement refused while a request
 uses the version, and promote / rollback under load with no failed request.
 
-Until the engine applies LoRA deltas (branch `lora`), a version's tokens are computed on the base
-weights: these tests check routing and metadata (which version a request ran on, what is stored
-and reported), never logits.
+A version's rows carry its LoRA delta (the base product once for all rows, each version's delta
+on its own rows): a pinned version answers differently from base, and requests of different
+versions decoding in one batch give exactly what each gives alone. (Logits against transformers
++ PEFT: Tests/ModelsTests/LoRA*.swift.)
 
-The adapters are the PEFT fixtures made by transformers + PEFT for the tiny policy, which is the
-embedded default model (same config and weights): Tests/CheckpointsTests/Inputs/peft-lora-tiny.
+The adapters are the PEFT fixtures made by transformers + PEFT for the tiny policy, which has
+the embedded default model's config: Tests/Fixtures/lora/adapter-a (r 4) and adapter-b (rsLoRA).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from rlhfd_client._proto.rlhfd.v1 import (
 from test_stalled_streams import StalledClient
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PEFT = ROOT / "Tests" / "CheckpointsTests" / "Inputs" / "peft-lora-tiny"
-ADAPTER = str(PEFT / "adapter")
-RSLORA = str(PEFT / "rslora")
+PEFT = ROOT / "Tests" / "Fixtures" / "lora"
+ADAPTER = str(PEFT / "adapter-a")
+RSLORA = str(PEFT / "adapter-b")
 MODEL_DIR = str(ROOT / "models" / "default" / "policy")
 
 
@@ -284,3 +285,131 @@ def test_a_configured_id_keeps_its_adapter(rlhfd_bin, tmp_path):
         assert "cfg-a" in stderr and "new id" in stderr, stderr
     finally:
         daemon.kill()
+
+
+def greedy(policy, version: str, prompt: str, tokens: int = 12) -> tuple[list[int], list[float]]:
+    request = policy_pb2.GenerateRequest(
+        prompt=prompt, policy_version=version,
+        sampling=common_pb2.SamplingParams(max_new_tokens=tokens, temperature=0, logprobs=True))
+    reply = policy.Generate(request, timeout=RPC_TIMEOUT_S)
+    assert reply.policy_version == (version or "base"), reply
+    return list(reply.token_ids), [entry.logprob for entry in reply.logprobs]
+
+
+def test_versions_share_a_batch_and_each_answers_as_alone(rlhfd_bin, tmp_path):
+    """Two adapters and base: each version's greedy answer differs from base (its delta is
+    applied), and 9 requests over the three versions decoding at once (one batch) give exactly
+    the tokens, and logprobs to 1e-4, that each gives alone."""
+    config = f"""
+policy_versions:
+  - id: a
+    adapter: {ADAPTER}
+  - id: b
+    adapter: {RSLORA}
+"""
+    daemon = start(rlhfd_bin, tmp_path, config)
+    try:
+        policy = policy_pb2_grpc.PolicyStub(daemon.channel())
+        prompts = ["Hello", "What is in the image?", "Describe a red square."]
+        alone = {(v, p): greedy(policy, v, p) for v in ("", "a", "b") for p in prompts}
+        for p in prompts:
+            assert alone[("a", p)] != alone[("", p)], "adapter a changed nothing"
+            assert alone[("b", p)] != alone[("", p)], "adapter b changed nothing"
+        together: dict = {}
+        errors: list = []
+
+        def run(version: str, prompt: str):
+            try:
+                together[(version, prompt)] = greedy(policy, version, prompt)
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=key) for key in alone]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+        for key, (tokens, logprobs) in alone.items():
+            got_tokens, got_logprobs = together[key]
+            assert got_tokens == tokens, key
+            assert max(abs(x - y) for x, y in zip(got_logprobs, logprobs)) <= 1e-4, key
+    finally:
+        stop(daemon)
+
+
+def save(admin, version: str = "", path: str = ""):
+    request = admin_pb2.SaveCheckpointRequest(policy_version=version, path=path)
+    return admin.SaveCheckpoint(request, timeout=RPC_TIMEOUT_S).checkpoint
+
+
+def test_save_checkpoint_writes_a_peft_adapter_that_serves_the_same(rlhfd_bin, tmp_path):
+    """SaveCheckpoint writes a version as a new PEFT directory (adapter_config.json +
+    adapter_model.safetensors); registered again, it answers exactly as the version it came
+    from. Errors: an existing path, the base model, an unknown version, a relative path."""
+    daemon = start(rlhfd_bin, tmp_path, f"policy_versions:\n  - id: a\n    adapter: {ADAPTER}\n")
+    try:
+        channel = daemon.channel()
+        admin, policy = admin_pb2_grpc.AdminStub(channel), policy_pb2_grpc.PolicyStub(channel)
+        target = tmp_path / "saved" / "a-copy"
+        saved = save(admin, "a", str(target))
+        assert saved.policy_version == "a" and saved.path == str(target), saved
+        assert sorted(p.name for p in target.iterdir()) == [
+            "adapter_config.json", "adapter_model.safetensors"]
+        assert not [p for p in target.parent.iterdir() if p.name != "a-copy"], "temp files left"
+        register(admin, "a-copy", str(target))
+        for prompt in ["Hello", "Describe a red square."]:
+            assert greedy(policy, "a-copy", prompt) == greedy(policy, "a", prompt)
+        # Default location: <state_directory>/checkpoints/<version>-<ms>.
+        promote = admin.PromotePolicy(admin_pb2.PromotePolicyRequest(version="a"),
+                                      timeout=RPC_TIMEOUT_S)
+        assert promote.promoted_version == "a"
+        default = save(admin)
+        assert default.policy_version == "a" and "/checkpoints/a-" in default.path, default
+        assert (Path(default.path) / "adapter_model.safetensors").is_file()
+        assert code_of(lambda: save(admin, "a", str(target)))[0] == grpc.StatusCode.ALREADY_EXISTS
+        assert code_of(lambda: save(admin, "base"))[0] == grpc.StatusCode.FAILED_PRECONDITION
+        assert code_of(lambda: save(admin, "nope"))[0] == grpc.StatusCode.NOT_FOUND
+        relative = code_of(lambda: save(admin, "a", "saved/x"))
+        assert relative[0] == grpc.StatusCode.INVALID_ARGUMENT and "absolute" in relative[1]
+    finally:
+        stop(daemon)
+
+
+def test_killed_while_saving_leaves_no_torn_adapter(rlhfd_bin, tmp_path):
+    """SIGKILL while SaveCheckpoint calls are running, in rounds: after each, every checkpoint
+    directory is whole (it registers and serves) or absent; never a partial adapter."""
+    rounds, total = 3, 0
+    for round_ in range(rounds):
+        workdir = tmp_path / f"round-{round_}"
+        workdir.mkdir()
+        daemon = start(rlhfd_bin, workdir, f"policy_versions:\n  - id: a\n    adapter: {ADAPTER}\n")
+        admin = admin_pb2_grpc.AdminStub(daemon.channel())
+        out = workdir / "ckpt"
+        stop_at = time.monotonic() + 0.3 + 0.4 * round_
+
+        def saver():
+            index = 0
+            while time.monotonic() < stop_at + 2:
+                try:
+                    save(admin, "a", str(out / f"c{index}"))
+                except grpc.RpcError:
+                    return
+                index += 1
+
+        thread = threading.Thread(target=saver)
+        thread.start()
+        time.sleep(max(0.0, stop_at - time.monotonic()))
+        daemon.kill()
+        thread.join(timeout=10)
+        written = sorted(p for p in out.iterdir() if not p.name.startswith(".")) \
+            if out.exists() else []
+        daemon = start(rlhfd_bin, workdir, f"policy_versions:\n  - id: a\n    adapter: {ADAPTER}\n")
+        try:
+            admin = admin_pb2_grpc.AdminStub(daemon.channel())
+            for index, path in enumerate(written):
+                register(admin, f"r{index}", str(path))  # loads: the directory is whole
+        finally:
+            stop(daemon)
+        total += len(written)
+    assert total > 0, "no checkpoint was written before the kills: the test proved nothing"

@@ -74,6 +74,10 @@ final class FakeVersionAdmin: PolicyVersionAdmin {
   }
 
   func retire(_ id: String) throws(BackendError) { try call("retire \(id)") }
+  func saveCheckpoint(version id: String, path: String?) throws(BackendError) -> SavedCheckpoint {
+    try call("save \(id) \(path ?? "-")")
+    return SavedCheckpoint(id: "\(id)-1", path: path ?? "/state/checkpoints/\(id)-1", version: id)
+  }
 }
 
 @Suite struct AdminVersionsTests {
@@ -100,10 +104,18 @@ final class FakeVersionAdmin: PolicyVersionAdmin {
       #expect(rolledBack.previousVersion == "v2" && rolledBack.promotedVersion == "v1")
       let retired = try await admin.retirePolicyVersion(.with { $0.version = "v2" })
       #expect(retired.version == "v2")
+      let saved = try await admin.saveCheckpoint(.with { $0.policyVersion = "v1" })
+      #expect(saved.checkpoint.policyVersion == "v1" && saved.checkpoint.checkpointID == "v1-1")
+      let placed = try await admin.saveCheckpoint(.with { $0.path = "/x/ckpt" })
+      #expect(placed.checkpoint.path == "/x/ckpt")
+      await #expect(throws: RPCError.self) {
+        _ = try await admin.saveCheckpoint(.with { $0.path = "relative/dir" })
+      }
     }
     #expect(
       fake.calls.withLock { $0 } == [
-        "list", "register v3 /a/v3 v2", "promote v3", "rollback ", "retire v2",
+        "list", "register v3 /a/v3 v2", "promote v3", "rollback ", "retire v2", "save v1 -",
+        "save  /x/ckpt",
       ]
     )
   }

@@ -107,13 +107,8 @@ enum BatchInputs {
         wantsOutput: step.producesOutput
       )
       entry.promptEnd = sequence.promptCount
-      // >>> LoRA: ATTACH THE VERSION'S ADAPTER HERE. `sequence.adapter` is the handle of the
-      // sequence's policy version (nil = base). Until `DecoderBatchEntry` carries an adapter
-      // (branch lora), rows of every version run on the base weights. Then, e.g.:
-      //   entry.adapter = (sequence.adapter as? <engine adapter type>)
-      // and make the loader (`LoRAAdapterLoader`) return that type. An adapter that also
-      // targets the vision tower or projector needs per-version image features: the feature
-      // cache (`ImageFeatures`, ImageEncoder) is keyed by image bytes alone today. <<<
+      // The sequence's policy version: its LoRA delta on this entry's rows (nil = base).
+      entry.adapter = (sequence.adapter as? DecoderAdapterHandle)?.adapter
       entries.append(entry)
       included.append(true)
     }

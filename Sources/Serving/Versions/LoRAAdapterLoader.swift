@@ -1,30 +1,31 @@
-// The adapter loader of today: a PEFT directory parsed and validated by `Checkpoints`'
-// `LoRAAdapter` against the base checkpoint the runner serves. The handle keeps the parsed
-// adapter (its tensors are views into the file). When the engine applies LoRA deltas per row,
-// the loader makes the engine's adapter type instead; nothing else changes.
+// The adapter loader: a PEFT directory read, validated against the served base model and
+// converted once into the engine's `DecoderAdapter` (Models), which the batched decoder applies
+// to the rows of the sequences pinned to the version (Punica / S-LoRA style: the base product
+// once for all rows, each version's delta on its own rows). Adapters of the language model's
+// q/k/v/o/gate/up/down only: vision-side targets are refused, so image features stay shared.
 public import Checkpoints
 import Foundation
 public import Models
 public import ServingTypes
 
-/// A validated PEFT adapter (read-only).
-public final class PEFTAdapterHandle: PolicyAdapter {
-  public let adapter: LoRAAdapter
+/// A version's adapter as the engine applies it.
+public final class DecoderAdapterHandle: PolicyAdapter {
+  public let adapter: DecoderAdapter
   public let directory: String
 
-  init(adapter: LoRAAdapter, directory: String) {
+  init(adapter: DecoderAdapter, directory: String) {
     self.adapter = adapter
     self.directory = directory
   }
 
-  public var byteCount: Int { adapter.deltas.reduce(0) { $0 + $1.a.byteCount + $1.b.byteCount } }
+  public var byteCount: Int { adapter.byteCount }
 }
 
 /// Loads PEFT adapter directories for the base model of `weights`.
 public struct LoRAAdapterLoader: AdapterLoader {
-  let checkpoint: LlavaCheckpoint
+  let weights: LlavaWeights
 
-  public init(base weights: LlavaWeights) { self.checkpoint = weights.checkpoint }
+  public init(base weights: LlavaWeights) { self.weights = weights }
 
   public func load(directory: String) throws(BackendError) -> any PolicyAdapter {
     var isDirectory: ObjCBool = false
@@ -35,9 +36,8 @@ public struct LoRAAdapterLoader: AdapterLoader {
       throw BackendError(.invalidArgument, "\(directory) is not a directory")
     }
     do {
-      let adapter = try LoRAAdapter(directory: directory)
-      try adapter.validate(against: checkpoint)
-      return PEFTAdapterHandle(adapter: adapter, directory: directory)
+      let adapter = try DecoderAdapter(directory: directory, base: weights)
+      return DecoderAdapterHandle(adapter: adapter, directory: directory)
     } catch {
       throw BackendError(.invalidArgument, "the adapter in \(directory) cannot be used: \(error)")
     }

@@ -110,6 +110,14 @@ class FakeAdmin(admin_pb2_grpc.AdminServicer):
         del self.versions[request.version]
         return admin_pb2.RetirePolicyVersionResponse(version=request.version)
 
+    def SaveCheckpoint(self, request, context):
+        version = request.policy_version or self.stack[-1]
+        if version == "base":
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "base has no adapter")
+        path = request.path or f"/state/checkpoints/{version}-1"
+        return admin_pb2.SaveCheckpointResponse(checkpoint=feedback_pb2.CheckpointSaved(
+            checkpoint_id=f"{version}-1", path=path, policy_version=version))
+
 
 class ClientTest(unittest.TestCase):
     server: grpc.Server
@@ -213,6 +221,9 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((rolled.previous_version, rolled.promoted_version), ("v2", "v1"))
         c.retire_policy_version("v2")
         self.assertEqual([v.version for v in c.list_policy_versions().versions], ["v1", "base"])
+        saved = c.save_checkpoint()
+        self.assertEqual((saved.policy_version, saved.path), ("v1", "/state/checkpoints/v1-1"))
+        self.assertEqual(c.save_checkpoint("v1", "/x").path, "/x")
         with self.assertRaises(grpc.RpcError) as err:
             c.promote_policy("v9")
         self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)

@@ -336,6 +336,15 @@ class RlhfdClient:
         self.admin.RetirePolicyVersion(admin_pb2.RetirePolicyVersionRequest(version=version),
                                        **self._kw(timeout))
 
+    def save_checkpoint(self, version: str = "", path: str = "", *,
+                        timeout: Optional[float] = None):
+        """Writes ``version`` ("" = the promoted one) as a PEFT adapter directory on the server,
+        atomically, at ``path`` (absolute; "" = under the daemon's state directory). Returns the
+        ``CheckpointSaved`` (``checkpoint_id``, ``path``, ``policy_version``) once durable.
+        ``ALREADY_EXISTS`` for an existing path, ``FAILED_PRECONDITION`` for ``base``."""
+        request = admin_pb2.SaveCheckpointRequest(policy_version=version, path=path)
+        return self.admin.SaveCheckpoint(request, **self._kw(timeout)).checkpoint
+
     def health(self, service: str = "", *, timeout: Optional[float] = None) -> str:
         """The standard health status of ``service`` ("" = the whole server, or e.g.
         ``"rlhfd.v1.Policy"``) as a name: ``"SERVING"``, ``"NOT_SERVING"``, ``"UNKNOWN"``.

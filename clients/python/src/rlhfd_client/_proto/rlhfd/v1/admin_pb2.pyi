@@ -125,8 +125,12 @@ class ResumeTrainingResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[_feedback_pb2.TrainingStatus, _Mapping]] = ...) -> None: ...
 
 class SaveCheckpointRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("policy_version", "path")
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    policy_version: str
+    path: str
+    def __init__(self, policy_version: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class SaveCheckpointResponse(_message.Message):
     __slots__ = ("checkpoint",)
