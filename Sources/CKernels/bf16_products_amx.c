@@ -90,24 +90,15 @@ AMX static void configure_tiles(void) {
   configured = 1;
 }
 
-// One k step (32 k, 16 pairs) for G row groups: B from `b` (stride 128), A from `a`. With
-// S = 3 (split fp32 activations, G = 1) the group's hi, mid and lo tiles (16 rows apart in
-// `a`) all add into the same C tiles, the lo tile in tmm2 (free when G = 1).
-#define STEP(a, b, G, S)                       \
+// One k step (32 k, 16 pairs) for G row groups: B from `b` (stride 128), A from `a`.
+#define STEP(a, b, G)                          \
   do {                                         \
     _tile_loadd(6, (b), 128);                  \
     _tile_loadd(7, (b) + 32, 128);             \
     _tile_loadd(4, (a), lda);                  \
     _tile_dpbf16ps(0, 4, 6);                   \
     _tile_dpbf16ps(1, 4, 7);                   \
-    if ((S) == 3) {                            \
-      _tile_loadd(5, (a) + 16 * ldx, lda);     \
-      _tile_dpbf16ps(0, 5, 6);                 \
-      _tile_dpbf16ps(1, 5, 7);                 \
-      _tile_loadd(2, (a) + 32 * ldx, lda);     \
-      _tile_dpbf16ps(0, 2, 6);                 \
-      _tile_dpbf16ps(1, 2, 7);                 \
-    } else if ((G) == 2) {                     \
+    if ((G) == 2) {                            \
       _tile_loadd(5, (a) + 16 * ldx, lda);     \
       _tile_dpbf16ps(2, 5, 6);                 \
       _tile_dpbf16ps(3, 5, 7);                 \
@@ -123,7 +114,10 @@ enum { KB = 16, MB = 256, NB = 8 };
 
 // 16 * G rows of x (from m; `rows` of them real) against one panel (columns col ..< col + 32),
 // k steps [s0, s1) of ceil(K / 32). C starts at zero (s0 == 0) or from `c` (32 x 32 fp32); it
-// is stored back to `c`, or, after the last step, biased and written to `out`.
+// is stored back to `c`, or, after the last step, biased and written to `out`. With S = 3 the
+// rows are split activations (ckernels_bf16_split3_padded): each 16-row tile holds 5 source
+// rows' hi (rows 0-4), mid (5-9) and lo (10-14) parts, `rows` counts source rows, and each
+// output row is (lo + mid) + hi of its three sums.
 AMX static inline __attribute__((always_inline)) void panel_tile(
   float *out, const uint16_t *x, const uint16_t *panel, const float *bias, float *c,
   ptrdiff_t N, ptrdiff_t K, ptrdiff_t m, ptrdiff_t rows, ptrdiff_t col, ptrdiff_t s0,
@@ -131,7 +125,7 @@ AMX static inline __attribute__((always_inline)) void panel_tile(
   const ptrdiff_t pairs = (K + 1) / 2, full = pairs / 16, tail = pairs % 16;
   const ptrdiff_t ldx = ckernels_bf16_amx_row_stride(K);
   const size_t lda = (size_t)ldx * 2;
-  const uint16_t *xa = x + S * m * ldx;  // (16 G, ldx), or (3, 16, ldx) when S = 3
+  const uint16_t *xa = x + m * ldx;  // (16 G, ldx)
   if (s0 == 0) {
     _tile_zero(0);
     _tile_zero(1);
@@ -142,12 +136,12 @@ AMX static inline __attribute__((always_inline)) void panel_tile(
     if (G == 2) _tile_loadd(2, c + 512, 128), _tile_loadd(3, c + 528, 128);
   }
   const ptrdiff_t whole = s1 < full ? s1 : full;
-  for (ptrdiff_t s = s0; s < whole; s++) STEP(xa + 32 * s, panel + 16 * 64 * s, G, S);
+  for (ptrdiff_t s = s0; s < whole; s++) STEP(xa + 32 * s, panel + 16 * 64 * s, G);
   if (tail && s1 > full) {
     _Alignas(64) uint16_t last[16 * 64];  // (16 pairs, 32 columns, 2)
     memcpy(last, panel + 16 * 64 * full, (size_t)tail * 128);
     memset(last + tail * 64, 0, (size_t)(16 - tail) * 128);
-    STEP(xa + 32 * full, last, G, S);
+    STEP(xa + 32 * full, last, G);
   }
   const int done = s1 == full + (tail != 0);
   _Alignas(64) float sums[32 * 32];  // (16 G rows, 32 columns)
@@ -163,8 +157,18 @@ AMX static inline __attribute__((always_inline)) void panel_tile(
     __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
     __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + col + 16 * h) : _mm512_setzero_ps();
     for (ptrdiff_t r = 0; r < rows; r++) {
-      float *o = out + (m + r) * N + col + 16 * h;
-      __m512 value = _mm512_add_ps(_mm512_load_ps(sums + r * 32 + 16 * h), b);
+      __m512 sum;
+      float *o;
+      if (S == 3) {
+        const float *hi = sums + (16 * (r / 5) + r % 5) * 32 + 16 * h;
+        sum = _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(hi + 320), _mm512_load_ps(hi + 160)),
+                            _mm512_load_ps(hi));
+        o = out + (m / 16 * 5 + r) * N + col + 16 * h;
+      } else {
+        sum = _mm512_load_ps(sums + r * 32 + 16 * h);
+        o = out + (m + r) * N + col + 16 * h;
+      }
+      __m512 value = _mm512_add_ps(sum, b);
       if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, o), value);
       _mm512_mask_storeu_ps(o, mask, value);
     }
@@ -206,31 +210,38 @@ AMX void ckernels_bf16_panels_product_amx(
 }
 
 // As ckernels_bf16_panels_product_amx over split activations (ckernels_bf16_split3_padded):
-// 16 rows at a time, each k step adding the hi, mid and lo tiles into the same C. Smaller row
-// blocks (MBS) since the A block is three times as large.
-enum { MBS = 128 };
-
+// the A rows are ceil(M / 5) tiles of 16, each holding 5 source rows' three parts, computed as
+// ordinary rows; panel_tile (S = 3) adds each source row's three sums. Every source row is
+// summed the same way whatever M or its place in a tile, so a row does not depend on the batch;
+// at M = 1 one A tile per k step carries all three parts (as many products as bf16's).
 AMX void ckernels_bf16_panels_product_amx_split(
   float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
   configure_tiles();
+  const ptrdiff_t rowsA = ckernels_bf16_split3_rows(M);
   const ptrdiff_t panelElements = (K + 1) / 2 * 64;
   const ptrdiff_t steps = ((K + 1) / 2 + 15) / 16;
-  const ptrdiff_t groups = ((M < MBS ? M : MBS) + 15) / 16;
+  const ptrdiff_t groups = ((rowsA < MB ? rowsA : MB) + 31) / 32;
   float *partial = steps > KB ? aligned_alloc(64, (size_t)groups * NB * 4096) : NULL;
   if (steps > KB && partial == NULL) abort();
   for (ptrdiff_t pb = p0; pb < p1; pb += NB) {
     const ptrdiff_t pe = pb + NB < p1 ? pb + NB : p1;
-    for (ptrdiff_t mb = 0; mb < M; mb += MBS) {
-      const ptrdiff_t me = mb + MBS < M ? mb + MBS : M;
+    for (ptrdiff_t mb = 0; mb < rowsA; mb += MB) {
+      const ptrdiff_t me = mb + MB < rowsA ? mb + MB : rowsA;
       for (ptrdiff_t s0 = 0; s0 < steps; s0 += KB) {
         const ptrdiff_t s1 = s0 + KB < steps ? s0 + KB : steps;
-        for (ptrdiff_t m = mb; m < me; m += 16) {
-          const ptrdiff_t rows = me - m < 16 ? me - m : 16;
+        for (ptrdiff_t m = mb; m < me; m += 32) {
+          const ptrdiff_t first = m / 16 * 5, left = M - first;
           for (ptrdiff_t p = pb; p < pe; p++) {
             const uint16_t *panel = panels + p * panelElements;
-            float *c = partial ? partial + ((m - mb) / 16 * NB + (p - pb)) * 1024 : NULL;
-            panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, 3);
+            float *c = partial ? partial + ((m - mb) / 32 * NB + (p - pb)) * 1024 : NULL;
+            if (me - m > 16) {
+              ptrdiff_t rows = left < 10 ? left : 10;
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2, 3);
+            } else {
+              ptrdiff_t rows = left < 5 ? left : 5;
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, 3);
+            }
           }
         }
       }

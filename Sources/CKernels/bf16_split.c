@@ -4,12 +4,15 @@
 // where each difference is exact in fp32 and x - (hi + mid + lo) is below 2^-26 |x| (three
 // 8-bit significands cover fp32's 24 bits). Weights stored as bf16 are exact in bf16, so
 // W·x = W·hi + W·mid + W·lo: three bf16 products with fp32 sums give the fp32 product of the
-// stored weights, up to fp32 summation order (as sgemm). The AMX kernel
-// (ckernels_bf16_panels_product_amx_split) adds the three parts' products into the same
-// accumulator tiles, so there is one pass over the weights and one fp32 sum per output.
+// stored weights, up to fp32 summation order (as sgemm). The three parts of 5 source rows share
+// one 16-row AMX tile (hi rows 0-4, mid 5-9, lo 10-14), so one pass over the weights computes
+// all three sums of each row, added ((lo + mid) + hi) when the row is written
+// (ckernels_bf16_panels_product_amx_split); at M = 1 that is as many tile products as bf16's.
 #include "ckernels.h"
 
 #include <string.h>
+
+ptrdiff_t ckernels_bf16_split3_rows(ptrdiff_t M) { return (M + 4) / 5 * 16; }
 
 #if defined(__x86_64__)
 
@@ -39,18 +42,15 @@ AVX512BF16 static void split3(
 }
 
 AVX512BF16 void ckernels_bf16_split3_padded(
-  uint16_t *out, const float *x, ptrdiff_t M, ptrdiff_t K, ptrdiff_t s0, ptrdiff_t s1) {
+  uint16_t *out, const float *x, ptrdiff_t M, ptrdiff_t K, ptrdiff_t t0, ptrdiff_t t1) {
   const ptrdiff_t ldx = ckernels_bf16_amx_row_stride(K);
-  for (ptrdiff_t s = s0; s < s1; s++) {
-    // Group g = s / 16 holds its hi tile, then its mid tile, then its lo tile (16 rows each).
-    uint16_t *hi = out + (48 * (s / 16) + s % 16) * ldx;
-    uint16_t *mid = hi + 16 * ldx, *lo = hi + 32 * ldx;
-    ptrdiff_t real = s < M ? K : 0;
-    if (real) split3(hi, mid, lo, x + s * K, K);
-    size_t pad = (size_t)(ldx - real) * 2;
-    memset(hi + real, 0, pad);
-    memset(mid + real, 0, pad);
-    memset(lo + real, 0, pad);
+  for (ptrdiff_t t = t0; t < t1; t++) {
+    uint16_t *tile = out + 16 * t * ldx;  // (16, ldx): hi rows 0-4, mid 5-9, lo 10-14, 15 zero
+    memset(tile, 0, (size_t)16 * ldx * 2);
+    for (ptrdiff_t i = 0; i < 5 && 5 * t + i < M; i++) {
+      uint16_t *hi = tile + i * ldx;
+      split3(hi, hi + 5 * ldx, hi + 10 * ldx, x + (5 * t + i) * K, K);
+    }
   }
 }
 
@@ -59,7 +59,7 @@ AVX512BF16 void ckernels_bf16_split3_padded(
 #include <stdlib.h>
 
 void ckernels_bf16_split3_padded(
-  uint16_t *out, const float *x, ptrdiff_t M, ptrdiff_t K, ptrdiff_t s0, ptrdiff_t s1) {
+  uint16_t *out, const float *x, ptrdiff_t M, ptrdiff_t K, ptrdiff_t t0, ptrdiff_t t1) {
   abort();
 }
 

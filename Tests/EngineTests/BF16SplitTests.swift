@@ -159,7 +159,8 @@ import Testing
     }
   }
 
-  /// hi + mid + lo reproduces each value to 2^-26 relative, and each part is a bf16 value.
+  /// hi + mid + lo reproduces each value to 2^-26 relative, and each part is a bf16 value; the
+  /// tile's unused rows and the row padding are zeros.
   @Test(.enabled(if: BF16Products.isSupported))
   func splitReconstructsValues() {
     let (M, K) = (3, 37)
@@ -168,12 +169,13 @@ import Testing
     values[1] = -Float.pi
     values[2] = 0
     let stride = ckernels_bf16_amx_row_stride(K)
-    let rows = ckernels_bf16_amx_rows(M)
-    var parts = [UInt16](repeating: 0xFFFF, count: 3 * rows * stride)
-    ckernels_bf16_split3_padded(&parts, values, M, K, 0, rows)
-    // Part p of row m: group m / 16 holds its hi, mid and lo tiles of 16 rows in turn.
-    let at = { (m: Int, p: Int, k: Int) in (48 * (m / 16) + m % 16 + 16 * p) * stride + k }
-    for m in 0..<rows {
+    let rows = ckernels_bf16_split3_rows(M)
+    var parts = [UInt16](repeating: 0xFFFF, count: rows * stride)
+    ckernels_bf16_split3_padded(&parts, values, M, K, 0, rows / 16)
+    // Part p of source row m: tile m / 5, row m % 5 + 5 p (hi 0-4, mid 5-9, lo 10-14).
+    let at = { (m: Int, p: Int, k: Int) in (16 * (m / 5) + m % 5 + 5 * p) * stride + k }
+    #expect(rows == 16 && parts[(15 * stride)..<(16 * stride)].allSatisfy { $0 == 0 }, "row 15")
+    for m in 0..<(rows / 16 * 5) {  // every source-row slot of the tiles, used or not
       for k in 0..<stride {
         let part = { (p: Int) in HalfPrecision.float(fromBF16: parts[at(m, p, k)]) }
         guard m < M, k < K else {

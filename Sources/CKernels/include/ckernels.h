@@ -100,15 +100,18 @@ void ckernels_bf16_panels_product_amx(
   const float *bias,  // (N) or NULL
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
 
-/// Rows [s0, s1) (of `ckernels_bf16_amx_rows(M)`) of `x` split into three bf16 parts
-/// (bf16_split.c) for `ckernels_bf16_panels_product_amx_split`: hi = bf16(x[s]),
-/// mid = bf16(x[s] - hi), lo = bf16(x[s] - hi - mid), so hi + mid + lo = x[s] to 2^-26
-/// relative. Rows of group g = s / 16 go to rows 48 g + s % 16 (hi), + 16 (mid), + 32 (lo),
-/// zero-padded to the row stride; rows s >= M are zeros. Needs `ckernels_has_avx512_bf16()`.
+/// Rows of the split activations of M source rows: ceil(M / 5) tiles of 16.
+ptrdiff_t ckernels_bf16_split3_rows(ptrdiff_t M);
+
+/// Tiles [t0, t1) of the split activations of `x` (bf16_split.c) for
+/// `ckernels_bf16_panels_product_amx_split`: source row s = 5 t + i (i < 5) of tile t gets
+/// hi = bf16(x[s]) in tile row i, mid = bf16(x[s] - hi) in row 5 + i, lo = bf16(x[s] - hi - mid)
+/// in row 10 + i, so hi + mid + lo = x[s] to 2^-26 relative; row 15, rows of source rows
+/// >= M and the row stride's padding are zeros. Needs `ckernels_has_avx512_bf16()`.
 void ckernels_bf16_split3_padded(
-  uint16_t *out,  // (3 ckernels_bf16_amx_rows(M), ckernels_bf16_amx_row_stride(K))
+  uint16_t *out,  // (ckernels_bf16_split3_rows(M), ckernels_bf16_amx_row_stride(K))
   const float *x,  // (M, K)
-  ptrdiff_t M, ptrdiff_t K, ptrdiff_t s0, ptrdiff_t s1);
+  ptrdiff_t M, ptrdiff_t K, ptrdiff_t t0, ptrdiff_t t1);
 
 /// As `ckernels_bf16_panels_product_amx`, for fp32 activations split by
 /// `ckernels_bf16_split3_padded`: each output is the fp32 sum of the products of all three
@@ -116,7 +119,7 @@ void ckernels_bf16_split3_padded(
 /// `ckernels_has_amx()` (or `ckernels_amx_available()`).
 void ckernels_bf16_panels_product_amx_split(
   float *out,  // (M, N)
-  const uint16_t *x,  // (3 ckernels_bf16_amx_rows(M), ckernels_bf16_amx_row_stride(K)) bf16
+  const uint16_t *x,  // (ckernels_bf16_split3_rows(M), ckernels_bf16_amx_row_stride(K)) bf16
   const uint16_t *panels,  // ckernels_bf16_panel_elements(N, K)
   const float *bias,  // (N) or NULL
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
