@@ -67,17 +67,19 @@ import Testing
     )
   }
 
-  /// `body` with `values` as a bf16 weight with panels attached.
+  /// `body` with `values` as a bf16 weight with panels attached (`splitting`: for the exact
+  /// fp32 products on them, BF16SplitTests).
   static func withPanels<R>(
     _ values: [Float],
     shape: [Int],
+    splitting: Bool = false,
     _ body: (WeightView) throws -> R
   ) throws -> R {
     try withWeights(values, dtype: .bf16, shape: shape) { view in
       let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
       let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 2), alignment: 64)
       defer { panels.deallocate() }
-      return try body(BF16Products.pack(view, into: panels))
+      return try body(BF16Products.pack(view, into: panels, splitting: splitting))
     }
   }
 

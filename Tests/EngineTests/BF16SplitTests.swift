@@ -15,16 +15,11 @@ import Testing
     shape: [Int],
     _ body: (WeightView) throws -> R
   ) throws -> R {
-    try withWeights(values, dtype: .bf16, shape: shape) { view in
-      let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
-      let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 2), alignment: 64)
-      defer { panels.deallocate() }
-      return try body(BF16Products.pack(view, into: panels, splitting: true))
-    }
+    try BF16ProductsTests.withPanels(values, shape: shape, splitting: true, body)
   }
 
   /// `in · Wᵀ (+ bias)` into `start` by `Matmul.forward` (which dispatches to the split
-  /// products) or by the reference.
+  /// products) or by the fp32 reference of the stored weights (Double sums).
   static func product(
     naive: Bool,
     _ view: WeightView,
@@ -36,30 +31,30 @@ import Testing
     K: Int,
     accumulate: Bool
   ) -> [Float] {
-    let out = Tensor(shape: [M, N], values: start)
-    if naive {
-      GEMV.forwardNaive(
-        out: out.data,
-        in: input,
-        weight: view,
+    guard naive else {
+      return BF16ProductsTests.product(
+        naive: false,
+        view,
+        input: input,
         bias: bias,
-        M: M,
-        N: N,
-        K: K,
-        accumulate: accumulate
-      )
-    } else {
-      Matmul.forward(
-        out: out.data,
-        in: input,
-        weight: view,
-        bias: bias,
+        start: start,
         M: M,
         N: N,
         K: K,
         accumulate: accumulate
       )
     }
+    let out = Tensor(shape: [M, N], values: start)
+    GEMV.forwardNaive(
+      out: out.data,
+      in: input,
+      weight: view,
+      bias: bias,
+      M: M,
+      N: N,
+      K: K,
+      accumulate: accumulate
+    )
     return out.toArray()
   }
 
