@@ -105,7 +105,7 @@ def table(rows: Sequence[Sequence[str]]) -> List[str]:
 
 # -- errors -----------------------------------------------------------------------------------
 
-def unreachable(address: str, error: grpc.RpcError) -> Optional[str]:
+def unreachable(address: str, error: grpc.RpcError, secure: bool = False) -> Optional[str]:
     """The message for an RPC that failed because the daemon could not be reached (not for
     UNAVAILABLE answered by a daemon, e.g. while it drains), or None."""
     if error.code() != grpc.StatusCode.UNAVAILABLE:
@@ -126,14 +126,15 @@ def unreachable(address: str, error: grpc.RpcError) -> Optional[str]:
     elif "failed to connect" in low or "connect" in low or "dns" in low or "resolve" in low:
         reason = details
     elif "socket closed" in low or "connection reset" in low or "end of tcp stream" in low:
-        reason = f"{details} (a TLS daemon reached without --tls/--ca?)"
+        reason = details + (" (does the daemon require a client certificate, --cert/--key?)"
+                            if secure else " (a TLS daemon reached without --tls/--ca?)")
     else:
         return None
     return f"cannot reach rlhfd at {address}: {reason}"
 
 
-def rpc_failure(address: str, error: grpc.RpcError) -> CliError:
-    message = unreachable(address, error)
+def rpc_failure(address: str, error: grpc.RpcError, secure: bool = False) -> CliError:
+    message = unreachable(address, error, secure)
     if message is not None:
         return CliError(message, EXIT_USAGE)
     code = error.code()
@@ -793,7 +794,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         note(str(error))
         return error.code
     except grpc.RpcError as error:
-        failure = rpc_failure(args.address, error)
+        secure = bool(args.tls or args.ca or args.cert)
+        failure = rpc_failure(args.address, error, secure)
         note(str(failure))
         return failure.code
     except KeyboardInterrupt:
