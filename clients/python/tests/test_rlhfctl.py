@@ -163,6 +163,14 @@ class RlhfctlTest(unittest.TestCase):
         return code, out.getvalue(), err.getvalue()
 
     # -- parsing ------------------------------------------------------------------------------
+    def test_the_installed_script_is_main(self) -> None:
+        try:
+            import tomllib
+        except ImportError:  # Python < 3.11
+            self.skipTest("tomllib needs Python 3.11")
+        project = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text())
+        self.assertEqual(project["project"]["scripts"], {"rlhfctl": "rlhfd_client.cli:main"})
+
     def test_global_options_go_before_or_after_the_command(self) -> None:
         parser = build_parser()
         a = parser.parse_args(["--address", "unix:/x.sock", "--timeout", "3", "versions", "list"])
