@@ -12,9 +12,13 @@ import importlib.util
 import io
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 import unittest
 from concurrent import futures
 from pathlib import Path
@@ -24,6 +28,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 import test_client as fakes  # the fake servicers of the client's tests
+import rlhfd_client
 from rlhfd_client.cli import main
 from rlhfd_client.cli.app import build_parser
 from rlhfd_client.pb import (admin_pb2_grpc, feedback_pb2, feedback_pb2_grpc, policy_pb2,
@@ -41,11 +46,19 @@ class StreamingPolicy(fakes.FakePolicy):
         self.streamed: Optional[bool] = None
         self.requests: List[policy_pb2.GenerateRequest] = []
         self.gate = False  # wait for "Hel" on stdout (the streaming test)
+        self.cancelled: Optional[bool] = None
 
     def GenerateStream(self, request, context):
         self.requests.append(request)
         if request.prompt == "bad":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "prompt is bad")
+        if request.prompt == "hang":  # one chunk, then nothing until the client cancels
+            yield policy_pb2.GenerateChunk(text="Hel", token_ids=[1])
+            deadline = time.monotonic() + 20
+            while context.is_active() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.cancelled = not context.is_active()
+            return
         self.first_written.clear()
         yield policy_pb2.GenerateChunk(text="Hel", token_ids=[1])
         if self.gate:
@@ -71,6 +84,8 @@ class DedupFeedback(fakes.FakeFeedback):
         self.metadata = list(context.invocation_metadata())
         if request.prompt == "refuse me":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "refused")
+        if request.prompt == "busy":
+            context.abort(grpc.StatusCode.UNAVAILABLE, "draining")
         if request.idempotency_key in self.keys:
             return feedback_pb2.FeedbackAck(feedback_ids=self.keys[request.idempotency_key],
                                             duplicate=True)
@@ -242,6 +257,31 @@ class RlhfctlTest(unittest.TestCase):
         self.assertEqual((s.max_new_tokens, s.seed, s.top_k, list(s.stop)), (7, 3, 5, ["\n"]))
         self.assertAlmostEqual(s.temperature, 0.5)
 
+    def test_ctrl_c_cancels_the_generation(self) -> None:
+        """SIGINT while text streams in: the call is cancelled on the server, exit 130, no
+        traceback (rlhfctl run as a process, `python -m rlhfd_client.cli`)."""
+        src = str(Path(rlhfd_client.__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=src, PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rlhfd_client.cli", "--address", self.address, "generate",
+             "hang"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        try:
+            first = process.stdout.read(3)  # blocks until the first chunk is on stdout
+            self.assertEqual(first, b"Hel")
+            self.assertIsNone(process.poll())
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.assertEqual(process.returncode, 130, err)
+        self.assertNotIn(b"Traceback", err)
+        deadline = time.monotonic() + 10
+        while self.policy.cancelled is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(self.policy.cancelled)
+
     def test_generate_json_and_quiet(self) -> None:
         code, text, err = self.run_cli("--json", "generate", "x")
         self.assertEqual(code, 0)
@@ -308,11 +348,13 @@ class RlhfctlTest(unittest.TestCase):
         self.assertEqual((code, err), (1, "rlhfctl: NOT_FOUND: 'nope' is unknown\n"))
 
     # -- feedback import ----------------------------------------------------------------------
-    def write_preferences(self, name: str, n: int, refuse: int = -1) -> Path:
+    def write_preferences(self, name: str, n: int, refuse: int = -1,
+                          prompt: Optional[str] = None) -> Path:
         records = [{
             "id": f"r{i}", "image": "img.png",
             "conversations": [{"from": "human",
-                               "value": "refuse me" if i == refuse else f"<image>\nQ{i}?"}],
+                               "value": prompt or ("refuse me" if i == refuse
+                                                   else f"<image>\nQ{i}?")}],
             "output_1": {"from": "llava", "value": "one"},
             "output_2": {"from": "llava", "value": "two"},
             "preference": 1, "hallucination": 0, "captions": ["a cap"],
@@ -357,6 +399,33 @@ class RlhfctlTest(unittest.TestCase):
                                     "--images", str(self.dir))
         self.assertEqual(code, 2)
         self.assertIn("cannot read", err)
+
+    def test_feedback_import_retries_until_interrupted(self) -> None:
+        """Records the daemon answers UNAVAILABLE are retried (not rejected); Ctrl-C stops the
+        retries at once: exit 130, no traceback."""
+        file = self.write_preferences("busy.json", 6, prompt="busy")
+        src = str(Path(rlhfd_client.__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=src, PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rlhfd_client.cli", "--address", self.address, "feedback",
+             "import", str(file), "--images", str(self.dir), "--concurrency", "2",
+             "--give-up-after", "120", "--max-backoff", "0.2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        try:
+            first = process.stderr.readline()  # the progress line at 0 %
+            self.assertIn(b"busy.json: 0/6", first)
+            time.sleep(1.0)
+            self.assertIsNone(process.poll())  # still retrying
+            started = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.assertEqual(process.returncode, 130, err)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertNotIn(b"Traceback", err)
 
     def test_the_example_shares_the_import(self) -> None:
         spec = importlib.util.spec_from_file_location("ingest_example",

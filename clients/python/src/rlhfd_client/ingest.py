@@ -189,9 +189,11 @@ class RetryPolicy:
 def submit_with_retry(stub_call: Callable[..., feedback_pb2.FeedbackAck],
                       request: feedback_pb2.PreferenceFeedback, retry: RetryPolicy,
                       on_retry: Callable[[], None] = lambda: None,
-                      metadata=()) -> feedback_pb2.FeedbackAck:
+                      metadata=(), stop: Optional[threading.Event] = None,
+                      ) -> feedback_pb2.FeedbackAck:
     """``stub_call(request)`` (e.g. ``client.feedback.SubmitPreference``), retried on transient
-    errors with jittered exponential backoff; other errors, and the last transient one, raise."""
+    errors with jittered exponential backoff; other errors, and the last transient one, raise
+    (also the current one as soon as ``stop`` is set)."""
     delay, deadline = retry.initial_backoff, time.monotonic() + retry.give_up_after
     while True:
         try:
@@ -199,8 +201,15 @@ def submit_with_retry(stub_call: Callable[..., feedback_pb2.FeedbackAck],
         except grpc.RpcError as error:
             if error.code() not in RETRYABLE or time.monotonic() + delay > deadline:
                 raise
+            if stop is not None and stop.is_set():
+                raise
             on_retry()
-            time.sleep(delay * random.uniform(0.5, 1.5))
+            pause = delay * random.uniform(0.5, 1.5)
+            if stop is not None:
+                if stop.wait(pause):
+                    raise
+            else:
+                time.sleep(pause)
             delay = min(delay * 2, retry.max_backoff)
 
 
@@ -220,6 +229,8 @@ def import_preferences(client, file: Path, records: List[dict], images: Path, *,
     if progress is not None:
         progress.update(0, tally.detail())
 
+    stop = stop if stop is not None else threading.Event()
+
     def counted_retry() -> None:
         with tally.lock:
             tally.retries += 1
@@ -233,7 +244,7 @@ def import_preferences(client, file: Path, records: List[dict], images: Path, *,
                 raise InterruptedError("import interrupted")
             ack = submit_with_retry(client.feedback.SubmitPreference,
                                     preference_message(record, images, key), retry,
-                                    counted_retry, client.metadata)
+                                    counted_retry, client.metadata, stop)
         except grpc.RpcError as error:
             with tally.lock:
                 tally.reject(where, f"{error.code().name}: {error.details()}")
@@ -252,7 +263,6 @@ def import_preferences(client, file: Path, records: List[dict], images: Path, *,
             if progress is not None:
                 progress.update(tally.done, tally.detail())
 
-    stop = stop if stop is not None else threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         try:
             for future in [pool.submit(one, i, r) for i, r in enumerate(records)]:
