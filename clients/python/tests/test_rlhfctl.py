@@ -109,8 +109,17 @@ class DedupFeedback(fakes.FakeFeedback):
 
 
 class FakeAdminWithInfo(fakes.FakeAdmin):
+    require_token = False  # GetModelInfo: UNAUTHENTICATED without a token, PERMISSION_DENIED
+    #                        for any token but "admin-token"
+
     def GetModelInfo(self, request, context):
         from rlhfd_client.pb import admin_pb2
+        if self.require_token:
+            auth = dict(context.invocation_metadata()).get("authorization")
+            if auth is None:
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing bearer token")
+            if auth != "Bearer admin-token":
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, "needs scope admin")
         return admin_pb2.ModelInfo(policy_model_name="tiny", reward_model_name="tiny-rm",
                                    context_length=256, policy_version=self.stack[-1],
                                    policy_versions=list(self.versions), daemon_version="0.1.0")
@@ -514,6 +523,25 @@ class RlhfctlTest(unittest.TestCase):
         empty.write_text("\n")
         code, _, err = self.run_cli("--token-file", str(empty), "health")
         self.assertEqual((code, err), (2, f"rlhfctl: token file {empty} is empty\n"))
+
+    def test_authentication_errors_say_what_to_do(self) -> None:
+        good, weak = self.dir / "admin-token", self.dir / "weak-token"
+        good.write_text("admin-token")
+        weak.write_text("score-token")
+        for path in (good, weak):
+            path.chmod(0o600)
+        self.admin.require_token = True
+        try:
+            code, _, err = self.run_cli("info")
+            self.assertEqual((code, err), (1, "rlhfctl: UNAUTHENTICATED: missing bearer token "
+                                              "(the daemon wants a bearer token: --token-file "
+                                              "FILE)\n"))
+            code, _, err = self.run_cli("--token-file", str(weak), "info")
+            self.assertEqual((code, err), (1, "rlhfctl: PERMISSION_DENIED: needs scope admin "
+                                              "(the token lacks the scope this call needs)\n"))
+            self.assertEqual(self.run_cli("info", "--token-file", str(good))[0], 0)
+        finally:
+            self.admin.require_token = False
 
     def test_daemon_down(self) -> None:
         port = free_port()

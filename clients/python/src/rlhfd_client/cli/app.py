@@ -203,7 +203,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return error.code
     except grpc.RpcError as error:
         secure = bool(args.tls or args.ca or args.cert)
-        failure = rpc_failure(args.address, error, secure)
+        failure = rpc_failure(args.address, error, secure, token=bool(args.token_file))
         note(str(failure))
         return failure.code
     except KeyboardInterrupt:

@@ -129,13 +129,22 @@ def unreachable(address: str, error: grpc.RpcError, secure: bool = False) -> Opt
     return f"cannot reach rlhfd at {address}: {reason}"
 
 
-def rpc_failure(address: str, error: grpc.RpcError, secure: bool = False) -> CliError:
+def rpc_failure(address: str, error: grpc.RpcError, secure: bool = False,
+                token: bool = False) -> CliError:
+    """The CliError of a failed RPC: "cannot reach" (exit 2) or ``CODE: details`` (exit 1),
+    with a hint for the authentication codes."""
     message = unreachable(address, error, secure)
     if message is not None:
         return CliError(message, EXIT_USAGE)
     code = error.code()
     name = code.name if code is not None else "UNKNOWN"
-    return CliError(f"{name}: {error.details() or ''}".rstrip(), EXIT_FAILED)
+    text = f"{name}: {error.details() or ''}".rstrip()
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        text += (" (is the token in --token-file valid?)" if token
+                 else " (the daemon wants a bearer token: --token-file FILE)")
+    elif code == grpc.StatusCode.PERMISSION_DENIED and token:
+        text += " (the token lacks the scope this call needs)"
+    return CliError(text, EXIT_FAILED)
 
 
 # -- connection -------------------------------------------------------------------------------
