@@ -78,6 +78,7 @@ class DedupFeedback(fakes.FakeFeedback):
         self.keys: dict = {}
         self.metadata: List[Tuple[str, str]] = []
         self.watch_events: Optional[List[feedback_pb2.TrainingEvent]] = None
+        self.watch_hang = False
         self.status_unimplemented = False
 
     def SubmitPreference(self, request, context):
@@ -106,6 +107,9 @@ class DedupFeedback(fakes.FakeFeedback):
         if self.watch_events is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "no trainer")
         yield from self.watch_events
+        deadline = time.monotonic() + 20  # then stay open, as a live stream does
+        while self.watch_hang and context.is_active() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 class FakeAdminWithInfo(fakes.FakeAdmin):
@@ -500,6 +504,21 @@ class RlhfctlTest(unittest.TestCase):
         self.assertIn("#1 status: IDLE", lines[0])
         self.assertIn("#2 step: step 1: 8 rollouts, mean reward 0.5000", lines[1])
         self.assertIn("#3 policy_published: published v1 (from -, step 1), promoted", lines[2])
+
+    def test_training_watch_for_a_while(self) -> None:
+        self.feedback.watch_events = [feedback_pb2.TrainingEvent(
+            sequence=1, status=feedback_pb2.TrainingStatus(
+                state=feedback_pb2.TRAINING_STATE_PAUSED, message="by ops"))]
+        self.feedback.watch_hang = True
+        started = time.monotonic()
+        try:
+            code, out, err = self.run_cli("training", "watch", "--for", "0.5")
+        finally:
+            self.feedback.watch_events, self.feedback.watch_hang = None, False
+        self.assertEqual((code, err), (0, ""))
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIn("#1 status: PAUSED step 0, promoted -, pending 0 preferences", out)
+        self.assertTrue(out.rstrip().endswith("-- by ops"), out)
 
     def test_training_control_unimplemented(self) -> None:
         code, _, err = self.run_cli("training", "pause", "--reason", "x")

@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -328,7 +327,6 @@ def cmd_training_watch(client: RlhfdClient, args: argparse.Namespace) -> int:
     seconds, or on Ctrl-C (exit 0)."""
     end = time.monotonic() + args.for_seconds if args.for_seconds else None
     printed = 0
-    stop = threading.Event()
 
     def show(event: feedback_pb2.TrainingEvent) -> bool:
         nonlocal printed
@@ -344,31 +342,26 @@ def cmd_training_watch(client: RlhfdClient, args: argparse.Namespace) -> int:
         return None if end is None else max(0.0, end - time.monotonic())
 
     call = client.watch_training(send_initial_status=True, timeout=remaining())
-    timer = None
-    if end is not None:  # a deadline ends the stream as DEADLINE_EXCEEDED; that is the plan
-        timer = threading.Timer(max(0.0, end - time.monotonic()), lambda: (stop.set(),
-                                                                             call.cancel()))
-        timer.daemon = True
-        timer.start()
     try:
-        try:
-            for event in call:
-                if show(event):
-                    call.cancel()
-                    return EXIT_OK
-            return EXIT_OK
-        except grpc.RpcError as error:
-            if stop.is_set() or error.code() in (grpc.StatusCode.CANCELLED,
-                                                 grpc.StatusCode.DEADLINE_EXCEEDED) and end:
+        for event in call:
+            if show(event):
+                call.cancel()
                 return EXIT_OK
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-                raise
-            if not args.json:
-                note(f"WatchTraining is not implemented by this rlhfd ({error.details()}); "
-                     f"polling GetTrainingStatus every {args.interval:g} s")
-        # Polling fallback.
-        last = None
-        sequence = 0
+        return EXIT_OK
+    except KeyboardInterrupt:
+        call.cancel()
+        return EXIT_OK
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and end is not None:
+            return EXIT_OK  # --for elapsed
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        note(f"WatchTraining is not implemented by this rlhfd ({error.details()}); "
+             f"polling GetTrainingStatus every {args.interval:g} s")
+    # Polling fallback: print the status whenever it changes.
+    last = None
+    sequence = 0
+    try:
         while True:
             try:
                 status = client.training_status()
@@ -390,9 +383,8 @@ def cmd_training_watch(client: RlhfdClient, args: argparse.Namespace) -> int:
                 if wait <= 0:
                     return EXIT_OK
             time.sleep(wait)
-    finally:
-        if timer is not None:
-            timer.cancel()
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 def _training_control(client: RlhfdClient, args: argparse.Namespace, pause: bool) -> int:
