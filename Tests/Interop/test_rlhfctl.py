@@ -2,7 +2,8 @@
 daemon: health, info, generate streamed to stdout (the same text as a unary Generate), score
 (the same rewards as a direct Score), policy versions register / list / promote / rollback /
 save / retire with the PEFT fixture adapter-a and their errors, feedback import of a small
-preference file (then all duplicates, and the pending count in `training status`), the
+preference file and of a file from tools/world/export_feedback.py (then all duplicates, and the
+pending count in `training status`), the
 `training watch` fallback while the daemon has no trainer, a unix socket, mutual TLS, and the
 messages and exit codes when the daemon is down. No Python traceback on any expected failure.
 """
@@ -215,6 +216,8 @@ def write_preferences(directory: Path, n: int) -> Path:
 def test_feedback_import_then_training_status_and_watch(served, tmp_path):
     file = write_preferences(tmp_path, 5)
     images = str(tmp_path / "images")
+    before = int(json.loads(rlhfctl(served.target, "--json", "training", "status").stdout)
+                 ["pending_preferences"])
     result = rlhfctl(served.target, "feedback", "import", str(file), "--images", images)
     assert result.stdout.splitlines()[0] == \
         f"{file}: 5 accepted, 0 duplicate, 0 rejected, 0 retries", result.stdout
@@ -224,12 +227,13 @@ def test_feedback_import_then_training_status_and_watch(served, tmp_path):
     assert (again["accepted"], again["duplicate"], again["rejected"]) == (0, 5, 0)
     status = json.loads(rlhfctl(served.target, "--json", "training", "status").stdout)
     assert status["state"] == "TRAINING_STATE_DISABLED"
-    assert int(status["pending_preferences"]) == 5
+    assert int(status["pending_preferences"]) == before + 5
     text = rlhfctl(served.target, "training", "status").stdout
-    assert "state:" in text and "5 preferences" in text, text
+    assert "state:" in text and f"{before + 5} preferences" in text, text
     watch = rlhfctl(served.target, "training", "watch", "--count", "1", "--interval", "0.2")
     assert "WatchTraining is not implemented" in watch.stderr, watch.stderr
-    assert "status: DISABLED" in watch.stdout and "5 preferences" in watch.stdout, watch.stdout
+    assert "status: DISABLED" in watch.stdout, watch.stdout
+    assert f"pending {before + 5} preferences" in watch.stdout, watch.stdout
     watch = rlhfctl(served.target, "--json", "training", "watch", "--for", "1",
                     "--interval", "0.2")
     events = [json.loads(line) for line in watch.stdout.splitlines()]
@@ -243,6 +247,23 @@ def test_feedback_import_then_training_status_and_watch(served, tmp_path):
     assert "6 accepted, 0 duplicate, 1 rejected" not in result.stdout
     assert ", 1 rejected, " in result.stdout and "INVALID_ARGUMENT" in result.stdout, \
         result.stdout
+
+
+@pytest.mark.time_limit(120)
+def test_feedback_import_of_a_world_tool_file(served, tmp_path):
+    """A file in LLaVA-Human-Preference-10K's layout as tools/world/export_feedback.py writes
+    it (with facts): every record acknowledged, a replay all duplicates."""
+    from world_fixture import world_feedback
+
+    world = world_feedback(tmp_path / "world", val_scenes=3)
+    file = world / "feedback" / "preferences_val.json"
+    total = len(json.loads(file.read_text()))
+    assert total > 0
+    args = ["feedback", "import", str(file), "--images", str(world / "images"), "--no-progress"]
+    first = json.loads(rlhfctl(served.target, "--json", *args).stdout)
+    assert (first["accepted"], first["duplicate"], first["rejected"]) == (total, 0, 0), first
+    again = json.loads(rlhfctl(served.target, "--json", *args).stdout)
+    assert (again["accepted"], again["duplicate"], again["rejected"]) == (0, total, 0), again
 
 
 def test_daemon_down():
