@@ -2,10 +2,10 @@
 daemon: health, info, generate streamed to stdout (the same text as a unary Generate), score
 (the same rewards as a direct Score), policy versions register / list / promote / rollback /
 save / retire with the PEFT fixture adapter-a and their errors, feedback import of a small
-preference file and of a file from tools/world/export_feedback.py (then all duplicates, and the
-pending count in `training status`), the
-`training watch` fallback while the daemon has no trainer, a unix socket, mutual TLS, and the
-messages and exit codes when the daemon is down. No Python traceback on any expected failure.
+preference file and of a tools/world/export_feedback.py file (a replay is all duplicates; the
+pending count in `training status`), the `training watch` fallback while the daemon has no
+trainer, a unix socket, mutual TLS, and the messages and exit codes when the daemon is down.
+No Python traceback on any expected failure.
 """
 
 from __future__ import annotations
