@@ -134,3 +134,27 @@ import Testing
     #expect(set.gradients.buffer.allSatisfy { $0 == 0 })
   }
 }
+
+/// Six steps of clip_grad_norm_(1.0) → AdamW at a cosine-with-warmup rate, against torch
+/// (`tools/reference/make_optimizer_fixtures.py`): rates, norms, moments and weights.
+@Suite struct TorchOptimizerTests {
+  @Test func matchesTorch() {
+    typealias F = TorchOptimizerFixture
+    let schedule = LearningRateSchedule.cosine(warmupSteps: 2, totalSteps: 6)
+    let optimizer = AdamW(beta1: 0.9, beta2: 0.95, eps: 1e-6, weightDecay: 0.1)
+    var set = TrainableParameters([("p", [F.initial.count])])
+    set.parameters.buffer.update(fromContentsOf: F.initial)
+    for step in F.gradients.indices {
+      #expect(abs(1e-2 * schedule.multiplier(step: step) - F.learningRates[step]) < 1e-15)
+      set.zeroGradients()
+      set.gradients.buffer.update(fromContentsOf: F.gradients[step])
+      let norm = set.clipGradients(maxNorm: 1)
+      #expect(abs(norm - F.norms[step]) <= 1e-6 * F.norms[step], "step \(step)")
+      set.update(optimizer, learningRate: schedule.learningRate(base: 1e-2, step: step))
+      expectClose(set.m.toArray(), F.m[step], tolerance: 1e-6, "m at step \(step)")
+      expectClose(set.v.toArray(), F.v[step], tolerance: 1e-6, "v at step \(step)")
+      expectClose(set.parameters.toArray(), F.parameters[step], tolerance: 1e-6, "step \(step)")
+    }
+    #expect(set.step == 6)
+  }
+}

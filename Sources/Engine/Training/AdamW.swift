@@ -43,17 +43,20 @@ public struct AdamW: Sendable, Equatable {
     precondition(step >= 1, "AdamW steps are counted from 1, got \(step)")
     let correction1 = 1 - pow(Double(beta1), Double(step))
     let correction2 = 1 - pow(Double(beta2), Double(step))
+    // The same operations as torch's kernels, so that only summation order could differ:
+    // m.lerp_(g, 1 − β₁), v.mul_(β₂).addcmul_(g, g, 1 − β₂), θ.mul_(1 − lr·λ),
+    // θ.addcdiv_(m, √v / √(1 − β₂ᵗ) + ε, −lr / (1 − β₁ᵗ)).
     let stepSize = Float(Double(learningRate) / correction1)
-    let inverseRoot2 = Float(1 / correction2.squareRoot())
-    let decay = 1 - learningRate * weightDecay
-    let (b1, b2, eps) = (beta1, beta2, self.eps)
+    let root2 = Float(correction2.squareRoot())
+    let decay = Float(1 - Double(learningRate) * Double(weightDecay))
+    let (w1, b2, w2, eps) = (1 - beta1, beta2, 1 - beta2, self.eps)
     for i in 0..<count {
       let g = gradients[i]
-      let mi = b1 * m[i] + (1 - b1) * g
-      let vi = b2 * v[i] + (1 - b2) * g * g
+      let mi = m[i] + w1 * (g - m[i])
+      let vi = v[i] * b2 + w2 * (g * g)
       m[i] = mi
       v[i] = vi
-      let denominator = vi.squareRoot() * inverseRoot2 + eps
+      let denominator = vi.squareRoot() / root2 + eps
       parameters[i] = parameters[i] * decay - stepSize * (mi / denominator)
     }
   }
