@@ -157,4 +157,90 @@ import Testing
       #expect(alone.0 == fast.0 && alone.1 == fast.1)
     }
   }
+
+  /// LoRA dropout: the forward sees x ⊙ mask; dIn carries the mask, dA and dB see the dropped
+  /// input. Gathered rows and contiguous rows (which then leave the in-place sgemm path).
+  @Test(arguments: [[4, 1, 3], [1, 2, 3]] as [[Int32]])
+  func dropoutMatchesFiniteDifferences(rows: [Int32]) {
+    let (M, N, K, r, scale): (Int, Int, Int, Int, Float) = (6, 5, 9, 2, 0.5)
+    let mask = randomFloats(M * K, seed: 31).map { $0 > -0.3 ? Float(1 / 0.65) : 0 }
+    var x = randomFloats(M * K, seed: 32)
+    var a = randomFloats(r * K, seed: 33)
+    var b = randomFloats(N * r, seed: 34)
+    let start = randomFloats(M * N, seed: 35)
+    let upstream = randomFloats(M * N, seed: 36)
+    func dropped(_ x: [Float]) -> [Float] { zip(x, mask).map { $0 * $1 } }
+    func loss(_ x: [Float], _ a: [Float], _ b: [Float]) -> Double {
+      let out = Self.output(
+        dropped(x),
+        a,
+        b,
+        start: start,
+        rows: rows,
+        scale: scale,
+        N: N,
+        K: K,
+        r: r
+      )
+      return weightedSum(out, upstream)
+    }
+    var fast = ([Float](repeating: 0, count: r * K), [Float](repeating: 0, count: N * r))
+    var naive = fast
+    var dInFast = [Float](repeating: 0, count: M * K)
+    var dInNaive = dInFast
+    rows.withUnsafeBufferPointer { rows in
+      LoRA.backward(
+        dA: &fast.0,
+        dB: &fast.1,
+        dIn: &dInFast,
+        dOut: upstream,
+        in: dropped(x),
+        rows: rows,
+        a: a,
+        b: b,
+        scale: scale,
+        N: N,
+        K: K,
+        r: r,
+        dropoutMask: mask
+      )
+      LoRA.backwardNaive(
+        dA: &naive.0,
+        dB: &naive.1,
+        dIn: &dInNaive,
+        dOut: upstream,
+        in: dropped(x),
+        rows: rows,
+        a: a,
+        b: b,
+        scale: scale,
+        N: N,
+        K: K,
+        r: r,
+        dropoutMask: mask
+      )
+    }
+    expectGradient(
+      dInFast,
+      numericalGradient(of: &x) { loss($0, a, b) },
+      absolute: 1e-3,
+      relative: 1e-3
+    )
+    expectGradient(
+      fast.0,
+      numericalGradient(of: &a) { loss(x, $0, b) },
+      absolute: 1e-3,
+      relative: 1e-3
+    )
+    expectGradient(
+      fast.1,
+      numericalGradient(of: &b) { loss(x, a, $0) },
+      absolute: 1e-3,
+      relative: 1e-3
+    )
+    expectClose(dInFast, dInNaive, tolerance: 1e-5)
+    expectClose(fast.0, naive.0, tolerance: 1e-5)
+    expectClose(fast.1, naive.1, tolerance: 1e-5)
+    #expect(mask.contains(0) && dInFast.contains(0))
+  }
 }

@@ -9,6 +9,9 @@
 // dA and dB are parameter gradients (accumulate); dIn is added to the input gradient the frozen
 // base product already wrote (`Matmul.backwardInput` overwrites, then LoRA adds). The trainable
 // A and B are fp32 buffers (the trainer's parameters), not `WeightView`s.
+// LoRA dropout (PEFT's `lora_dropout`, on the adapter's input only): run the forward on the
+// dropped input x ⊙ mask (mask 0 or 1/(1−p)), pass that same dropped input here as `in`, and
+// the mask as `dropoutMask`: dIn[rows] += (dh · A) ⊙ mask.
 import CBLAS
 
 extension LoRA {
@@ -26,13 +29,15 @@ extension LoRA {
     scale: Float,
     N: Int,
     K: Int,
-    r: Int
+    r: Int,
+    dropoutMask: UnsafePointer<Float>? = nil  // (M, K), or nil without dropout
   ) {
     let R = rows.count
     guard R > 0, N > 0, K > 0, r > 0 else { return }
     let contiguous = rows.indices.allSatisfy { Int(rows[$0]) == Int(rows[0]) + $0 }
     let first = Int(rows[0])
-    let scratchCount = (contiguous ? 0 : R * K + R * N + R * K) + 2 * R * r
+    let scatter = !contiguous || dropoutMask != nil
+    let scratchCount = (contiguous ? 0 : R * K + R * N) + (scatter ? R * K : 0) + 2 * R * r
     withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchCount) { scratch in
       var next = scratch.baseAddress!
       var x = input + first * K  // (R, K)
@@ -88,7 +93,7 @@ extension LoRA {
       // dA(r, K) += dh(R, r)ᵀ · x(R, K)
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, br, bK, bR, 1, dh, br, x, bK, 1, dA, bK)
       guard let dIn else { return }
-      if contiguous {
+      if !scatter {
         // dIn[rows](R, K) += dh(R, r) · A(r, K)
         cblas_sgemm(
           CblasRowMajor,
@@ -124,7 +129,14 @@ extension LoRA {
           dx,
           bK
         )
-        for i in 0..<R { cblas_saxpy(bK, 1, dx + i * K, 1, dIn + Int(rows[i]) * K, 1) }
+        for i in 0..<R {
+          let target = dIn + Int(rows[i]) * K
+          if let mask = dropoutMask.map({ $0 + Int(rows[i]) * K }) {
+            for k in 0..<K { target[k] += dx[i * K + k] * mask[k] }
+          } else {
+            cblas_saxpy(bK, 1, dx + i * K, 1, target, 1)
+          }
+        }
       }
     }
   }
@@ -142,7 +154,8 @@ extension LoRA {
     scale: Float,
     N: Int,
     K: Int,
-    r: Int
+    r: Int,
+    dropoutMask: UnsafePointer<Float>? = nil  // (M, K)
   ) {
     var sumA = [Double](repeating: 0, count: r * K)
     var sumB = [Double](repeating: 0, count: N * r)
@@ -165,7 +178,7 @@ extension LoRA {
         for k in 0..<K {
           var sum = 0.0
           for j in 0..<r { sum += dh[j] * Double(a[j * K + k]) }
-          dIn[row * K + k] += Float(sum)
+          dIn[row * K + k] += Float(sum * Double(dropoutMask?[row * K + k] ?? 1))
         }
       }
     }
