@@ -72,7 +72,7 @@ import Testing
   }
 
   /// The sgemm path equals the Double loops, over the forward's own `att` (both paths).
-  @Test(arguments: [(5, 4, 2, 8), (9, 4, 2, 8), (37, 6, 2, 16), (130, 4, 1, 8)])
+  @Test(arguments: [(5, 4, 2, 8), (9, 4, 2, 8), (37, 6, 2, 16), (130, 4, 1, 8), (300, 2, 1, 16)])
   func fastMatchesNaive(T: Int, NH: Int, NKV: Int, HS: Int) {
     let q = randomFloats(T * NH * HS, seed: 11)
     let k = randomFloats(T * NKV * HS, seed: 12)

@@ -14,8 +14,10 @@
 import CBLAS
 
 extension CausalAttention {
-  /// Fast path: five sgemm-sized steps per head (four sgemms and a row-wise softmax
-  /// backward), heads one after another on OpenBLAS's threads (as the tiled forward).
+  /// Fast path: per head, query rows a tile at a time (`attentionTileRows`), each tile over the
+  /// keys its last row sees (`t0 + rows`: the causal triangle is skipped but for the tile's own
+  /// corner) — four sgemms around a row-wise softmax backward. Heads run one after another on
+  /// OpenBLAS's threads, as the tiled forward does.
   public static func backward(
     dq: UnsafeMutablePointer<Float>,  // (T, NH, HS), overwritten
     dk: UnsafeMutablePointer<Float>,  // (T, NKV, HS), overwritten
@@ -36,84 +38,83 @@ extension CausalAttention {
     guard T > 0, HS > 0 else { return }
     let group = NH / NKV
     let scale = 1 / Float(HS).squareRoot()
-    let (bT, bHS, qStride, kvStride) = (
-      blasint(T), blasint(HS), blasint(NH * HS), blasint(NKV * HS)
-    )
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: T * T) { scratch in
-      let dS = scratch.baseAddress!  // (T, T): dP, then dS in place
+    let (qStride, kvStride) = (NH * HS, NKV * HS)
+    let tile = min(T, attentionTileRows)
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * T) { scratch in
+      let dS = scratch.baseAddress!  // (rows, width), row stride width: dP, then dS in place
       for h in 0..<NH {
-        let g = h / group
-        let p = att + h * T * T
-        let dOh = dOut + h * HS
-        // dP(T, T) = dO_h(T, HS) · V_g(T, HS)ᵀ
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasTrans,
-          bT,
-          bT,
-          bHS,
-          1,
-          dOh,
-          qStride,
-          v + g * HS,
-          kvStride,
-          0,
-          dS,
-          bT
-        )
-        softmaxBackwardCausal(dS: dS, p: p, T: T)
-        // dV_g(T, HS) += P(T, T)ᵀ · dO_h(T, HS)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasTrans,
-          CblasNoTrans,
-          bT,
-          bHS,
-          bT,
-          1,
-          p,
-          bT,
-          dOh,
-          qStride,
-          1,
-          dv + g * HS,
-          kvStride
-        )
-        // dQ_h(T, HS) = scale · dS(T, T) · K_g(T, HS)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasNoTrans,
-          bT,
-          bHS,
-          bT,
-          scale,
-          dS,
-          bT,
-          k + g * HS,
-          kvStride,
-          0,
-          dq + h * HS,
-          qStride
-        )
-        // dK_g(T, HS) += scale · dS(T, T)ᵀ · Q_h(T, HS)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasTrans,
-          CblasNoTrans,
-          bT,
-          bHS,
-          bT,
-          scale,
-          dS,
-          bT,
-          q + h * HS,
-          qStride,
-          1,
-          dk + g * HS,
-          kvStride
-        )
+        let kvOffset = (h / group) * HS
+        for t0 in stride(from: 0, to: T, by: tile) {
+          let rows = min(tile, T - t0)
+          let width = t0 + rows
+          let p = att + (h * T + t0) * T  // (rows, T), keys ≥ width are 0
+          let dO = dOut + t0 * qStride + h * HS  // (rows, HS), row stride NH·HS
+          // dP(rows, width) = dO(rows, HS) · V_g(width, HS)ᵀ
+          gemm(
+            .none,
+            .transposed,
+            rows,
+            width,
+            HS,
+            1,
+            dO,
+            qStride,
+            v + kvOffset,
+            kvStride,
+            0,
+            dS,
+            width
+          )
+          softmaxBackwardCausal(dS: dS, p: p, pStride: T, rows: rows, first: t0, width: width)
+          // dV_g(width, HS) += P(rows, width)ᵀ · dO(rows, HS)
+          gemm(
+            .transposed,
+            .none,
+            width,
+            HS,
+            rows,
+            1,
+            p,
+            T,
+            dO,
+            qStride,
+            1,
+            dv + kvOffset,
+            kvStride
+          )
+          // dQ(rows, HS) = scale · dS(rows, width) · K_g(width, HS)
+          gemm(
+            .none,
+            .none,
+            rows,
+            HS,
+            width,
+            scale,
+            dS,
+            width,
+            k + kvOffset,
+            kvStride,
+            0,
+            dq + t0 * qStride + h * HS,
+            qStride
+          )
+          // dK_g(width, HS) += scale · dS(rows, width)ᵀ · Q(rows, HS)
+          gemm(
+            .transposed,
+            .none,
+            width,
+            HS,
+            rows,
+            scale,
+            dS,
+            width,
+            q + t0 * qStride + h * HS,
+            qStride,
+            1,
+            dk + kvOffset,
+            kvStride
+          )
+        }
       }
     }
   }
@@ -168,18 +169,58 @@ extension CausalAttention {
   }
 }
 
-/// Row t of a causal softmax backward, in place: `dS[t, s] = P[t, s] · (dP[t, s] − Σ P·dP)`
-/// over `s ≤ t`, and 0 above the diagonal.
+/// Rows `first ..< first + rows` of a causal softmax backward, in place:
+/// `dS[t, s] = P[t, s] · (dP[t, s] − Σ_s' P[t, s'] dP[t, s'])` over `s ≤ t`, 0 after.
 private func softmaxBackwardCausal(
-  dS: UnsafeMutablePointer<Float>,  // (T, T): dP in, dS out
-  p: UnsafePointer<Float>,  // (T, T)
-  T: Int
+  dS: UnsafeMutablePointer<Float>,  // (rows, width): dP in, dS out
+  p: UnsafePointer<Float>,  // (rows, pStride)
+  pStride: Int,
+  rows: Int,
+  first: Int,
+  width: Int
 ) {
-  for t in 0..<T {
-    let row = dS + t * T
-    let pRow = p + t * T
-    let inner = dot(pRow, UnsafePointer(row), t + 1)
-    for s in 0...t { row[s] = pRow[s] * (row[s] - inner) }
-    if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+  for i in 0..<rows {
+    let row = dS + i * width
+    let pRow = p + i * pStride
+    let visible = first + i + 1
+    let inner = dot(pRow, UnsafePointer(row), visible)
+    for s in 0..<visible { row[s] = pRow[s] * (row[s] - inner) }
+    if visible < width { (row + visible).update(repeating: 0, count: width - visible) }
   }
+}
+
+private enum Transpose { case none, transposed }
+
+/// Row-major `C(M, N) = alpha · op(A) · op(B) + beta · C`, `cblas_sgemm` with short arguments.
+private func gemm(
+  _ transA: Transpose,
+  _ transB: Transpose,
+  _ M: Int,
+  _ N: Int,
+  _ K: Int,
+  _ alpha: Float,
+  _ a: UnsafePointer<Float>,
+  _ lda: Int,
+  _ b: UnsafePointer<Float>,
+  _ ldb: Int,
+  _ beta: Float,
+  _ c: UnsafeMutablePointer<Float>,
+  _ ldc: Int
+) {
+  cblas_sgemm(
+    CblasRowMajor,
+    transA == .none ? CblasNoTrans : CblasTrans,
+    transB == .none ? CblasNoTrans : CblasTrans,
+    blasint(M),
+    blasint(N),
+    blasint(K),
+    alpha,
+    a,
+    blasint(lda),
+    b,
+    blasint(ldb),
+    beta,
+    c,
+    blasint(ldc)
+  )
 }
