@@ -138,7 +138,12 @@ public enum Daemon {
             )
           ),
           .init(
-            service: ReloadService(tokens: tokens, logger: logger),
+            service: ReloadService(
+              tokens: tokens,
+              configuration: configuration,
+              bridge: bridge,
+              logger: logger
+            ),
             successTerminationBehavior: .ignore
           ),
         ] + (watchdog.map { [.init(service: $0)] } ?? []),

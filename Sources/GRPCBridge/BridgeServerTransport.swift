@@ -87,6 +87,20 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
     runtime?.beginShutdown(drainTimeout: self.configuration.drainTimeout)
   }
 
+  /// New TLS files for the connections accepted from now on; calls and connections already
+  /// open keep theirs. The client-certificate policy (none / optional / required) stays as
+  /// started. Throws when the server is not running or serves no TLS. A certificate and key
+  /// that do not match are refused by the core at the next handshake, which logs it and keeps
+  /// the previous pair.
+  public func reloadTLS(_ tls: BridgeConfiguration.TLS) throws(BridgeError) {
+    guard let runtime = self.state.withLock({ $0.runtime }) else {
+      throw BridgeError(code: .invalidConfiguration, message: "the server is not running")
+    }
+    guard runtime.offerTLS(tls) else {
+      throw BridgeError(code: .invalidConfiguration, message: "the server was started without TLS")
+    }
+  }
+
   /// Runs on the poller thread: starts the close watcher and spawns the handler's task, which
   /// calls `done` when the handler returned.
   private static func handle(
