@@ -73,3 +73,25 @@ grpc_server_credentials *cgrpc_server_credentials_create_reloadable(cgrpc_tls_so
   if (options == NULL) return NULL;
   return grpc_ssl_server_credentials_create_with_options(options);  // takes the options
 }
+
+int cgrpc_tls_check(const char *key_pem, const char *cert_pem, const char *client_ca_pem,
+                    const char *address) {
+  grpc_server_credentials *credentials =
+      cgrpc_server_credentials_create(key_pem, cert_pem, client_ca_pem, 0);
+  if (credentials == NULL) return 0;
+  grpc_completion_queue *queue = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_server *server = grpc_server_create(NULL, NULL);
+  grpc_server_register_completion_queue(server, queue, NULL);
+  // Building the port's security connector builds the TLS context: a key that does not match
+  // its certificate, or a PEM that does not parse, fails here.
+  int port = grpc_server_add_http2_port(server, address, credentials);
+  grpc_server_credentials_release(credentials);
+  grpc_server_start(server);
+  int tag;
+  grpc_server_shutdown_and_notify(server, queue, &tag);
+  grpc_completion_queue_pluck(queue, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  grpc_server_destroy(server);
+  grpc_completion_queue_shutdown(queue);
+  grpc_completion_queue_destroy(queue);
+  return port > 0;
+}

@@ -132,6 +132,7 @@ final class ServerRuntime: Sendable {
   /// Offers a new certificate chain, key and client CAs to every TLS port: new connections
   /// get them at their handshake, open ones keep theirs. False without TLS.
   func offerTLS(_ tls: BridgeConfiguration.TLS) -> Bool {
+    guard !tlsSources.isEmpty else { return false }
     for source in tlsSources {
       cgrpc_tls_source_offer(
         source.pointer,
@@ -140,7 +141,19 @@ final class ServerRuntime: Sendable {
         tls.clientCAPEM
       )
     }
-    return !tlsSources.isEmpty
+    return true
+  }
+
+  /// Whether the core accepts `tls` for a port (the key matches the certificate, every PEM
+  /// parses); a throwaway server bound to a unique unix-abstract name tells.
+  static func accepts(_ tls: BridgeConfiguration.TLS) -> Bool {
+    let address = "unix-abstract:rlhfd-tls-check-\(UInt64.random(in: .min ... .max))"
+    return cgrpc_tls_check(
+      tls.privateKeyPEM,
+      tls.certificateChainPEM,
+      tls.clientCAPEM,
+      address
+    ) == 1
   }
 
   // MARK: Accepting

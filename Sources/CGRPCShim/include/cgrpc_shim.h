@@ -43,6 +43,11 @@ void cgrpc_tls_source_offer(cgrpc_tls_source *source, const char *key_pem, const
 /// How many offers the core has taken (the first pair included).
 uint64_t cgrpc_tls_source_taken(cgrpc_tls_source *source);
 
+/// 1 when the core accepts the pair (and client CAs) for a TLS port: checked by binding a
+/// throwaway server to `address` (an unused unix-abstract name) and shutting it down.
+int cgrpc_tls_check(const char *key_pem, const char *cert_pem, const char *client_ca_pem,
+                    const char *address);
+
 /// TLS server credentials fetching from `source`; `client_ca` (0/1) and `require_client_cert`
 /// as in cgrpc_server_credentials_create, fixed for the server's life.
 grpc_server_credentials *cgrpc_server_credentials_create_reloadable(cgrpc_tls_source *source,
