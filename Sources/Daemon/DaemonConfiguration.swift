@@ -168,7 +168,11 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
       try Self.checkKeys(tls, allowed: TLSFiles.CodingKeys.allCases.map(\.rawValue), path: "tls.")
     }
     if let auth = mapping["auth"]?.mapping {
-      try Self.checkKeys(auth, allowed: AuthSettings.CodingKeys.allCases.map(\.rawValue), path: "auth.")
+      try Self.checkKeys(
+        auth,
+        allowed: AuthSettings.CodingKeys.allCases.map(\.rawValue),
+        path: "auth."
+      )
     }
     if let connections = mapping["connections"]?.mapping {
       let keys = ConnectionSettings.CodingKeys.allCases.map(\.rawValue)

@@ -10,8 +10,8 @@
 // in constant time.
 import Glibc
 import Imaging
-public import Serving
 public import Services
+public import Serving
 import Yams
 
 /// The tokens of one read of the tokens file.
@@ -106,7 +106,9 @@ public struct TokenTable: BearerTokenVerifier, Sendable, Equatable {
     var scopes = Set<AuthScope>()
     for value in list {
       guard let scope = value.scalar.flatMap({ AuthScope(rawValue: $0.string) }) else {
-        throw fail("\(at): unknown scope '\(value.scalar?.string ?? "?")'; scopes: \(Self.scopeNames)")
+        throw fail(
+          "\(at): unknown scope '\(value.scalar?.string ?? "?")'; scopes: \(Self.scopeNames)"
+        )
       }
       scopes.insert(scope)
     }
@@ -131,7 +133,9 @@ public struct TokenTable: BearerTokenVerifier, Sendable, Equatable {
   public static func load(path: String) throws(ConfigurationError) -> TokenTable {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
-      throw ConfigurationError("cannot open the tokens file \(path): \(String(cString: strerror(errno)))")
+      throw ConfigurationError(
+        "cannot open the tokens file \(path): \(String(cString: strerror(errno)))"
+      )
     }
     defer { close(descriptor) }
     var status = stat()

@@ -1,8 +1,8 @@
 // The tokens in force, replaced whole on SIGHUP: a file that fails to load leaves the old
 // tokens in place (the caller logs why), so a typo never opens or closes the daemon.
 import Logging
-public import Serving
 public import Services
+public import Serving
 import Synchronization
 
 public final class TokenStore: BearerTokenVerifier, Sendable {

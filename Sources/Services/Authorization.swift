@@ -96,7 +96,11 @@ public struct AuthInterceptor: ServerInterceptor {
     }
     guard let identity = verifier.identify(token: token) else {
       return .failure(
-        AuthRefusal(.unauthenticated, "the bearer token is not valid (unknown or revoked)", name: nil)
+        AuthRefusal(
+          .unauthenticated,
+          "the bearer token is not valid (unknown or revoked)",
+          name: nil
+        )
       )
     }
     if case .scope(let scope) = requirement, !identity.scopes.contains(scope) {

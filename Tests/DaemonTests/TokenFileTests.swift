@@ -4,8 +4,8 @@ import Daemon
 import Foundation
 import Glibc
 import Imaging
-import Serving
 import Services
+import Serving
 import Testing
 
 @Suite struct TokenFileTests {
@@ -44,19 +44,28 @@ import Testing
       ("- name: a", "must be a mapping"),
       ("tokens: []\nextra: 1", "unknown key 'extra'"),
       ("tokens: {a: 1}", "'tokens' must be a list"),
-      ("tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: [admin], note: x}]", "unknown key 'note'"),
+      (
+        "tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: [admin], note: x}]",
+        "unknown key 'note'"
+      ),
       ("tokens: [{token: aaaaaaaaaaaaaaaa, scopes: [admin]}]", "'name'"),
       ("tokens: [{name: a, scopes: [admin]}]", "exactly one of"),
-      ("tokens: [{name: a, token: aaaaaaaaaaaaaaaa, token_sha256: \(Self.hex), scopes: []}]",
-       "exactly one of"),
+      (
+        "tokens: [{name: a, token: aaaaaaaaaaaaaaaa, token_sha256: \(Self.hex), scopes: []}]",
+        "exactly one of"
+      ),
       ("tokens: [{name: a, token_sha256: abc, scopes: [admin]}]", "64 hex digits"),
       ("tokens: [{name: a, token: short, scopes: [admin]}]", "16-4096"),
       ("tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: [root]}]", "unknown scope 'root'"),
       ("tokens: [{name: a, token: aaaaaaaaaaaaaaaa}]", "'scopes' must be a list"),
-      ("tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: []}, {name: a, token: bbbbbbbbbbbbbbbb, scopes: []}]",
-       "used twice"),
-      ("tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: []}, {name: b, token: aaaaaaaaaaaaaaaa, scopes: []}]",
-       "listed twice"),
+      (
+        "tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: []}, {name: a, token: bbbbbbbbbbbbbbbb, scopes: []}]",
+        "used twice"
+      ),
+      (
+        "tokens: [{name: a, token: aaaaaaaaaaaaaaaa, scopes: []}, {name: b, token: aaaaaaaaaaaaaaaa, scopes: []}]",
+        "listed twice"
+      ),
       ("tokens: [", "not valid YAML"),
     ]
     for (yaml, expected) in cases {
@@ -66,7 +75,10 @@ import Testing
       } catch {
         #expect(error.message.contains(expected), "\(yaml): \(error.message)")
         #expect(error.message.hasPrefix("tokens file tokens.yaml"))
-        #expect(!error.message.contains("aaaaaaaaaaaaaaaa"), "the token is echoed: \(error.message)")
+        #expect(
+          !error.message.contains("aaaaaaaaaaaaaaaa"),
+          "the token is echoed: \(error.message)"
+        )
       }
     }
   }
@@ -102,7 +114,9 @@ import Testing
   }
 
   @Test func configurationNamesTheFileNeverTheTokens() throws {
-    let configuration = try DaemonConfiguration.parse(yaml: "auth: {tokens_file: /etc/rlhfd/t.yaml}")
+    let configuration = try DaemonConfiguration.parse(
+      yaml: "auth: {tokens_file: /etc/rlhfd/t.yaml}"
+    )
     #expect(configuration.auth == AuthSettings(tokensFile: "/etc/rlhfd/t.yaml"))
     #expect(throws: ConfigurationError.self) {
       _ = try DaemonConfiguration.parse(yaml: "auth: {tokens: [a]}")

@@ -2,8 +2,9 @@
 // the interceptor over the in-process transport (UNAUTHENTICATED / PERMISSION_DENIED / served).
 import API
 import GRPCCore
-@testable import Services
 import Testing
+
+@testable import Services
 
 /// Two fixed tokens: `reader-token-0001` (generate, score) and `admin-token-000001` (admin).
 struct FixedTokens: BearerTokenVerifier {
@@ -50,7 +51,9 @@ struct FixedTokens: BearerTokenVerifier {
         metadata,
         requirement: requirement,
         verifier: FixedTokens()
-      ) { return refusal }
+      ) {
+        return refusal
+      }
       return nil
     }
     #expect(check(nil, .anonymous) == nil)
