@@ -96,15 +96,16 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
     guard let runtime = self.state.withLock({ $0.runtime }) else {
       throw BridgeError(code: .invalidConfiguration, message: "the server is not running")
     }
+    guard runtime.servesTLS else {
+      throw BridgeError(code: .invalidConfiguration, message: "the server was started without TLS")
+    }
     guard ServerRuntime.accepts(tls) else {
       throw BridgeError(
         code: .invalidConfiguration,
         message: "the gRPC core refused the TLS certificate, key or client CAs (its log says why)"
       )
     }
-    guard runtime.offerTLS(tls) else {
-      throw BridgeError(code: .invalidConfiguration, message: "the server was started without TLS")
-    }
+    runtime.offerTLS(tls)
   }
 
   /// Runs on the poller thread: starts the close watcher and spawns the handler's task, which

@@ -130,9 +130,8 @@ final class ServerRuntime: Sendable {
   }
 
   /// Offers a new certificate chain, key and client CAs to every TLS port: new connections
-  /// get them at their handshake, open ones keep theirs. False without TLS.
-  func offerTLS(_ tls: BridgeConfiguration.TLS) -> Bool {
-    guard !tlsSources.isEmpty else { return false }
+  /// get them at their handshake, open ones keep theirs.
+  func offerTLS(_ tls: BridgeConfiguration.TLS) {
     for source in tlsSources {
       cgrpc_tls_source_offer(
         source.pointer,
@@ -141,8 +140,10 @@ final class ServerRuntime: Sendable {
         tls.clientCAPEM
       )
     }
-    return true
   }
+
+  /// Whether the ports serve TLS (and so can take new files).
+  var servesTLS: Bool { !tlsSources.isEmpty }
 
   /// Whether the core accepts `tls` for a port (the key matches the certificate, every PEM
   /// parses); a throwaway server bound to a unique unix-abstract name tells.

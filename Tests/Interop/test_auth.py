@@ -219,3 +219,12 @@ def test_world_accessible_tokens_file_is_refused(rlhfd_bin, tmp_path, mode):
     assert result.returncode != 0, result
     assert f"mode {mode:o}" in result.stderr and "chmod o-rwx" in result.stderr, result.stderr
     assert sha(ADMIN_TOKEN) not in result.stderr
+    # check-config loads the tokens file too (and never prints a token or digest).
+    check = subprocess.run([str(rlhfd_bin), "check-config", "--config", str(config)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    assert check.returncode != 0 and "chmod o-rwx" in check.stderr, check
+    os.chmod(tokens, 0o600)
+    check = subprocess.run([str(rlhfd_bin), "check-config", "--config", str(config)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    assert check.returncode == 0, check
+    assert '"tokens_file"' in check.stdout and sha(ADMIN_TOKEN) not in check.stdout
