@@ -149,6 +149,7 @@ let package = Package(
     .target(
       name: "Services",
       dependencies: [
+        .product(name: "Metrics", package: "swift-metrics"),
         "API", "ServingTypes", "Store", "StoreMapping", grpcCore, logging,
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],

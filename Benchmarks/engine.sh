@@ -63,7 +63,24 @@ if [ "$PEER" = 1 ]; then
         --out "$PEER_DIR/models/tinyllama-$t.gguf"
     fi
   done
-  PEER_ARGS=(--peer "$PEER_DIR/llama-bench" --gguf-dir "$PEER_DIR/models")
+  # The image-encode peer (llama-mtmd-cli + an mmproj GGUF of the same CLIP and projector as
+  # the bench checkpoint, which EngineBench writes on its first run): made when possible.
+  if [ ! -x "$PEER_DIR/llama-mtmd-cli" ]; then
+    echo "== build llama-mtmd-cli (the image-encode peer)"
+    Benchmarks/llama-cpp/build.sh >> "$PEER_DIR/build.log" 2>&1 || echo "   (failed: see $PEER_DIR/build.log)"
+  fi
+  if [ ! -f "$PEER_DIR/models/mmproj-f16.gguf" ] && [ -f .build-bench/tinyllama-bf16/config.json ]; then
+    echo "== write mmproj-f16.gguf (llama.cpp's CLIP + projector of the bench checkpoint)"
+    "$PEER_DIR/venv/bin/python" -c "import torch, transformers" 2>/dev/null ||
+      "$PEER_DIR/venv/bin/pip" install -q --find-links "${PIP_FIND_LINKS:-/opt/wheels}" \
+        "torch==2.13.0+cpu" "transformers==4.57.6" safetensors
+    "$PEER_DIR/venv/bin/python" Benchmarks/llama-cpp/make_mmproj.py \
+      --checkpoint .build-bench/tinyllama-bf16 --llama-cpp "$PEER_DIR/src/vendor/llama.cpp" \
+      --out "$PEER_DIR/models/mmproj-f16.gguf" > "$PEER_DIR/mmproj.log" 2>&1 ||
+      echo "   (failed: see $PEER_DIR/mmproj.log; the image encode runs without a peer)"
+  fi
+  PEER_ARGS=(--peer "$PEER_DIR/llama-bench" --gguf-dir "$PEER_DIR/models"
+    --peer-image Tests/Fixtures/images/rgb_64x48.png)
 else
   echo "== peer: not run (--no-peer or --smoke)"
 fi

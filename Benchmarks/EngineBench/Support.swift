@@ -77,6 +77,8 @@ struct Options {
   var decodeTokens = 128
   var peerBinary: String?
   var ggufDirectory: String?
+  /// The image llama-mtmd-cli encodes (any PNG/JPEG: it is resized to the ViT's input).
+  var peerImage: String?
   var jsonPath: String?
   var skipVision = false
   var skipBreakdown = false
@@ -113,6 +115,7 @@ struct Options {
       case "--decode": o.decodeTokens = Int(value()) ?? 128
       case "--peer": o.peerBinary = value()
       case "--gguf-dir": o.ggufDirectory = value()
+      case "--peer-image": o.peerImage = value()
       case "--json": o.jsonPath = value()
       case "--no-vision": o.skipVision = true
       case "--no-breakdown": o.skipBreakdown = true

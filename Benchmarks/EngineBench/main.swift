@@ -129,6 +129,14 @@ do {
     ggufDirectory: options.ggufDirectory
   )
   print(peerNote)
+  var (imagePeer, imagePeerNote) = ImagePeer.make(
+    llamaBench: options.peerBinary,
+    ggufDirectory: options.ggufDirectory,
+    image: options.peerImage
+  )
+  if options.skipVision { (imagePeer, imagePeerNote) = (nil, "image peer not run: --no-vision") }
+  print(imagePeerNote)
+  if let side = imagePeer { _ = try? side.once() }  // its warm-up
 
   // MARK: warm-up, then the interleaved rounds
   let (T, N) = (options.prefillTokens, options.decodeTokens)
@@ -167,6 +175,13 @@ do {
     if !options.skipVision {
       for ph in phases {
         samples.add("rlhfd_\(ph.precision.rawValue)_image_encode_s", try ph.encode())
+      }
+      if let side = imagePeer {
+        do { samples.add("peer_f16_image_encode_s", try side.once()) } catch {
+          imagePeerNote = "image peer FAILED in round \(round): \(error); dropped from then on"
+          print(imagePeerNote)
+          imagePeer = nil
+        }
       }
     }
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fetch and build the llama.cpp peer (llama-bench, llama-server) vendored in PyPI's
-# llama-cpp-python sdist. llama-server is the serving peer of Benchmarks/serving.sh.
+# Fetch and build the llama.cpp peer (llama-bench, llama-server, llama-mtmd-cli) vendored in
+# PyPI's llama-cpp-python sdist. llama-server is the serving peer of Benchmarks/serving.sh,
+# llama-mtmd-cli the image-encode peer of Benchmarks/engine.sh.
 # Everything lives under .build-peer/ (gitignored): never commit its source or binaries.
 # Usage: Benchmarks/llama-cpp/build.sh   (idempotent; ~10 min on 2 cores)
 #        JOBS=1 nice -n 19 Benchmarks/llama-cpp/build.sh   (on a shared machine)
@@ -37,8 +38,8 @@ cmake -S "$LLAMA" -B "$PEER/build" -G Ninja \
   -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
 # The server's web UI is neither built (npm) nor downloaded (Hugging Face): the benchmark
 # only speaks HTTP/JSON to /completion.
-cmake --build "$PEER/build" --target llama-bench llama-server -j "${JOBS:-2}"
-for T in llama-bench llama-server; do
+cmake --build "$PEER/build" --target llama-bench llama-server llama-mtmd-cli -j "${JOBS:-2}"
+for T in llama-bench llama-server llama-mtmd-cli; do
   BIN="$(find "$PEER/build" -name "$T" -type f -perm -u+x | head -1)"
   [ -n "$BIN" ] || { echo "$T not built" >&2; exit 1; }
   echo "$T: $BIN"

@@ -175,52 +175,16 @@ AMX static inline __attribute__((always_inline)) void panel_tile(
   }
 }
 
-AMX void ckernels_bf16_panels_product_amx(
-  float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
-  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
+// Panels [p0, p1) against `rowsA` rows of A (M source rows): the blocking loops of both entry
+// points. S = 1: A rows are the source rows; S = 3: split activations, 5 source rows a tile.
+AMX static inline __attribute__((always_inline)) void panels_product(
+  float *out, const uint16_t *x, const uint16_t *panels, const float *bias, ptrdiff_t M,
+  ptrdiff_t rowsA, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate,
+  const int S) {
   configure_tiles();
   const ptrdiff_t panelElements = (K + 1) / 2 * 64;
   const ptrdiff_t steps = ((K + 1) / 2 + 15) / 16;
   // Partial sums, only when K takes more than one k block: (MB / 32, NB) blocks of 32 x 32.
-  const ptrdiff_t groups = ((M < MB ? M : MB) + 31) / 32;
-  float *partial = steps > KB ? aligned_alloc(64, (size_t)groups * NB * 4096) : NULL;
-  if (steps > KB && partial == NULL) abort();
-  for (ptrdiff_t pb = p0; pb < p1; pb += NB) {
-    const ptrdiff_t pe = pb + NB < p1 ? pb + NB : p1;
-    for (ptrdiff_t mb = 0; mb < M; mb += MB) {
-      const ptrdiff_t me = mb + MB < M ? mb + MB : M;
-      for (ptrdiff_t s0 = 0; s0 < steps; s0 += KB) {
-        const ptrdiff_t s1 = s0 + KB < steps ? s0 + KB : steps;
-        for (ptrdiff_t m = mb; m < me; m += 32) {
-          const ptrdiff_t rows = me - m < 32 ? me - m : 32;
-          for (ptrdiff_t p = pb; p < pe; p++) {
-            const uint16_t *panel = panels + p * panelElements;
-            float *c = partial ? partial + ((m - mb) / 32 * NB + (p - pb)) * 1024 : NULL;
-            if (rows > 16) {
-              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2, 1);
-            } else {
-              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, 1);
-            }
-          }
-        }
-      }
-    }
-  }
-  free(partial);
-}
-
-// As ckernels_bf16_panels_product_amx over split activations (ckernels_bf16_split3_padded):
-// the A rows are ceil(M / 5) tiles of 16, each holding 5 source rows' three parts, computed as
-// ordinary rows; panel_tile (S = 3) adds each source row's three sums. Every source row is
-// summed the same way whatever M or its place in a tile, so a row does not depend on the batch;
-// at M = 1 one A tile per k step carries all three parts (as many products as bf16's).
-AMX void ckernels_bf16_panels_product_amx_split(
-  float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
-  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
-  configure_tiles();
-  const ptrdiff_t rowsA = ckernels_bf16_split3_rows(M);
-  const ptrdiff_t panelElements = (K + 1) / 2 * 64;
-  const ptrdiff_t steps = ((K + 1) / 2 + 15) / 16;
   const ptrdiff_t groups = ((rowsA < MB ? rowsA : MB) + 31) / 32;
   float *partial = steps > KB ? aligned_alloc(64, (size_t)groups * NB * 4096) : NULL;
   if (steps > KB && partial == NULL) abort();
@@ -231,16 +195,18 @@ AMX void ckernels_bf16_panels_product_amx_split(
       for (ptrdiff_t s0 = 0; s0 < steps; s0 += KB) {
         const ptrdiff_t s1 = s0 + KB < steps ? s0 + KB : steps;
         for (ptrdiff_t m = mb; m < me; m += 32) {
-          const ptrdiff_t first = m / 16 * 5, left = M - first;
+          const int G = me - m > 16 ? 2 : 1;
+          // Output rows of this group: A rows (S = 1) or source rows (S = 3, 5 a tile).
+          const ptrdiff_t left = S == 3 ? M - m / 16 * 5 : me - m;
+          const ptrdiff_t most = S == 3 ? 5 * G : 16 * G;
+          const ptrdiff_t rows = left < most ? left : most;
           for (ptrdiff_t p = pb; p < pe; p++) {
             const uint16_t *panel = panels + p * panelElements;
             float *c = partial ? partial + ((m - mb) / 32 * NB + (p - pb)) * 1024 : NULL;
-            if (me - m > 16) {
-              ptrdiff_t rows = left < 10 ? left : 10;
-              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2, 3);
+            if (G == 2) {
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 2, S);
             } else {
-              ptrdiff_t rows = left < 5 ? left : 5;
-              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, 3);
+              panel_tile(out, x, panel, bias, c, N, K, m, rows, 32 * p, s0, s1, accumulate, 1, S);
             }
           }
         }
@@ -248,6 +214,24 @@ AMX void ckernels_bf16_panels_product_amx_split(
     }
   }
   free(partial);
+}
+
+AMX void ckernels_bf16_panels_product_amx(
+  float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
+  panels_product(out, x, panels, bias, M, M, N, K, p0, p1, accumulate, 1);
+}
+
+// As ckernels_bf16_panels_product_amx over split activations (ckernels_bf16_split3_padded):
+// the A rows are ceil(M / 5) tiles of 16, each holding 5 source rows' three parts, computed as
+// ordinary rows; panel_tile (S = 3) adds each source row's three sums. Every source row is
+// summed the same way whatever M or its place in a tile, so a row does not depend on the batch;
+// at M = 1 one A tile per k step carries all three parts (as many products as bf16's).
+AMX void ckernels_bf16_panels_product_amx_split(
+  float *out, const uint16_t *x, const uint16_t *panels, const float *bias,
+  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate) {
+  const ptrdiff_t rowsA = ckernels_bf16_split3_rows(M);
+  panels_product(out, x, panels, bias, M, rowsA, N, K, p0, p1, accumulate, 3);
 }
 
 #else  // not x86-64: no AMX; the kernel must not be called.

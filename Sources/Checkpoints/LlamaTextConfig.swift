@@ -32,6 +32,15 @@ public struct RopeConfig: Sendable, Equatable {
 /// The language model of a LLaVA checkpoint (LlamaConfig).
 public struct LlamaTextConfig: Sendable, Equatable, Decodable {
   public var vocabSize = 32_000
+
+  /// Whether `token` has an embedding row (`0 ..< vocab_size`): the one range rule that the
+  /// request checks (Serving's `ModelVocabulary`) and the engine's own checks (Models) apply.
+  public func embeds(_ token: Int32) -> Bool { Self.embeds(token, vocabSize: vocabSize) }
+
+  /// `embeds` for a vocabulary of `vocabSize` ids.
+  public static func embeds(_ token: Int32, vocabSize: Int) -> Bool {
+    token >= 0 && Int(token) < vocabSize
+  }
   public var hiddenSize = 4096
   public var intermediateSize = 11_008
   public var numHiddenLayers = 32

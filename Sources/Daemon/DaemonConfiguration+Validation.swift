@@ -59,6 +59,9 @@ extension DaemonConfiguration {
     do { _ = try BLASCoreSetting(parsing: self.blasCore) } catch {
       throw ConfigurationError(error.message)
     }
+    if !["text", "json"].contains(self.logFormat) {
+      throw ConfigurationError("'log_format' must be text or json, not '\(self.logFormat)'")
+    }
     if LogLevelName(self.logLevel) == nil {
       throw ConfigurationError(
         "'log_level' must be one of \(LogLevelName.allNames.joined(separator: ", ")), not '\(self.logLevel)'"

@@ -24,6 +24,9 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var connections = ConnectionSettings()
   /// trace, debug, info, notice, warning, error, critical.
   public var logLevel: String = "info"
+  /// `text` (one readable line per event) or `json` (one JSON object per line: journald keeps
+  /// it, log tools read its fields; JSONLogHandler.swift).
+  public var logFormat: String = "text"
   /// Serve `rlhfd.v1.Debug` (Sleep, Echo, Ticks): for tests and diagnostics, never in production.
   public var debugService: Bool = false
   /// The policy checkpoint directory (llava-hf layout). nil = the embedded default model
@@ -81,6 +84,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case drainTimeoutSeconds = "drain_timeout_seconds"
     case connections
     case logLevel = "log_level"
+    case logFormat = "log_format"
     case debugService = "debug_service"
     case policyModel = "policy_model"
     case rewardModel = "reward_model"
@@ -121,6 +125,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.connections =
       try c.decodeIfPresent(ConnectionSettings.self, forKey: .connections) ?? defaults.connections
     self.logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+    self.logFormat = try c.decodeIfPresent(String.self, forKey: .logFormat) ?? defaults.logFormat
     self.debugService =
       try c.decodeIfPresent(Bool.self, forKey: .debugService) ?? defaults.debugService
     self.policyModel = try c.decodeIfPresent(String.self, forKey: .policyModel)

@@ -64,6 +64,12 @@ public struct WeightView: @unchecked Sendable {
     return copy
   }
 
+  /// Stops with a message unless this is an `(N, K)` matrix: a caller's bug, not bad input
+  /// (every kernel that takes a weight checks it this way).
+  func requireShape(_ N: Int, _ K: Int) {
+    precondition(rows == N && columns == K, "weight \(shape) is not (\(N), \(K))")
+  }
+
   /// The size of the first dimension (output rows of a matmul weight); 1 for a scalar.
   public var rows: Int { shape.first ?? 1 }
   /// Elements per row: the product of every dimension after the first.

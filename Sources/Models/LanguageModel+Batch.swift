@@ -222,13 +222,8 @@ extension LanguageModel {
       guard !entry.tokens.isEmpty else { throw .emptyInput }
       try checkAdapter(entry.adapter)
       guard entry.start >= 0 else { throw .negativeStart(entry.start) }
-      var imageTokens = 0
-      for (index, token) in entry.tokens.enumerated() {
-        if entry.isImageRow(index, imageToken: imageToken) {
-          imageTokens += 1
-        } else if token < 0 || Int(token) >= config.vocabSize {
-          throw .tokenOutOfRange(token: token, vocabulary: config.vocabSize)
-        }
+      let imageTokens = try countImageRows(entry.tokens) {
+        entry.isImageRow($0, imageToken: imageToken)
       }
       if let image = entry.image {
         guard image.features.count % C == 0 else {

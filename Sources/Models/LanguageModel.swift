@@ -33,20 +33,30 @@ public struct LanguageModel: Sendable {
   func validate(_ tokens: [Int32], imageRows: Int, cache: borrowing KVCache) throws(ModelError) {
     guard !tokens.isEmpty else { throw .emptyInput }
     let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
-    var imageTokens = 0
-    for token in tokens {
-      if token == imageToken {
-        imageTokens += 1
-      } else if token < 0 || Int(token) >= config.vocabSize {
-        throw .tokenOutOfRange(token: token, vocabulary: config.vocabSize)
-      }
-    }
+    let imageTokens = try countImageRows(tokens) { tokens[$0] == imageToken }
     guard imageTokens == imageRows else {
       throw .imageTokenCountMismatch(tokens: imageTokens, features: imageRows)
     }
     guard cache.count + tokens.count <= cache.capacity else {
       throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
     }
+  }
+
+  /// The number of image rows among `tokens`; every other token must have an embedding row
+  /// (`LlamaTextConfig.embeds`). The one token check of the single and the batched forward.
+  func countImageRows(
+    _ tokens: [Int32],
+    isImageRow: (Int) -> Bool
+  ) throws(ModelError) -> Int {
+    var imageRows = 0
+    for index in tokens.indices {
+      if isImageRow(index) {
+        imageRows += 1
+      } else if !config.embeds(tokens[index]) {
+        throw .tokenOutOfRange(token: tokens[index], vocabulary: config.vocabSize)
+      }
+    }
+    return imageRows
   }
 
   /// Runs `tokens` at positions `cache.count ..< cache.count + T`, appends their keys and

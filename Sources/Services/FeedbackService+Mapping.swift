@@ -19,10 +19,16 @@ extension FeedbackService {
 
   /// Runs a submission and turns its durable ack into the reply.
   static func ack(
+    _ kind: FeedbackMetrics.Kind,
     _ submit: () async throws(StoreError) -> StoreAck
   ) async throws(RPCError) -> Rlhfd_V1_FeedbackAck {
+    let started = ContinuousClock.now
     let ack: StoreAck
-    do { ack = try await submit() } catch { throw rpcError(error) }
+    do { ack = try await submit() } catch {
+      FeedbackMetrics.record(kind, outcome: .error, since: started)
+      throw rpcError(error)
+    }
+    FeedbackMetrics.record(kind, outcome: ack.duplicate ? .duplicate : .accepted, since: started)
     var reply = Rlhfd_V1_FeedbackAck()
     reply.feedbackIds = ack.ids
     reply.accepted = UInt32(ack.ids.count)

@@ -24,7 +24,7 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     guard let store, let record else {
       throw NotBuilt.error("Feedback.SubmitPreference", needs: "feedback store")
     }
-    return try await Self.ack { () async throws(StoreError) -> StoreAck in
+    return try await Self.ack(.preference) { () async throws(StoreError) -> StoreAck in
       try await store.submitPreference(record, idempotencyKey: request.idempotencyKey)
     }
   }
@@ -37,7 +37,7 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     guard let store, let records else {
       throw NotBuilt.error("Feedback.SubmitPrompts", needs: "feedback store")
     }
-    return try await Self.ack { () async throws(StoreError) -> StoreAck in
+    return try await Self.ack(.prompts) { () async throws(StoreError) -> StoreAck in
       try await store.submitPrompts(records, idempotencyKey: request.idempotencyKey)
     }
   }
@@ -48,7 +48,7 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
   ) async throws -> Rlhfd_V1_FeedbackAck {
     let record = try FeedbackIntake.rating(request)
     guard let store else { throw NotBuilt.error("Feedback.SubmitRating", needs: "feedback store") }
-    return try await Self.ack { () async throws(StoreError) -> StoreAck in
+    return try await Self.ack(.rating) { () async throws(StoreError) -> StoreAck in
       try await store.submitRating(record, idempotencyKey: request.idempotencyKey)
     }
   }

@@ -34,7 +34,7 @@ struct ModelVocabulary: Sendable, Equatable {
 
   /// The first id of `ids` that is neither embeddable nor the image placeholder.
   func firstOutOfRange(_ ids: some Sequence<Int32>) -> Int32? {
-    ids.first { $0 != imageTokenId && ($0 < 0 || Int($0) >= size) }
+    ids.first { $0 != imageTokenId && !LlamaTextConfig.embeds($0, vocabSize: size) }
   }
 
   /// Refuses a request whose tokens the model cannot embed; `field` names where they came from.

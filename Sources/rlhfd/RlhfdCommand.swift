@@ -118,6 +118,9 @@ struct ConfigurationOptions: ParsableArguments {
   )
   var feedbackStore: String?
 
+  @Option(name: .long, help: "Log lines as text (default) or json (one object per line).")
+  var logFormat: String?
+
   @Option(name: .long, help: "Serve Prometheus /metrics over HTTP on host:port (default off).")
   var metricsListen: String?
 
@@ -186,6 +189,7 @@ struct ConfigurationOptions: ParsableArguments {
     if let core = self.blasCore { configuration.blasCore = core }
     if let store = self.feedbackStore { configuration.feedbackStore = store }
     if let address = self.metricsListen { configuration.metricsListen = address }
+    if let format = self.logFormat { configuration.logFormat = format }
     try configuration.validate()
     return configuration
   }
@@ -199,9 +203,13 @@ struct Serve: AsyncParsableCommand {
   func run() async throws {
     let configuration = try self.options.resolvedForCommandLine()
     let level = LogLevelName(configuration.logLevel)?.level ?? .info
+    let json = configuration.logFormat == "json"
     LoggingSystem.bootstrap(
       { label, provider in
-        var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+        var handler: any LogHandler =
+          json
+          ? JSONLogHandler(label: label, metadataProvider: provider)
+          : StreamLogHandler.standardError(label: label, metadataProvider: provider)
         handler.logLevel = level
         return handler
       },

@@ -67,49 +67,70 @@ import Testing
     )
   }
 
-  /// `body` with `values` as a bf16 weight with panels attached.
+  /// `body` with `values` as a bf16 weight with panels attached (`splitting`: for the exact
+  /// fp32 products on them, BF16SplitTests).
   static func withPanels<R>(
     _ values: [Float],
     shape: [Int],
+    splitting: Bool = false,
     _ body: (WeightView) throws -> R
   ) throws -> R {
     try withWeights(values, dtype: .bf16, shape: shape) { view in
       let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
       let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 2), alignment: 64)
       defer { panels.deallocate() }
-      return try body(BF16Products.pack(view, into: panels))
+      return try body(BF16Products.pack(view, into: panels, splitting: splitting))
+    }
+  }
+
+  /// The kernel (`product(false, …)`) against its reference (`product(true, …)`) over every M
+  /// of `rows`, (N, K) of `sizes`, with and without bias, overwriting and accumulating.
+  static func expectMatchesReference(
+    rows: [Int] = rows,
+    sizes: [(N: Int, K: Int)] = sizes,
+    seed: UInt64,
+    tolerance: Float,
+    splitting: Bool = false,
+    product: (
+      _ naive: Bool, _ view: WeightView, _ input: [Float], _ bias: UnsafePointer<Float>?,
+      _ start: [Float], _ M: Int, _ N: Int, _ K: Int, _ accumulate: Bool
+    ) -> [Float]
+  ) throws {
+    for M in rows {
+      for (N, K) in sizes {
+        let input = randomFloats(M * K, seed: seed)
+        let start = randomFloats(M * N, seed: seed + 1)
+        let biasValues = Tensor(shape: [N], values: randomFloats(N, seed: seed + 2))
+        let values = randomFloats(N * K, seed: seed + 3)
+        try withPanels(values, shape: [N, K], splitting: splitting) { view in
+          #expect(view.splitsActivations == splitting)
+          for withBias in [false, true] {
+            let bias = withBias ? biasValues.data : nil
+            for accumulate in [false, true] {
+              let kernel = product(false, view, input, bias, start, M, N, K, accumulate)
+              let reference = product(true, view, input, bias, start, M, N, K, accumulate)
+              expectClose(kernel, reference, tolerance: tolerance, "M \(M) N \(N) K \(K)")
+            }
+          }
+        }
+      }
     }
   }
 
   @Test(.enabled(if: BF16Products.isSupported))
   func matchesNaive() throws {
-    for M in Self.rows {
-      for (N, K) in Self.sizes {
-        let input = randomFloats(M * K, seed: 21)
-        let start = randomFloats(M * N, seed: 22)
-        let biasValues = Tensor(shape: [N], values: randomFloats(N, seed: 23))
-        try Self.withPanels(randomFloats(N * K, seed: 24), shape: [N, K]) { view in
-          for withBias in [false, true] {
-            let bias = withBias ? biasValues.data : nil
-            for accumulate in [false, true] {
-              let run = { (naive: Bool) in
-                Self.product(
-                  naive: naive,
-                  view,
-                  input: input,
-                  bias: bias,
-                  start: start,
-                  M: M,
-                  N: N,
-                  K: K,
-                  accumulate: accumulate
-                )
-              }
-              expectClose(run(false), run(true), tolerance: 2e-6, "M \(M) N \(N) K \(K)")
-            }
-          }
-        }
-      }
+    try Self.expectMatchesReference(seed: 21, tolerance: 2e-6) {
+      Self.product(
+        naive: $0,
+        $1,
+        input: $2,
+        bias: $3,
+        start: $4,
+        M: $5,
+        N: $6,
+        K: $7,
+        accumulate: $8
+      )
     }
   }
 

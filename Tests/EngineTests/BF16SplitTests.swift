@@ -15,16 +15,11 @@ import Testing
     shape: [Int],
     _ body: (WeightView) throws -> R
   ) throws -> R {
-    try withWeights(values, dtype: .bf16, shape: shape) { view in
-      let bytes = BF16Products.panelByteCount(rows: view.rows, columns: view.columns)
-      let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 2), alignment: 64)
-      defer { panels.deallocate() }
-      return try body(BF16Products.pack(view, into: panels, splitting: true))
-    }
+    try BF16ProductsTests.withPanels(values, shape: shape, splitting: true, body)
   }
 
   /// `in · Wᵀ (+ bias)` into `start` by `Matmul.forward` (which dispatches to the split
-  /// products) or by the reference.
+  /// products) or by the fp32 reference of the stored weights (Double sums).
   static func product(
     naive: Bool,
     _ view: WeightView,
@@ -36,64 +31,53 @@ import Testing
     K: Int,
     accumulate: Bool
   ) -> [Float] {
-    let out = Tensor(shape: [M, N], values: start)
-    if naive {
-      GEMV.forwardNaive(
-        out: out.data,
-        in: input,
-        weight: view,
+    guard naive else {
+      return BF16ProductsTests.product(
+        naive: false,
+        view,
+        input: input,
         bias: bias,
-        M: M,
-        N: N,
-        K: K,
-        accumulate: accumulate
-      )
-    } else {
-      Matmul.forward(
-        out: out.data,
-        in: input,
-        weight: view,
-        bias: bias,
+        start: start,
         M: M,
         N: N,
         K: K,
         accumulate: accumulate
       )
     }
+    let out = Tensor(shape: [M, N], values: start)
+    GEMV.forwardNaive(
+      out: out.data,
+      in: input,
+      weight: view,
+      bias: bias,
+      M: M,
+      N: N,
+      K: K,
+      accumulate: accumulate
+    )
     return out.toArray()
   }
 
   @Test(.enabled(if: BF16Products.amxAvailable))
   func matchesFP32Reference() throws {
-    let sizes: [(N: Int, K: Int)] = [(1, 1), (31, 7), (32, 64), (33, 130), (70, 33), (64, 2048)]
-    for M in [1, 2, 5, 6, 11, 16, 40] {
-      for (N, K) in sizes {
-        let input = randomFloats(M * K, seed: 61)
-        let start = randomFloats(M * N, seed: 62)
-        let biasValues = Tensor(shape: [N], values: randomFloats(N, seed: 63))
-        try Self.withSplitPanels(randomFloats(N * K, seed: 64), shape: [N, K]) { view in
-          #expect(view.splitsActivations)
-          for withBias in [false, true] {
-            let bias = withBias ? biasValues.data : nil
-            for accumulate in [false, true] {
-              let run = { (naive: Bool) in
-                Self.product(
-                  naive: naive,
-                  view,
-                  input: input,
-                  bias: bias,
-                  start: start,
-                  M: M,
-                  N: N,
-                  K: K,
-                  accumulate: accumulate
-                )
-              }
-              expectClose(run(false), run(true), tolerance: 2e-5, "M \(M) N \(N) K \(K)")
-            }
-          }
-        }
-      }
+    try BF16ProductsTests.expectMatchesReference(
+      rows: [1, 2, 5, 6, 11, 16, 40],
+      sizes: [(1, 1), (31, 7), (32, 64), (33, 130), (70, 33), (64, 2048)],
+      seed: 61,
+      tolerance: 2e-5,
+      splitting: true
+    ) {
+      Self.product(
+        naive: $0,
+        $1,
+        input: $2,
+        bias: $3,
+        start: $4,
+        M: $5,
+        N: $6,
+        K: $7,
+        accumulate: $8
+      )
     }
   }
 

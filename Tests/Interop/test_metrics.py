@@ -5,13 +5,15 @@ busy metrics address stops the start with a clear message."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
 import urllib.request
 
+import grpc
 import pytest
 
 from interop import free_port
-from rlhfd_client._proto.rlhfd.v1 import policy_pb2, policy_pb2_grpc
+from rlhfd_client._proto.rlhfd.v1 import feedback_pb2, feedback_pb2_grpc, policy_pb2, policy_pb2_grpc
 
 
 def scrape(port: int, path: str = "/metrics") -> tuple[int, str, str]:
@@ -37,8 +39,20 @@ def test_metrics_after_a_generate(make_daemon):
     stub = policy_pb2_grpc.PolicyStub(daemon.channel())
     reply = stub.Generate(
         policy_pb2.GenerateRequest(prompt="hello", sampling={"max_new_tokens": 4}), timeout=30)
+    # A rating of that generation (stored in the background: NOT_FOUND until it is).
+    feedback = feedback_pb2_grpc.FeedbackStub(daemon.channel())
+    for _ in range(50):
+        try:
+            feedback.SubmitRating(feedback_pb2.RatingFeedback(
+                generation_id=reply.generation_id, score=1.0), timeout=5)
+            break
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.NOT_FOUND, error
+            time.sleep(0.1)
     status, kind, text = scrape(port)
     assert status == 200 and kind.startswith("text/plain; version=0.0.4"), (status, kind)
+    assert sample(text, "rlhfd_feedback_acks_total", kind="rating", outcome="accepted") == 1
+    assert sample(text, "rlhfd_feedback_ack_seconds_count", kind="rating") == 1
     decoded = sample(text, "rlhfd_scheduler_tokens_total", model="policy", kind="decode")
     assert decoded >= len(reply.token_ids) - 1, text
     assert sample(text, "rlhfd_scheduler_tokens_total", model="policy", kind="prefill") > 0

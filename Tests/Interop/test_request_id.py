@@ -46,3 +46,20 @@ def test_ids_in_metadata_and_log(make_daemon):
     assert re.search(r"request_id=client-42.*method=grpc\.health\.v1\.Health/Check", log) or \
         re.search(r"method=grpc\.health\.v1\.Health/Check.*request_id=client-42", log), log[-3000:]
     assert "request_id=failing-7" in log, log[-3000:]
+
+
+def test_json_log_lines_carry_the_request_id(make_daemon):
+    """`--log-format json`: every stderr line is one JSON object with time, level, label,
+    message, module; the access-log line of an RPC carries its request_id and method."""
+    import json
+
+    daemon = make_daemon(args=["--log-level", "debug", "--log-format", "json"])
+    health = health_pb2_grpc.HealthStub(daemon.channel())
+    health.Check(health_pb2.HealthCheckRequest(), timeout=5,
+                 metadata=[("x-request-id", "json-9")])
+    assert daemon.stop() == 0
+    lines = [line for line in daemon.stderr_text().splitlines() if line.strip()]
+    objects = [json.loads(line) for line in lines]  # every line parses
+    assert all({"time", "level", "label", "message", "module"} <= set(o) for o in objects)
+    rpc = [o for o in objects if o.get("request_id") == "json-9"]
+    assert rpc and rpc[0]["method"] == "grpc.health.v1.Health/Check", objects[-5:]

@@ -28,10 +28,7 @@ extension BF16Products {
   ) {
     precondition(amxAvailable, "split fp32 products need AMX")
     guard let panels = weight.bf16Panels else { preconditionFailure("weight has no bf16 panels") }
-    precondition(
-      weight.rows == N && weight.columns == K,
-      "weight \(weight.shape) is not (\(N), \(K))"
-    )
+    weight.requireShape(N, K)
     guard M > 0, N > 0 else { return }
     let (rows, stride) = (ckernels_bf16_split3_rows(M), ckernels_bf16_amx_row_stride(K))
     let x = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * stride)  // (rows, K)

@@ -97,10 +97,7 @@ public enum BF16Products {
     precondition(path != .unsupported, "bf16 products need an AVX512-BF16 CPU")
     precondition(path != .amx || amxAvailable, "AMX products on a CPU without AMX")
     guard let panels = weight.bf16Panels else { preconditionFailure("weight has no bf16 panels") }
-    precondition(
-      weight.rows == N && weight.columns == K,
-      "weight \(weight.shape) is not (\(N), \(K))"
-    )
+    weight.requireShape(N, K)
     guard M > 0, N > 0 else { return }
     let amx = path == .amx
     let x = roundActivations(input, M: M, K: K, padded: amx, pool: pool)

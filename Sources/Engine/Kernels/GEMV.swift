@@ -81,10 +81,7 @@ public enum GEMV {
     avx512: Bool
   ) {
     precondition(!avx512 || usesAVX512, "the AVX-512 GEMV needs an AVX-512 CPU")
-    precondition(
-      weight.rows == N && weight.columns == K,
-      "weight \(weight.shape) is not (\(N), \(K))"
-    )
+    weight.requireShape(N, K)
     guard M > 0 else { return }
     let product = GEMVProduct(
       out: out,
@@ -116,10 +113,7 @@ public enum GEMV {
     K: Int,
     accumulate: Bool = false
   ) {
-    precondition(
-      weight.rows == N && weight.columns == K,
-      "weight \(weight.shape) is not (\(N), \(K))"
-    )
+    weight.requireShape(N, K)
     for m in 0..<M {
       for n in 0..<N {
         var sum = Double(bias?[n] ?? 0)

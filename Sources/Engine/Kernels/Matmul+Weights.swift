@@ -23,10 +23,7 @@ extension Matmul {
     accumulate: Bool = false,
     pool: ThreadPool = .shared
   ) {
-    precondition(
-      weight.rows == N && weight.columns == K,
-      "weight \(weight.shape) is not (\(N), \(K))"
-    )
+    weight.requireShape(N, K)
     if weight.bf16Panels != nil {
       BF16Products.forward(
         out: out,
@@ -90,10 +87,7 @@ extension Matmul {
     K: Int,
     pool: ThreadPool = .shared
   ) {
-    precondition(
-      weight.rows == N && weight.columns == K,
-      "weight \(weight.shape) is not (\(N), \(K))"
-    )
+    weight.requireShape(N, K)
     guard M > 0, K > 0 else { return }
     dIn.update(repeating: 0, count: M * K)
     guard N > 0 else { return }
