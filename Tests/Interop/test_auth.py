@@ -228,3 +228,20 @@ def test_world_accessible_tokens_file_is_refused(rlhfd_bin, tmp_path, mode):
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
     assert check.returncode == 0, check
     assert '"tokens_file"' in check.stdout and sha(ADMIN_TOKEN) not in check.stdout
+
+
+def test_rlhfctl_with_a_token_file(auth_daemon, tmp_path):
+    """The operator CLI sends `--token-file`'s token; without it the refusal comes with a hint."""
+    from test_rlhfctl import rlhfctl
+
+    token_file = tmp_path / "ops.token"
+    token_file.write_text(ADMIN_TOKEN + "\n")
+    os.chmod(token_file, 0o600)
+    assert rlhfctl(auth_daemon.target, "health").stdout == "SERVING\n"  # anonymous
+    result = rlhfctl(auth_daemon.target, "info", check=None)
+    assert result.returncode != 0 and "--token-file" in result.stderr, result
+    result = rlhfctl(auth_daemon.target, "--token-file", str(token_file), "info", check=None)
+    assert "UNAUTHENTICATED" not in result.stderr and "PERMISSION_DENIED" not in result.stderr, result
+    assert ADMIN_TOKEN not in result.stdout + result.stderr
+    assert auth_daemon.stop() == 0
+    assert "token_name=ops" in auth_daemon.stderr_text()
