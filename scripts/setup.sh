@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libsqlite3-dev                                                        # feedback store (GRDB)
   nghttp2-client                                                        # h2load (benchmarks)
   python3-venv openssl systemd                                          # tests
+  nginx-light                                                           # tests: grpc_pass in front
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

@@ -34,6 +34,15 @@ public enum Daemon {
     // Models load after the server listens (health NOT_SERVING meanwhile); a bad path, an
     // unusable state directory or a precision this CPU cannot run fails now.
     if let directory = configuration.stateDirectory { try StateDirectory.prepare(directory) }
+    let tokens = try configuration.auth.map { settings throws(ConfigurationError) in
+      try TokenStore(path: settings.tokensFile)
+    }
+    if let tokens {
+      logger.notice(
+        "bearer tokens required (health is anonymous)",
+        metadata: ["tokens_file": .string(tokens.path), "tokens": "\(tokens.current.names.count)"]
+      )
+    }
     let metrics = try Self.startMetrics(configuration, logger: logger)
     defer { metrics?.stop() }
     let store = try Self.openStore(configuration, logger: logger)
@@ -87,7 +96,7 @@ public enum Daemon {
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger
       ),
-      interceptors: ServiceCatalog.interceptors(logger: logger)
+      interceptors: ServiceCatalog.interceptors(logger: logger, tokens: tokens)
     )
     let loader = ModelLoaderService(
       load: {
@@ -127,6 +136,15 @@ public enum Daemon {
               notifier: notifier,
               logger: logger
             )
+          ),
+          .init(
+            service: ReloadService(
+              tokens: tokens,
+              configuration: configuration,
+              bridge: bridge,
+              logger: logger
+            ),
+            successTerminationBehavior: .ignore
           ),
         ] + (watchdog.map { [.init(service: $0)] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -19,6 +19,7 @@ extension DaemonConfiguration {
       throw ConfigurationError("'drain_timeout_seconds' must be between 0 and 3600")
     }
     try self.connections.validate()
+    try self.auth?.validate()
     try self.validateVersions()
     if !["llava15", "llava_rlhf"].contains(self.chatTemplate) {
       throw ConfigurationError(

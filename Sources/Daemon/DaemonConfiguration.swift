@@ -12,6 +12,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// gRPC addresses: `host:port`, `unix:/path`, `unix-abstract:name`.
   public var listen: [String] = ["127.0.0.1:50051"]
   public var tls: TLSFiles? = nil
+  /// Bearer tokens with scopes (`DaemonConfiguration+Auth.swift`); nil = every RPC open.
+  public var auth: AuthSettings? = nil
   /// Largest request accepted (requests carry images), in bytes.
   public var maxReceiveMessageBytes: Int = 32 << 20
   /// Largest response sent, in bytes.
@@ -75,47 +77,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
 
-  public struct TLSFiles: Codable, Sendable, Equatable {
-    /// PEM certificate chain of the server.
-    public var certificate: String
-    /// PEM private key of the server.
-    public var privateKey: String
-    /// PEM CA bundle for client certificates; enables them.
-    public var clientCA: String? = nil
-    /// With `client_ca`: refuse clients without a valid certificate (mutual TLS).
-    public var requireClientCertificate: Bool = false
-
-    public init(
-      certificate: String,
-      privateKey: String,
-      clientCA: String? = nil,
-      requireClientCertificate: Bool = false
-    ) {
-      self.certificate = certificate
-      self.privateKey = privateKey
-      self.clientCA = clientCA
-      self.requireClientCertificate = requireClientCertificate
-    }
-
-    public init(from decoder: any Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      self.certificate = try c.decode(String.self, forKey: .certificate)
-      self.privateKey = try c.decode(String.self, forKey: .privateKey)
-      self.clientCA = try c.decodeIfPresent(String.self, forKey: .clientCA)
-      self.requireClientCertificate =
-        try c.decodeIfPresent(Bool.self, forKey: .requireClientCertificate) ?? false
-    }
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-      case certificate
-      case privateKey = "private_key"
-      case clientCA = "client_ca"
-      case requireClientCertificate = "require_client_certificate"
-    }
-  }
-
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case listen, tls
+    case listen, tls, auth
     case maxReceiveMessageBytes = "max_receive_message_bytes"
     case maxSendMessageBytes = "max_send_message_bytes"
     case drainTimeoutSeconds = "drain_timeout_seconds"
@@ -150,6 +113,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     self.listen = try c.decodeIfPresent([String].self, forKey: .listen) ?? defaults.listen
     self.tls = try c.decodeIfPresent(TLSFiles.self, forKey: .tls)
+    self.auth = try c.decodeIfPresent(AuthSettings.self, forKey: .auth)
     self.maxReceiveMessageBytes =
       try c.decodeIfPresent(Int.self, forKey: .maxReceiveMessageBytes)
       ?? defaults.maxReceiveMessageBytes
@@ -208,6 +172,13 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     if let tls = mapping["tls"]?.mapping {
       try Self.checkKeys(tls, allowed: TLSFiles.CodingKeys.allCases.map(\.rawValue), path: "tls.")
     }
+    if let auth = mapping["auth"]?.mapping {
+      try Self.checkKeys(
+        auth,
+        allowed: AuthSettings.CodingKeys.allCases.map(\.rawValue),
+        path: "auth."
+      )
+    }
     if let connections = mapping["connections"]?.mapping {
       let keys = ConnectionSettings.CodingKeys.allCases.map(\.rawValue)
       try Self.checkKeys(connections, allowed: keys, path: "connections.")
@@ -243,7 +214,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     return try Self.parse(yaml: text)
   }
 
-  private static func checkKeys(_ mapping: Node.Mapping, allowed: [String], path: String)
+  static func checkKeys(_ mapping: Node.Mapping, allowed: [String], path: String)
     throws(ConfigurationError)
   {
     for key in mapping.keys {

@@ -87,6 +87,27 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
     runtime?.beginShutdown(drainTimeout: self.configuration.drainTimeout)
   }
 
+  /// New TLS files for the connections accepted from now on; calls and connections already
+  /// open keep theirs. The client-certificate policy (none / optional / required) stays as
+  /// started. Throws when the server is not running or serves no TLS, or when the core
+  /// refuses the files (a key that does not match the certificate, a PEM that does not parse;
+  /// the core's log line says which): then the previous files stay in force.
+  public func reloadTLS(_ tls: BridgeConfiguration.TLS) throws(BridgeError) {
+    guard let runtime = self.state.withLock({ $0.runtime }) else {
+      throw BridgeError(code: .invalidConfiguration, message: "the server is not running")
+    }
+    guard runtime.servesTLS else {
+      throw BridgeError(code: .invalidConfiguration, message: "the server was started without TLS")
+    }
+    guard ServerRuntime.accepts(tls) else {
+      throw BridgeError(
+        code: .invalidConfiguration,
+        message: "the gRPC core refused the TLS certificate, key or client CAs (its log says why)"
+      )
+    }
+    runtime.offerTLS(tls)
+  }
+
   /// Runs on the poller thread: starts the close watcher and spawns the handler's task, which
   /// calls `done` when the handler returned.
   private static func handle(

@@ -13,6 +13,8 @@ final class ServerRuntime: Sendable {
   private let state = Mutex(State())
   private let onCall: @Sendable (ServerCall, _ done: @escaping @Sendable () -> Void) -> Void
   let boundAddresses: [String]
+  /// One certificate source per TLS port (`tls_reload.c`); empty without TLS.
+  private let tlsSources: [SendablePointer]
 
   private struct State {
     var inFlight = 0
@@ -52,9 +54,22 @@ final class ServerRuntime: Sendable {
       return RegisteredMethod(path: method.path, handle: handle, readsPayload: method.readsPayload)
     }
     var bound: [String] = []
+    var sources: [SendablePointer] = []
     do {
       for address in configuration.addresses {
-        bound.append(try Self.addPort(server, address: address, tls: configuration.tls))
+        let source = configuration.tls.map { tls in
+          SendablePointer(
+            pointer: cgrpc_tls_source_create(
+              tls.privateKeyPEM,
+              tls.certificateChainPEM,
+              tls.clientCAPEM
+            )
+          )
+        }
+        if let source { sources.append(source) }
+        bound.append(
+          try Self.addPort(server, address: address, tls: configuration.tls, source: source)
+        )
       }
     } catch {
       grpc_server_destroy(server)
@@ -68,6 +83,7 @@ final class ServerRuntime: Sendable {
     self.server = SendablePointer(pointer: server)
     self.queue = queue
     self.boundAddresses = bound
+    self.tlsSources = sources
     // Each registered method keeps its own backlog armed; the generic backlog only serves
     // paths nobody registered (GRPCCore answers those with UNIMPLEMENTED).
     for method in registered {
@@ -79,14 +95,14 @@ final class ServerRuntime: Sendable {
   private static func addPort(
     _ server: OpaquePointer,
     address: String,
-    tls: BridgeConfiguration.TLS?
+    tls: BridgeConfiguration.TLS?,
+    source: SendablePointer?
   ) throws -> String {
     let credentials: OpaquePointer? =
-      if let tls {
-        cgrpc_server_credentials_create(
-          tls.privateKeyPEM,
-          tls.certificateChainPEM,
-          tls.clientCAPEM,
+      if let tls, let source {
+        cgrpc_server_credentials_create_reloadable(
+          source.pointer,
+          tls.clientCAPEM == nil ? 0 : 1,
           tls.requireClientCertificate ? 1 : 0
         )
       } else {
@@ -111,6 +127,34 @@ final class ServerRuntime: Sendable {
     if address.hasPrefix("unix:") || address.hasPrefix("unix-abstract:") { return address }
     guard let colon = address.lastIndex(of: ":") else { return address }
     return address[..<colon] + ":\(port)"
+  }
+
+  /// Offers a new certificate chain, key and client CAs to every TLS port: new connections
+  /// get them at their handshake, open ones keep theirs.
+  func offerTLS(_ tls: BridgeConfiguration.TLS) {
+    for source in tlsSources {
+      cgrpc_tls_source_offer(
+        source.pointer,
+        tls.privateKeyPEM,
+        tls.certificateChainPEM,
+        tls.clientCAPEM
+      )
+    }
+  }
+
+  /// Whether the ports serve TLS (and so can take new files).
+  var servesTLS: Bool { !tlsSources.isEmpty }
+
+  /// Whether the core accepts `tls` for a port (the key matches the certificate, every PEM
+  /// parses); a throwaway server bound to a unique unix-abstract name tells.
+  static func accepts(_ tls: BridgeConfiguration.TLS) -> Bool {
+    let address = "unix-abstract:rlhfd-tls-check-\(UInt64.random(in: .min ... .max))"
+    return cgrpc_tls_check(
+      tls.privateKeyPEM,
+      tls.certificateChainPEM,
+      tls.clientCAPEM,
+      address
+    ) == 1
   }
 
   // MARK: Accepting

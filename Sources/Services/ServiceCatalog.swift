@@ -18,9 +18,15 @@ public enum ServiceCatalog {
     return names
   }
 
-  /// Applied to every RPC: the request id and the access log (`RequestID.swift`).
-  public static func interceptors(logger: Logger) -> [any ServerInterceptor] {
-    [RequestIDInterceptor(logger: logger)]
+  /// Applied to every RPC: the request id and the access log (`RequestID.swift`), then, with
+  /// `tokens`, bearer tokens and scopes (`Authorization.swift`; refusals carry the id too).
+  public static func interceptors(
+    logger: Logger,
+    tokens: (any BearerTokenVerifier)? = nil
+  ) -> [any ServerInterceptor] {
+    var interceptors: [any ServerInterceptor] = [RequestIDInterceptor(logger: logger)]
+    if let tokens { interceptors.append(AuthInterceptor(verifier: tokens, logger: logger)) }
+    return interceptors
   }
 
   public static func services(

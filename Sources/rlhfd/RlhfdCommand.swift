@@ -241,6 +241,11 @@ struct CheckConfig: AsyncParsableCommand {
 
   func run() async throws {
     let configuration = try self.options.resolvedForCommandLine()
+    if let auth = configuration.auth {  // the tokens file must load too (never printed)
+      do { _ = try TokenTable.load(path: auth.tokensFile) } catch {
+        throw ValidationError(error.message)
+      }
+    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     print(String(decoding: try encoder.encode(configuration), as: UTF8.self))

@@ -93,4 +93,21 @@ private func startListening(
       try await transport.listen { _, _ in }
     }
   }
+
+  @Test func reloadingTLSNeedsARunningTLSServer() async throws {
+    let tls = BridgeConfiguration.TLS(certificateChainPEM: "x", privateKeyPEM: "y")
+    let idle = BridgeServerTransport(configuration: .init(addresses: ["127.0.0.1:0"]))
+    #expect(throws: BridgeError.self) { try idle.reloadTLS(tls) }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      let (plain, _) = try await startListening(.init(addresses: ["127.0.0.1:0"]), in: &group)
+      do {
+        try plain.reloadTLS(tls)
+        Issue.record("a plaintext server took TLS files")
+      } catch let error as BridgeError {
+        #expect(error.message.contains("without TLS"))
+      }
+      plain.beginGracefulShutdown()
+      try await group.waitForAll()
+    }
+  }
 }

@@ -13,6 +13,7 @@ func withServices<Result: Sendable>(
   modelInfo: ModelInfoSource? = nil,
   probeImage: ImageProbe? = nil,
   versions: (any PolicyVersionAdmin)? = nil,
+  tokens: (any BearerTokenVerifier)? = nil,
   _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
 ) async throws -> Result {
   let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
@@ -27,7 +28,12 @@ func withServices<Result: Sendable>(
     probeImage: probeImage,
     logger: Logger(label: "test")
   )
-  return try await withGRPCServer(transport: transport.server, services: services) { _ in
+  let interceptors = ServiceCatalog.interceptors(logger: Logger(label: "test"), tokens: tokens)
+  return try await withGRPCServer(
+    transport: transport.server,
+    services: services,
+    interceptors: interceptors
+  ) { _ in
     try await withGRPCClient(transport: transport.client) { client in
       try await body(client, health)
     }

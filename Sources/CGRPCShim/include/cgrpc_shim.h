@@ -25,6 +25,35 @@ grpc_server_credentials *cgrpc_server_credentials_create(const char *key_pem, co
                                                          const char *client_ca_pem,
                                                          int require_client_cert);
 
+/// Certificates that can change while the server runs (tls_reload.c): a source per listening
+/// port; the core asks it for news at every new TLS handshake, so a pair offered with
+/// cgrpc_tls_source_offer serves the next connections while open ones keep theirs.
+typedef struct cgrpc_tls_source cgrpc_tls_source;
+
+/// A source holding a first pair (copied). Never freed: the core may ask it until the port's
+/// security connector goes, which it does not announce (a few bytes per port and server).
+cgrpc_tls_source *cgrpc_tls_source_create(const char *key_pem, const char *cert_pem,
+                                          const char *client_ca_pem);
+
+/// Offers a new key, certificate chain and client CA bundle (NULL: none), copied; the next
+/// handshake takes it. A pair the core rejects then is logged by the core and the old one stays.
+void cgrpc_tls_source_offer(cgrpc_tls_source *source, const char *key_pem, const char *cert_pem,
+                            const char *client_ca_pem);
+
+/// How many offers the core has taken (the first pair included).
+uint64_t cgrpc_tls_source_taken(cgrpc_tls_source *source);
+
+/// 1 when the core accepts the pair (and client CAs) for a TLS port: checked by binding a
+/// throwaway server to `address` (an unused unix-abstract name) and shutting it down.
+int cgrpc_tls_check(const char *key_pem, const char *cert_pem, const char *client_ca_pem,
+                    const char *address);
+
+/// TLS server credentials fetching from `source`; `client_ca` (0/1) and `require_client_cert`
+/// as in cgrpc_server_credentials_create, fixed for the server's life.
+grpc_server_credentials *cgrpc_server_credentials_create_reloadable(cgrpc_tls_source *source,
+                                                                    int client_ca,
+                                                                    int require_client_cert);
+
 /// Blocks for the next event. Returns 1 with *tag and *success set for an operation, 0 when the
 /// queue is shut down and drained.
 int cgrpc_cq_next(grpc_completion_queue *cq, void **tag, int *success);
