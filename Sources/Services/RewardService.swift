@@ -21,9 +21,9 @@ struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
     }
     if !request.generationIds.isEmpty {
       throw RPCError(
-        code: .notFound,
+        code: .unimplemented,
         message:
-          "generation ids are not stored yet: generation_ids[0] '\(request.generationIds[0].prefix(80))' is unknown; send prompt, image and responses"
+          "Score by generation_ids is not built yet (generation_ids[0] '\(request.generationIds[0].prefix(80))'); send prompt, image and responses"
       )
     }
     do {

@@ -125,7 +125,7 @@ def test_yes_no_facts(reward):
          grpc.StatusCode.INVALID_ARGUMENT, "image.data"),
         ("generation-ids",
          reward_pb2.ScoreRequest(generation_ids=["gen-1"]),
-         grpc.StatusCode.NOT_FOUND, "not stored yet"),
+         grpc.StatusCode.UNIMPLEMENTED, "not built yet"),
         ("unknown-priority",
          reward_pb2.ScoreRequest(prompt="What?", image=common_pb2.Image(data=PNG),
                                  responses=["A cat."], priority=9),
