@@ -1,15 +1,18 @@
 // rlhfd.v1.Reward: validates requests, converts them to native types and scores them on the
 // `RewardBackend`; without a backend (a daemon started with no model) answers UNIMPLEMENTED.
-// `generation_ids` answer NOT_FOUND until generations are stored.
+// `generation_ids` are read back from the feedback store (RewardService+Generations.swift).
 import API
 import GRPCCore
 import ServingTypes
+import Store
 
 struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
   let limits: RequestLimits
   let backend: (any RewardBackend)?
   /// The client's deadline of a call, as the transport knows it.
   var deadline: @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil }
+  /// Where `generation_ids` are looked up (nil: Score by generation ids is unavailable).
+  var store: (any FeedbackStore)? = nil
 
   func score(
     request: Rlhfd_V1_ScoreRequest,
@@ -19,12 +22,9 @@ struct RewardService: Rlhfd_V1_Reward.SimpleServiceProtocol {
     guard let backend else {
       throw NotBuilt.error("Reward.Score", needs: "reward model loaded (started with --no-model)")
     }
+    var request = request
     if !request.generationIds.isEmpty {
-      throw RPCError(
-        code: .unimplemented,
-        message:
-          "Score by generation_ids is not built yet (generation_ids[0] '\(request.generationIds[0].prefix(80))'); send prompt, image and responses"
-      )
+      request = try Self.resolvingGenerations(request, store: store)
     }
     do {
       return Self.response(

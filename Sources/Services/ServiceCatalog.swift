@@ -44,7 +44,7 @@ public enum ServiceCatalog {
   ) -> [any RegistrableRPCService] {
     var services: [any RegistrableRPCService] = [
       PolicyService(limits: limits, backend: policy, deadline: deadline),
-      RewardService(limits: limits, backend: reward, deadline: deadline),
+      RewardService(limits: limits, backend: reward, deadline: deadline, store: store),
       FeedbackService(limits: limits, probeImage: probeImage, store: store),
       AdminService(modelInfo: modelInfo, versions: versions),
       HealthService(store: health),

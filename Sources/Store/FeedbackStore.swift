@@ -25,6 +25,9 @@ public protocol FeedbackStore: Sendable {
 
   func generation(id: String) throws(StoreError) -> GenerationRecord?
 
+  /// A stored image's bytes, nil when it is not stored (never, or pruned).
+  func image(sha256: String) throws(StoreError) -> [UInt8]?
+
   func pendingCounts() throws(StoreError) -> PendingCounts
 
   /// Marks feedback as consumed by training (durable when it returns); unknown or already

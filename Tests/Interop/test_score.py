@@ -8,6 +8,7 @@ daemon keeps serving.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import grpc
@@ -125,7 +126,7 @@ def test_yes_no_facts(reward):
          grpc.StatusCode.INVALID_ARGUMENT, "image.data"),
         ("generation-ids",
          reward_pb2.ScoreRequest(generation_ids=["gen-1"]),
-         grpc.StatusCode.UNIMPLEMENTED, "not built yet"),
+         grpc.StatusCode.NOT_FOUND, "not a stored generation"),
         ("unknown-priority",
          reward_pb2.ScoreRequest(prompt="What?", image=common_pb2.Image(data=PNG),
                                  responses=["A cat."], priority=9),
@@ -139,3 +140,50 @@ def test_bad_inputs_keep_the_daemon_serving(reward, served, name, request_, code
     assert served.running()
     ok = score(reward, common_pb2.Image(data=PNG), responses=["A circle."])
     check_breakdowns(ok, 1)
+
+
+def test_score_by_generation_ids(make_daemon):
+    """Score by `generation_ids`: the stored generations' texts against their prompt and image
+    (the image's bytes read back from the store) give the same rewards as scoring the same
+    texts explicitly; an unknown id is NOT_FOUND, generations of different prompts are refused."""
+    from rlhfd_client._proto.rlhfd.v1 import policy_pb2, policy_pb2_grpc
+
+    daemon = make_daemon(model="default")
+    channel = daemon.channel()
+    policy, reward = policy_pb2_grpc.PolicyStub(channel), reward_pb2_grpc.RewardStub(channel)
+    prompt = "What is in the image?"
+    replies = [
+        policy.Generate(policy_pb2.GenerateRequest(
+            prompt=prompt, images=[common_pb2.Image(data=PNG)],
+            sampling=common_pb2.SamplingParams(max_new_tokens=6, temperature=1.0, seed=seed)),
+            timeout=60)
+        for seed in (1, 2)
+    ]
+    other = policy.Generate(policy_pb2.GenerateRequest(
+        prompt="Something else?", images=[common_pb2.Image(data=PNG)],
+        sampling=common_pb2.SamplingParams(max_new_tokens=4)), timeout=60)
+    ids = [r.generation_id for r in replies]
+    facts = common_pb2.Facts(captions=["A small test picture."])
+    by_ids = None
+    for _ in range(50):  # generations are recorded in the background
+        try:
+            by_ids = reward.Score(reward_pb2.ScoreRequest(generation_ids=ids, facts=facts),
+                                  timeout=60)
+            break
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.NOT_FOUND, error
+            time.sleep(0.1)
+    assert by_ids is not None
+    explicit = reward.Score(reward_pb2.ScoreRequest(
+        prompt=prompt, image=common_pb2.Image(data=PNG),
+        responses=[r.text for r in replies], facts=facts), timeout=60)
+    assert [r.total for r in by_ids.rewards] == pytest.approx(
+        [r.total for r in explicit.rewards], abs=1e-5)
+    unknown = rpc_error(lambda: reward.Score(
+        reward_pb2.ScoreRequest(generation_ids=["nope"]), timeout=10))
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND and "nope" in unknown.details()
+    time.sleep(0.5)
+    mixed = rpc_error(lambda: reward.Score(
+        reward_pb2.ScoreRequest(generation_ids=[ids[0], other.generation_id]), timeout=10))
+    assert mixed.code() == grpc.StatusCode.INVALID_ARGUMENT, mixed
+    assert "different prompts" in mixed.details()
