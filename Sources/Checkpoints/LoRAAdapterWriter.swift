@@ -97,7 +97,7 @@ public enum LoRAAdapterWriter {
       let end = offset + tensor.values.count * 4
       let shape = tensor.shape.map(String.init).joined(separator: ",")
       entries.append(
-        "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
+        "\(JSONText.quoted(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
       )
       offset = end
     }
@@ -119,12 +119,12 @@ public enum LoRAAdapterWriter {
   public static func configJSON(_ config: LoRAAdapterConfig) -> [UInt8] {
     let targets: String =
       switch config.targetModules {
-      case .names(let names): "[" + names.map(jsonString).joined(separator: ", ") + "]"
-      case .pattern(let pattern): jsonString(pattern)
+      case .names(let names): "[" + names.map { JSONText.quoted($0) }.joined(separator: ", ") + "]"
+      case .pattern(let pattern): JSONText.quoted(pattern)
       case .unspecified: "null"
       }
     let fields: [(String, String)] = [
-      ("base_model_name_or_path", config.baseModelNameOrPath.map(jsonString) ?? "null"),
+      ("base_model_name_or_path", config.baseModelNameOrPath.map { JSONText.quoted($0) } ?? "null"),
       ("bias", "\"none\""),
       ("fan_in_fan_out", "false"),
       ("inference_mode", "true"),
@@ -135,30 +135,12 @@ public enum LoRAAdapterWriter {
       ("peft_type", "\"LORA\""),
       ("r", "\(config.rank)"),
       ("target_modules", targets),
-      ("task_type", config.taskType.map(jsonString) ?? "null"),
+      ("task_type", config.taskType.map { JSONText.quoted($0) } ?? "null"),
       ("use_dora", "false"),
       ("use_rslora", config.useRSLoRA ? "true" : "false"),
     ]
-    let body = fields.map { "  \(jsonString($0.0)): \($0.1)" }.joined(separator: ",\n")
+    let body = fields.map { "  \(JSONText.quoted($0.0)): \($0.1)" }.joined(separator: ",\n")
     return Array(("{\n" + body + "\n}\n").utf8)
-  }
-
-  static func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
   }
 
   /// Creates `path` (which must not exist), writes `bytes`, fsyncs and closes it.

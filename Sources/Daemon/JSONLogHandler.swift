@@ -1,6 +1,7 @@
 // `log_format: json`: one JSON object per line on stderr, which journald keeps as the message
 // and log tools (journalctl -o cat | jq, Loki, Vector) read as fields: time, level, label,
 // message, module, and the metadata (request_id inside an RPC, the caller's fields).
+import Checkpoints
 import Foundation
 public import Logging
 
@@ -24,15 +25,15 @@ public struct JSONLogHandler: LogHandler {
     var fields = metadata
     if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
     if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-    var line = "{\"time\":\(Self.quoted(Self.timestamp()))"
-    line += ",\"level\":\(Self.quoted(event.level.rawValue))"
-    line += ",\"label\":\(Self.quoted(label))"
-    line += ",\"message\":\(Self.quoted("\(event.message)"))"
-    line += ",\"module\":\(Self.quoted(event.source))"
+    var line = "{\"time\":\(JSONText.quoted(Self.timestamp()))"
+    line += ",\"level\":\(JSONText.quoted(event.level.rawValue))"
+    line += ",\"label\":\(JSONText.quoted(label))"
+    line += ",\"message\":\(JSONText.quoted("\(event.message)"))"
+    line += ",\"module\":\(JSONText.quoted(event.source))"
     for key in fields.keys.sorted() {
       // A metadata key that names one of the fixed fields keeps its value under `meta_<key>`.
       let name = Self.fixed.contains(key) ? "meta_" + key : key
-      line += ",\(Self.quoted(name)):\(Self.quoted("\(fields[key]!)"))"
+      line += ",\(JSONText.quoted(name)):\(JSONText.quoted("\(fields[key]!)"))"
     }
     line += "}\n"
     FileHandle.standardError.write(Data(line.utf8))
@@ -58,22 +59,5 @@ public struct JSONLogHandler: LogHandler {
       parts.tm_sec,
       now.tv_nsec / 1_000_000
     )
-  }
-
-  /// `text` as a JSON string literal (RFC 8259 escapes; other characters as they are).
-  static func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
   }
 }

@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
   @Test func quotesLikeJSON() throws {
     let samples = ["plain", "quote \" and \\ back", "line\nbreak\ttab\r", "\u{01}\u{1f}", "é ☃ 🐙"]
     for text in samples {
-      let quoted = JSONLogHandler.quoted(text)
+      let quoted = JSONText.quoted(text)
       let parsed =
         try JSONSerialization.jsonObject(
           with: Data("[\(quoted)]".utf8)
