@@ -81,21 +81,9 @@ struct FeedbackImporter {
     file: String,
     _ tally: inout ImportTally
   ) async {
-    var items: [(record: PreferenceRecord, idempotencyKey: String)] = []
-    var positions: [Int] = []
-    for index in range {
-      let record = records[index]
-      let key = Self.key(file: file, id: record.id, index: index)
-      do {
-        let message = try record.preferenceMessage(images: images, key: key)
-        guard let converted = try FeedbackIntake.preference(message, probe: probe) else { continue }
-        items.append((converted, key))
-        positions.append(index)
-      } catch let error as RecordError {
-        tally.reject(index, record.id, error.message)
-      } catch {
-        tally.reject(index, record.id, Self.describe(error))
-      }
+    let (items, positions) = converted(records, range, file: file, &tally) { record, key in
+      let message = try record.preferenceMessage(images: images, key: key)
+      return try FeedbackIntake.preference(message, probe: probe).map { ($0, key) }
     }
     let results = await store.submitPreferences(items)
     count(results, positions, records, &tally)
@@ -107,17 +95,32 @@ struct FeedbackImporter {
     file: String,
     _ tally: inout ImportTally
   ) async {
-    var items: [(records: [PromptRecord], idempotencyKey: String)] = []
+    let (items, positions) = converted(records, range, file: file, &tally) { record, key in
+      let message = try record.promptMessage(images: images, key: key)
+      return try FeedbackIntake.prompts(message, limits: RequestLimits(), probe: probe)
+        .map { ($0, key) }
+    }
+    let results = await store.submitPromptBatches(items)
+    count(results, positions, records, &tally)
+  }
+
+  /// The records in `range` converted through the RPCs' validation, with their positions; a
+  /// record that fails is counted as rejected, one that converts to nothing is skipped.
+  private func converted<Item>(
+    _ records: [FeedbackFileRecord],
+    _ range: Range<Int>,
+    file: String,
+    _ tally: inout ImportTally,
+    _ convert: (FeedbackFileRecord, String) throws -> Item?
+  ) -> (items: [Item], positions: [Int]) {
+    var items: [Item] = []
     var positions: [Int] = []
     for index in range {
       let record = records[index]
-      let key = Self.key(file: file, id: record.id, index: index)
       do {
-        let message = try record.promptMessage(images: images, key: key)
-        guard
-          let converted = try FeedbackIntake.prompts(message, limits: RequestLimits(), probe: probe)
+        guard let item = try convert(record, Self.key(file: file, id: record.id, index: index))
         else { continue }
-        items.append((converted, key))
+        items.append(item)
         positions.append(index)
       } catch let error as RecordError {
         tally.reject(index, record.id, error.message)
@@ -125,8 +128,7 @@ struct FeedbackImporter {
         tally.reject(index, record.id, Self.describe(error))
       }
     }
-    let results = await store.submitPromptBatches(items)
-    count(results, positions, records, &tally)
+    return (items, positions)
   }
 
   private func count(
