@@ -26,6 +26,13 @@ public struct PolicyLossResult<T: TrainingScalar>: Sendable, Equatable {
   public var clipFraction: T
   /// ½ · mean (logp − logp_old)² over counted slots (`approxkl`).
   public var approxKL: T
+
+  public init(loss: T, dLogProb: [T], clipFraction: T, approxKL: T) {
+    self.loss = loss
+    self.dLogProb = dLogProb
+    self.clipFraction = clipFraction
+    self.approxKL = approxKL
+  }
 }
 
 /// The value loss (times vf_coef) of a batch and its gradient per slot.
@@ -37,6 +44,13 @@ public struct ValueLossResult<T: TrainingScalar>: Sendable, Equatable {
   /// (rows, window) ∂(vf_coef·value)/∂V_t.
   public var dValue: [T]
   public var clipFraction: T
+
+  public init(loss: T, unweightedLoss: T, dValue: [T], clipFraction: T) {
+    self.loss = loss
+    self.unweightedLoss = unweightedLoss
+    self.dValue = dValue
+    self.clipFraction = clipFraction
+  }
 }
 
 /// The entropy term and its gradient per slot.
@@ -47,6 +61,12 @@ public struct EntropyResult<T: TrainingScalar>: Sendable, Equatable {
   public var loss: T
   /// (rows, window) ∂loss/∂H_t = −c_H / N at counted slots.
   public var dEntropy: [T]
+
+  public init(mean: T, loss: T, dEntropy: [T]) {
+    self.mean = mean
+    self.loss = loss
+    self.dEntropy = dEntropy
+  }
 }
 
 public enum PPOLoss {
