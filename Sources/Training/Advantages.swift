@@ -76,7 +76,9 @@ public enum Advantages {
     window: Int,
     settings: PPOSettings
   ) -> (advantages: [T], returns: [T]) {
-    precondition(shapedRewards.count == lengths.count * window && values.count == shapedRewards.count)
+    precondition(
+      shapedRewards.count == lengths.count * window && values.count == shapedRewards.count
+    )
     let mask: [Bool]? =
       settings.window == .tokens ? tokenMask(lengths: lengths, window: window) : nil
     let epsilon = T(settings.whiteningEpsilon)
@@ -92,8 +94,12 @@ public enum Advantages {
       }
     }
     var (advantages, returns) = gae(
-      rewards: rewards, values: v, window: window, gamma: T(settings.gamma),
-      lambda: T(settings.lambda))
+      rewards: rewards,
+      values: v,
+      window: window,
+      gamma: T(settings.gamma),
+      lambda: T(settings.lambda)
+    )
     advantages = whiten(advantages, mask: mask, shiftMean: true, epsilon: epsilon)
     if let mask {
       for i in mask.indices where !mask[i] { returns[i] = 0 }

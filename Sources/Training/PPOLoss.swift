@@ -75,7 +75,10 @@ public enum PPOLoss {
     switch placement {
     case .padded: ([Bool](repeating: true, count: lengths.count * window), lengths.count * window)
     case .tokens:
-      (Advantages.tokenMask(lengths: lengths, window: window), lengths.reduce(0) { $0 + min($1, window) })
+      (
+        Advantages.tokenMask(lengths: lengths, window: window),
+        lengths.reduce(0) { $0 + min($1, window) }
+      )
     }
   }
 
@@ -94,7 +97,11 @@ public enum PPOLoss {
     let (mask, count) = counted(lengths: lengths, window: window, placement: placement)
     let n = T(denominator ?? count)
     var result = PolicyLossResult<T>(
-      loss: 0, dLogProb: [T](repeating: 0, count: logProbs.count), clipFraction: 0, approxKL: 0)
+      loss: 0,
+      dLogProb: [T](repeating: 0, count: logProbs.count),
+      clipFraction: 0,
+      approxKL: 0
+    )
     guard n > 0 else { return result }
     for (row, length) in lengths.enumerated() {
       for t in 0..<window where mask[row * window + t] {
@@ -133,8 +140,11 @@ public enum PPOLoss {
     let (mask, count) = counted(lengths: lengths, window: window, placement: placement)
     let n = T(denominator ?? count)
     var result = ValueLossResult<T>(
-      loss: 0, unweightedLoss: 0, dValue: [T](repeating: 0, count: values.count),
-      clipFraction: 0)
+      loss: 0,
+      unweightedLoss: 0,
+      dValue: [T](repeating: 0, count: values.count),
+      clipFraction: 0
+    )
     guard n > 0 else { return result }
     for i in values.indices where mask[i] {
       let v = values[i]
@@ -167,7 +177,10 @@ public enum PPOLoss {
     let (mask, count) = counted(lengths: lengths, window: window, placement: placement)
     let n = T(denominator ?? count)
     var result = EntropyResult<T>(
-      mean: 0, loss: 0, dEntropy: [T](repeating: 0, count: entropies.count))
+      mean: 0,
+      loss: 0,
+      dEntropy: [T](repeating: 0, count: entropies.count)
+    )
     guard n > 0 else { return result }
     for i in entropies.indices where mask[i] {
       result.mean += entropies[i]

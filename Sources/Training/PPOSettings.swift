@@ -83,11 +83,27 @@ public struct PPOSettings: Sendable, Equatable {
   /// LLaVA-RLHF 13B/7B (train_rl_model.sh): 512 prompts per step, 2 epochs × 2 minibatches of
   /// 256, response 896, β 0.1 (k1 clamped), ×10 rewards, "?" rule on, −8 / −10·ℓ / +2·c.
   public static let paper = PPOSettings(
-    rolloutBatchSize: 512, stepBatchSize: 256, microBatchSize: 16, epochs: 2,
-    responseLength: 896, queryLength: 128, temperature: 1.0, extraStopTokenIds: [1577, 29973],
-    klCoefficient: 0.1, klEstimator: .k1Clamped, whitenRewards: false, rewardScale: 10,
-    rewardWeights: RewardWeights(), rewardBias: 0, gamma: 1, lambda: 1, whiteningEpsilon: 1e-8,
-    clipRange: 0.2, valueClipRange: 0.2, valueCoefficient: 0.1, entropyCoefficient: 0,
+    rolloutBatchSize: 512,
+    stepBatchSize: 256,
+    microBatchSize: 16,
+    epochs: 2,
+    responseLength: 896,
+    queryLength: 128,
+    temperature: 1.0,
+    extraStopTokenIds: [1577, 29973],
+    klCoefficient: 0.1,
+    klEstimator: .k1Clamped,
+    whitenRewards: false,
+    rewardScale: 10,
+    rewardWeights: RewardWeights(),
+    rewardBias: 0,
+    gamma: 1,
+    lambda: 1,
+    whiteningEpsilon: 1e-8,
+    clipRange: 0.2,
+    valueClipRange: 0.2,
+    valueCoefficient: 0.1,
+    entropyCoefficient: 0,
     window: .padded
   )
 
@@ -108,12 +124,28 @@ public struct PPOSettings: Sendable, Equatable {
   }()
 
   public init(
-    rolloutBatchSize: Int, stepBatchSize: Int, microBatchSize: Int, epochs: Int,
-    responseLength: Int, queryLength: Int, temperature: Double, extraStopTokenIds: [Int32],
-    klCoefficient: Double, klEstimator: KLEstimator, whitenRewards: Bool, rewardScale: Double,
-    rewardWeights: RewardWeights, rewardBias: Double, gamma: Double, lambda: Double,
-    whiteningEpsilon: Double, clipRange: Double, valueClipRange: Double,
-    valueCoefficient: Double, entropyCoefficient: Double, window: PPOWindow
+    rolloutBatchSize: Int,
+    stepBatchSize: Int,
+    microBatchSize: Int,
+    epochs: Int,
+    responseLength: Int,
+    queryLength: Int,
+    temperature: Double,
+    extraStopTokenIds: [Int32],
+    klCoefficient: Double,
+    klEstimator: KLEstimator,
+    whitenRewards: Bool,
+    rewardScale: Double,
+    rewardWeights: RewardWeights,
+    rewardBias: Double,
+    gamma: Double,
+    lambda: Double,
+    whiteningEpsilon: Double,
+    clipRange: Double,
+    valueClipRange: Double,
+    valueCoefficient: Double,
+    entropyCoefficient: Double,
+    window: PPOWindow
   ) {
     self.rolloutBatchSize = rolloutBatchSize
     self.stepBatchSize = stepBatchSize
@@ -148,11 +180,15 @@ public struct PPOSettings: Sendable, Equatable {
     check(rolloutBatchSize > 0, "rollout_batch_size", "must be > 0")
     check(stepBatchSize > 0, "step_batch_size", "must be > 0")
     check(
-      stepBatchSize <= 0 || rolloutBatchSize % stepBatchSize == 0, "step_batch_size",
-      "must divide rollout_batch_size (\(rolloutBatchSize))")
+      stepBatchSize <= 0 || rolloutBatchSize % stepBatchSize == 0,
+      "step_batch_size",
+      "must divide rollout_batch_size (\(rolloutBatchSize))"
+    )
     check(
       microBatchSize > 0 && (stepBatchSize <= 0 || stepBatchSize % microBatchSize == 0),
-      "micro_batch_size", "must be > 0 and divide step_batch_size (\(stepBatchSize))")
+      "micro_batch_size",
+      "must be > 0 and divide step_batch_size (\(stepBatchSize))"
+    )
     check(epochs > 0, "epochs", "must be > 0")
     check(responseLength > 0, "response_length", "must be > 0")
     check(queryLength > 0, "query_length", "must be > 0")
@@ -161,10 +197,14 @@ public struct PPOSettings: Sendable, Equatable {
     check(rewardScale.isFinite && rewardScale > 0, "reward_scale", "must be finite and > 0")
     check(
       [rewardWeights.correctness, rewardWeights.length, rewardWeights.noEOS].allSatisfy(\.isFinite),
-      "reward_weights", "must be finite")
+      "reward_weights",
+      "must be finite"
+    )
     check(
-      rewardWeights.lengthNormalizer == Float(responseLength), "reward_weights.length_normalizer",
-      "must equal response_length (\(responseLength)): the length term is tokens / response_len")
+      rewardWeights.lengthNormalizer == Float(responseLength),
+      "reward_weights.length_normalizer",
+      "must equal response_length (\(responseLength)): the length term is tokens / response_len"
+    )
     check(rewardBias.isFinite, "reward_bias", "must be finite")
     check((0...1).contains(gamma), "gamma", "must be in [0, 1]")
     check((0...1).contains(lambda), "lambda", "must be in [0, 1]")

@@ -24,7 +24,8 @@ public struct PPOStatistics: Sendable, Equatable {
     let n = Double(scores.count)
     guard n > 0 else { return }
     rewardMean = scores.reduce(0) { $0 + Double($1) } / n
-    rewardStd = (scores.reduce(0) { $0 + (Double($1) - rewardMean) * (Double($1) - rewardMean) } / n)
+    rewardStd =
+      (scores.reduce(0) { $0 + (Double($1) - rewardMean) * (Double($1) - rewardMean) } / n)
       .squareRoot()
     self.kl = kl.reduce(0) { $0 + Double($1) } / n
   }

@@ -58,8 +58,12 @@ public enum PreferencePairs {
         for j in list.indices where j > i && list[i].score != list[j].score {
           pairs.append(
             PreferencePair(
-              promptID: prompt, first: list[i].id, second: list[j].id,
-              secondPreferred: list[j].score > list[i].score))
+              promptID: prompt,
+              first: list[i].id,
+              second: list[j].id,
+              secondPreferred: list[j].score > list[i].score
+            )
+          )
         }
       }
     }
@@ -119,7 +123,8 @@ public enum FactualPrompt {
   /// captions.
   public static func evaluationPrompt(captions: [String], seed: UInt64, example: String) -> String {
     RewardRunner.evaluationPrompt(
-      captions: shuffledCaptions(captions, seed: seed, example: example))
+      captions: shuffledCaptions(captions, seed: seed, example: example)
+    )
   }
 }
 

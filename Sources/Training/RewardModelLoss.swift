@@ -30,8 +30,11 @@ public enum RewardModelLoss {
     let n = first.count
     precondition(second.count == n && secondPreferred.count == n)
     var result = RewardModelLossResult<T>(
-      loss: 0, dFirst: [T](repeating: 0, count: n), dSecond: [T](repeating: 0, count: n),
-      accuracy: 0)
+      loss: 0,
+      dFirst: [T](repeating: 0, count: n),
+      dSecond: [T](repeating: 0, count: n),
+      accuracy: 0
+    )
     guard n > 0 else { return result }
     let count = T(n)
     var sum: T = 0

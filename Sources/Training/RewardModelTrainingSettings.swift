@@ -32,13 +32,25 @@ public struct RewardModelTrainingSettings: Sendable, Equatable {
   /// (≈ 6 of 200 steps), weight decay 0, max grad norm 0.3 (default), LoRA r 64 / α 16 /
   /// dropout 0 on the 7 targets, stopped at step 200. Its held-out set is 500 random pairs.
   public static let paper = RewardModelTrainingSettings(
-    epochs: 1, batchSize: 32, microBatchSize: 4, maxSteps: 200,
+    epochs: 1,
+    batchSize: 32,
+    microBatchSize: 4,
+    maxSteps: 200,
     optimizer: OptimizerSettings(
-      learningRate: 2e-5, adamW: .init(weightDecay: 0), schedule: .constantWithWarmup,
-      warmupSteps: 6, totalSteps: 200, maxGradNorm: 0.3),
+      learningRate: 2e-5,
+      adamW: .init(weightDecay: 0),
+      schedule: .constantWithWarmup,
+      warmupSteps: 6,
+      totalSteps: 200,
+      maxGradNorm: 0.3
+    ),
     lora: LoRASettings(rank: 64, alpha: 16, dropout: 0, targets: LoRASettings.allTargets),
-    centeringCoefficient: 1e-3, heldOutFraction: 0.05, minimumPairs: 32,
-    adoptOnlyIfAccuracyHolds: true, accuracyTolerance: 0, shuffleCaptions: true
+    centeringCoefficient: 1e-3,
+    heldOutFraction: 0.05,
+    minimumPairs: 32,
+    adoptOnlyIfAccuracyHolds: true,
+    accuracyTolerance: 0,
+    shuffleCaptions: true
   )
 
   /// Small models: the same loss and rates on small batches, a larger held-out share so the
@@ -57,10 +69,18 @@ public struct RewardModelTrainingSettings: Sendable, Equatable {
   }()
 
   public init(
-    epochs: Int, batchSize: Int, microBatchSize: Int, maxSteps: Int?,
-    optimizer: OptimizerSettings, lora: LoRASettings, centeringCoefficient: Double,
-    heldOutFraction: Double, minimumPairs: Int, adoptOnlyIfAccuracyHolds: Bool,
-    accuracyTolerance: Double, shuffleCaptions: Bool
+    epochs: Int,
+    batchSize: Int,
+    microBatchSize: Int,
+    maxSteps: Int?,
+    optimizer: OptimizerSettings,
+    lora: LoRASettings,
+    centeringCoefficient: Double,
+    heldOutFraction: Double,
+    minimumPairs: Int,
+    adoptOnlyIfAccuracyHolds: Bool,
+    accuracyTolerance: Double,
+    shuffleCaptions: Bool
   ) {
     self.epochs = epochs
     self.batchSize = batchSize
@@ -92,16 +112,27 @@ public struct RewardModelTrainingSettings: Sendable, Equatable {
     check(batchSize > 0, "batch_size", "must be > 0")
     check(
       microBatchSize > 0 && (batchSize <= 0 || batchSize % microBatchSize == 0),
-      "micro_batch_size", "must be > 0 and divide batch_size (\(batchSize))")
+      "micro_batch_size",
+      "must be > 0 and divide batch_size (\(batchSize))"
+    )
     if let maxSteps { check(maxSteps > 0, "max_steps", "must be > 0 when set") }
     check(
-      centeringCoefficient.isFinite && centeringCoefficient >= 0, "centering_coef",
-      "must be finite and >= 0")
+      centeringCoefficient.isFinite && centeringCoefficient >= 0,
+      "centering_coef",
+      "must be finite and >= 0"
+    )
     check(
-      heldOutFraction > 0 && heldOutFraction < 1, "held_out_fraction", "must be in (0, 1)")
+      heldOutFraction > 0 && heldOutFraction < 1,
+      "held_out_fraction",
+      "must be in (0, 1)"
+    )
     check(minimumPairs > 0, "minimum_pairs", "must be > 0")
     check(
-      accuracyTolerance.isFinite && accuracyTolerance >= 0, "accuracy_tolerance", "must be >= 0")
-    return errors + optimizer.validate("reward_model.optimizer") + lora.validate("reward_model.lora")
+      accuracyTolerance.isFinite && accuracyTolerance >= 0,
+      "accuracy_tolerance",
+      "must be >= 0"
+    )
+    return errors + optimizer.validate("reward_model.optimizer")
+      + lora.validate("reward_model.lora")
   }
 }

@@ -60,7 +60,9 @@ public enum RewardShaping {
     window: Int,
     estimator: KLEstimator
   ) -> [T] {
-    precondition(logProbs.count == lengths.count * window && referenceLogProbs.count == logProbs.count)
+    precondition(
+      logProbs.count == lengths.count * window && referenceLogProbs.count == logProbs.count
+    )
     var out = [T](repeating: 0, count: logProbs.count)
     for (row, length) in lengths.enumerated() {
       for t in 0..<min(length, window) {

@@ -22,8 +22,12 @@ public struct OptimizerSettings: Sendable, Equatable {
   public var maxGradNorm: Float?
 
   public init(
-    learningRate: Float, adamW: AdamW, schedule: ScheduleKind, warmupSteps: Int,
-    totalSteps: Int, maxGradNorm: Float?
+    learningRate: Float,
+    adamW: AdamW,
+    schedule: ScheduleKind,
+    warmupSteps: Int,
+    totalSteps: Int,
+    maxGradNorm: Float?
   ) {
     self.learningRate = learningRate
     self.adamW = adamW
@@ -47,14 +51,18 @@ public struct OptimizerSettings: Sendable, Equatable {
     }
     check(learningRate.isFinite && learningRate > 0, "learning_rate", "must be finite and > 0")
     check(
-      (0..<1).contains(adamW.beta1) && (0..<1).contains(adamW.beta2), "betas",
-      "must be in [0, 1)")
+      (0..<1).contains(adamW.beta1) && (0..<1).contains(adamW.beta2),
+      "betas",
+      "must be in [0, 1)"
+    )
     check(adamW.eps.isFinite && adamW.eps > 0, "eps", "must be > 0")
     check(adamW.weightDecay.isFinite && adamW.weightDecay >= 0, "weight_decay", "must be >= 0")
     check(warmupSteps >= 0, "warmup_steps", "must be >= 0")
     check(
-      schedule == .constantWithWarmup || totalSteps > warmupSteps, "total_steps",
-      "must be > warmup_steps (\(warmupSteps)) for the cosine schedule")
+      schedule == .constantWithWarmup || totalSteps > warmupSteps,
+      "total_steps",
+      "must be > warmup_steps (\(warmupSteps)) for the cosine schedule"
+    )
     if let clip = maxGradNorm { check(clip.isFinite && clip > 0, "max_grad_norm", "must be > 0") }
     return errors
   }
@@ -88,8 +96,10 @@ public struct LoRASettings: Sendable, Equatable {
     check(!targets.isEmpty, "targets", "must name at least one module")
     let unknown = targets.filter { !Self.allTargets.contains($0) }
     check(
-      unknown.isEmpty, "targets",
-      "unknown modules \(unknown); allowed: \(Self.allTargets.joined(separator: ", "))")
+      unknown.isEmpty,
+      "targets",
+      "unknown modules \(unknown); allowed: \(Self.allTargets.joined(separator: ", "))"
+    )
     check(Set(targets).count == targets.count, "targets", "must not repeat a module")
     return errors
   }
@@ -132,10 +142,16 @@ public struct TrainerSettings: Sendable, Equatable {
   public static let paper = TrainerSettings(
     ppo: .paper,
     ppoOptimizer: OptimizerSettings(
-      learningRate: 3e-5, adamW: AdamW(weightDecay: 0), schedule: .cosineWithWarmup,
-      warmupSteps: 5, totalSteps: 560, maxGradNorm: 1.0),
+      learningRate: 3e-5,
+      adamW: AdamW(weightDecay: 0),
+      schedule: .cosineWithWarmup,
+      warmupSteps: 5,
+      totalSteps: 560,
+      maxGradNorm: 1.0
+    ),
     policyLoRA: LoRASettings(rank: 64, alpha: 16, dropout: 0, targets: LoRASettings.allTargets),
-    rewardModel: .paper, publishEvery: 10,
+    rewardModel: .paper,
+    publishEvery: 10,
     guardrails: GuardSettings(maxHeldOutRewardDrop: 0.1, maxKLToReference: 10, autoPromote: false),
     seed: 42
   )
@@ -154,8 +170,12 @@ public struct TrainerSettings: Sendable, Equatable {
   }()
 
   public init(
-    ppo: PPOSettings, ppoOptimizer: OptimizerSettings, policyLoRA: LoRASettings,
-    rewardModel: RewardModelTrainingSettings, publishEvery: Int, guardrails: GuardSettings,
+    ppo: PPOSettings,
+    ppoOptimizer: OptimizerSettings,
+    policyLoRA: LoRASettings,
+    rewardModel: RewardModelTrainingSettings,
+    publishEvery: Int,
+    guardrails: GuardSettings,
     seed: UInt64
   ) {
     self.ppo = ppo

@@ -8,14 +8,27 @@ private func paperAdvantages() -> (settings: PPOSettings, advantages: [Double], 
   var s = PPOSettings.paper
   s.responseLength = Fx.window
   let kl = RewardShaping.kl(
-    logProbs: Fx.oldLogProbs, referenceLogProbs: Fx.referenceLogProbs, lengths: Fx.lengths,
-    window: Fx.window, estimator: .k1Clamped)
+    logProbs: Fx.oldLogProbs,
+    referenceLogProbs: Fx.referenceLogProbs,
+    lengths: Fx.lengths,
+    window: Fx.window,
+    estimator: .k1Clamped
+  )
   let shaped = RewardShaping.shapedRewards(
-    kl: kl, scores: Fx.scores, lengths: Fx.lengths, window: Fx.window, klCoefficient: 0.1,
-    placement: .padded)
+    kl: kl,
+    scores: Fx.scores,
+    lengths: Fx.lengths,
+    window: Fx.window,
+    klCoefficient: 0.1,
+    placement: .padded
+  )
   let (a, r) = Advantages.estimate(
-    shapedRewards: shaped, values: Fx.oldValues, lengths: Fx.lengths, window: Fx.window,
-    settings: s)
+    shapedRewards: shaped,
+    values: Fx.oldValues,
+    lengths: Fx.lengths,
+    window: Fx.window,
+    settings: s
+  )
   return (s, a, r)
 }
 
@@ -24,14 +37,26 @@ func policyAndValueGradientsMatchFiniteDifferences(placement: PPOWindow) {
   let (s, advantages, returns) = paperAdvantages()
   func policy(_ logp: [Double]) -> PolicyLossResult<Double> {
     PPOLoss.policy(
-      logProbs: logp, oldLogProbs: Fx.oldLogProbs, advantages: advantages, lengths: Fx.lengths,
-      window: Fx.window, clipRange: s.clipRange, placement: placement)
+      logProbs: logp,
+      oldLogProbs: Fx.oldLogProbs,
+      advantages: advantages,
+      lengths: Fx.lengths,
+      window: Fx.window,
+      clipRange: s.clipRange,
+      placement: placement
+    )
   }
   func value(_ v: [Double]) -> ValueLossResult<Double> {
     PPOLoss.value(
-      values: v, oldValues: Fx.oldValues, returns: returns, lengths: Fx.lengths,
-      window: Fx.window, clipRange: s.valueClipRange, coefficient: s.valueCoefficient,
-      placement: placement)
+      values: v,
+      oldValues: Fx.oldValues,
+      returns: returns,
+      lengths: Fx.lengths,
+      window: Fx.window,
+      clipRange: s.valueClipRange,
+      coefficient: s.valueCoefficient,
+      placement: placement
+    )
   }
   let dLogProb = policy(Fx.newLogProbs).dLogProb
   let dValue = value(Fx.newValues).dValue
@@ -48,7 +73,10 @@ func policyAndValueGradientsMatchFiniteDifferences(placement: PPOWindow) {
 @Test func rewardModelGradientMatchesFiniteDifferences() {
   let r = Fx.RewardModel.self
   let result = RewardModelLoss.loss(
-    first: r.first, second: r.second, secondPreferred: r.secondPreferred)
+    first: r.first,
+    second: r.second,
+    secondPreferred: r.secondPreferred
+  )
   for i in r.first.indices {
     let fdFirst = finiteDifference(r.first, i) {
       RewardModelLoss.loss(first: $0, second: r.second, secondPreferred: r.secondPreferred).loss
@@ -71,17 +99,29 @@ func microBatchesAddUpToTheMinibatch(placement: PPOWindow) {
   func policy(_ rows: Range<Int>, _ denominator: Int?) -> PolicyLossResult<Double> {
     let slots = (rows.lowerBound * w)..<(rows.upperBound * w)
     return PPOLoss.policy(
-      logProbs: Array(Fx.newLogProbs[slots]), oldLogProbs: Array(Fx.oldLogProbs[slots]),
-      advantages: Array(advantages[slots]), lengths: Array(Fx.lengths[rows]), window: w,
-      clipRange: s.clipRange, placement: placement, denominator: denominator)
+      logProbs: Array(Fx.newLogProbs[slots]),
+      oldLogProbs: Array(Fx.oldLogProbs[slots]),
+      advantages: Array(advantages[slots]),
+      lengths: Array(Fx.lengths[rows]),
+      window: w,
+      clipRange: s.clipRange,
+      placement: placement,
+      denominator: denominator
+    )
   }
   func value(_ rows: Range<Int>, _ denominator: Int?) -> ValueLossResult<Double> {
     let slots = (rows.lowerBound * w)..<(rows.upperBound * w)
     return PPOLoss.value(
-      values: Array(Fx.newValues[slots]), oldValues: Array(Fx.oldValues[slots]),
-      returns: Array(returns[slots]), lengths: Array(Fx.lengths[rows]), window: w,
-      clipRange: s.valueClipRange, coefficient: s.valueCoefficient, placement: placement,
-      denominator: denominator)
+      values: Array(Fx.newValues[slots]),
+      oldValues: Array(Fx.oldValues[slots]),
+      returns: Array(returns[slots]),
+      lengths: Array(Fx.lengths[rows]),
+      window: w,
+      clipRange: s.valueClipRange,
+      coefficient: s.valueCoefficient,
+      placement: placement,
+      denominator: denominator
+    )
   }
   let whole = policy(0..<6, nil)
   let (a, b) = (policy(0..<3, total), policy(3..<6, total))

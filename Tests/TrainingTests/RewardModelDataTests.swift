@@ -18,7 +18,10 @@ import Training
   #expect(r.accuracy == 0.5)
   #expect(abs(r.dSecond[0] - -0.0591014610) < 1e-9)
   #expect(abs(r.dFirst[0] - (0.0596014610 + 0.0005)) < 1e-9)
-  #expect(RewardModelLoss.accuracy(first: [1.0, 0], second: [3.0, 1], secondPreferred: [true, false]) == 0.5)
+  #expect(
+    RewardModelLoss.accuracy(first: [1.0, 0], second: [3.0, 1], secondPreferred: [true, false])
+      == 0.5
+  )
 }
 
 @Test func pairsFromRatings() {
@@ -36,11 +39,13 @@ import Training
   #expect(
     pairs.map { "\($0.first)-\($0.second)-\($0.secondPreferred)" } == [
       "g1-g2-false", "g1-g5-false", "g2-g3-true", "g2-g5-true", "g3-g5-false",
-    ])
+    ]
+  )
   #expect(pairs.allSatisfy { $0.promptID == "p1" })
   // A generation rated again: the last rating counts (g2 now ties g1 and g3).
   let again = PreferencePairs.fromRatings(
-    ratings + [RatedGeneration(promptID: "p1", generationID: "g2", score: 0.5)])
+    ratings + [RatedGeneration(promptID: "p1", generationID: "g2", score: 0.5)]
+  )
   #expect(again.map { "\($0.first)-\($0.second)" } == ["g1-g5", "g2-g5", "g3-g5"])
 }
 
@@ -54,7 +59,9 @@ import Training
   #expect(held != prompts.filter { HeldOutSplit(seed: 7, fraction: 0.2).isHeldOut(promptID: $0) })
   // Pairs of one prompt all land on one side.
   let pairs = prompts.prefix(200).flatMap { p in
-    (0..<3).map { PreferencePair(promptID: p, first: "\(p)a\($0)", second: "\(p)b", secondPreferred: true) }
+    (0..<3).map {
+      PreferencePair(promptID: p, first: "\(p)a\($0)", second: "\(p)b", secondPreferred: true)
+    }
   }
   let (train, heldOut) = split.split(pairs) { $0.promptID }
   #expect(train.count + heldOut.count == pairs.count && !heldOut.isEmpty)
@@ -66,7 +73,9 @@ import Training
   let a = FactualPrompt.shuffledCaptions(captions, seed: 1, example: "pair-1")
   #expect(a.sorted() == captions.sorted())
   #expect(a == FactualPrompt.shuffledCaptions(captions, seed: 1, example: "pair-1"))
-  let orders = Set((0..<20).map { FactualPrompt.shuffledCaptions(captions, seed: 1, example: "pair-\($0)") })
+  let orders = Set(
+    (0..<20).map { FactualPrompt.shuffledCaptions(captions, seed: 1, example: "pair-\($0)") }
+  )
   #expect(orders.count > 10)
   #expect(FactualPrompt.shuffledCaptions([], seed: 1, example: "x") == [])
   let prompt = FactualPrompt.evaluationPrompt(captions: captions, seed: 1, example: "pair-1")

@@ -14,9 +14,13 @@ import Training
   // 2 epochs × 512/256 minibatches = 4 optimizer steps per PPO step, in both presets.
   #expect(paper.optimizerStepsPerPPOStep == 4 && PPOSettings.small.optimizerStepsPerPPOStep == 4)
   let optimizer = TrainerSettings.paper.ppoOptimizer
-  #expect(optimizer.learningRate == 3e-5 && optimizer.maxGradNorm == 1 && optimizer.adamW.weightDecay == 0)
+  #expect(
+    optimizer.learningRate == 3e-5 && optimizer.maxGradNorm == 1 && optimizer.adamW.weightDecay == 0
+  )
   #expect(optimizer.learningRateSchedule == .cosine(warmupSteps: 5, totalSteps: 560))
-  #expect(RewardModelTrainingSettings.paper.optimizer.learningRateSchedule == .constant(warmupSteps: 6))
+  #expect(
+    RewardModelTrainingSettings.paper.optimizer.learningRateSchedule == .constant(warmupSteps: 6)
+  )
 }
 
 @Test func validationNamesEveryBadSetting() {
@@ -34,10 +38,12 @@ import Training
       "ppo.step_batch_size", "ppo.micro_batch_size", "ppo.reward_weights.length_normalizer",
       "ppo.clip_range", "ppo_optimizer.total_steps", "policy_lora.targets",
       "reward_model.held_out_fraction", "publish_every",
-    ])
+    ]
+  )
   #expect(s.validate().allSatisfy { !$0.message.isEmpty })
   #expect(
-    s.validate()[0].description == "'ppo.step_batch_size' must divide rollout_batch_size (16)")
+    s.validate()[0].description == "'ppo.step_batch_size' must divide rollout_batch_size (16)"
+  )
 }
 
 @Test func adoptionRule() {

@@ -20,12 +20,20 @@ private let paperCase = Case(
     s.responseLength = Fx.window
     return s
   }(),
-  kl: Fx.Paper.kl, shaped: Fx.Paper.shaped, advantages: Fx.Paper.advantages,
-  returns: Fx.Paper.returns, dLogProb: Fx.Paper.dLogProb, dValue: Fx.Paper.dValue,
-  dEntropy: Fx.Paper.dEntropy, policyLoss: Fx.Paper.policyLoss,
-  clipFraction: Fx.Paper.clipFraction, approxKL: Fx.Paper.approxKL,
-  valueLoss: Fx.Paper.valueLoss, valueClipFraction: Fx.Paper.valueClipFraction,
-  entropy: Fx.Paper.entropy)
+  kl: Fx.Paper.kl,
+  shaped: Fx.Paper.shaped,
+  advantages: Fx.Paper.advantages,
+  returns: Fx.Paper.returns,
+  dLogProb: Fx.Paper.dLogProb,
+  dValue: Fx.Paper.dValue,
+  dEntropy: Fx.Paper.dEntropy,
+  policyLoss: Fx.Paper.policyLoss,
+  clipFraction: Fx.Paper.clipFraction,
+  approxKL: Fx.Paper.approxKL,
+  valueLoss: Fx.Paper.valueLoss,
+  valueClipFraction: Fx.Paper.valueClipFraction,
+  entropy: Fx.Paper.entropy
+)
 
 private let tokensCase = Case(
   settings: {
@@ -40,12 +48,20 @@ private let tokensCase = Case(
     s.window = .tokens
     return s
   }(),
-  kl: Fx.Tokens.kl, shaped: Fx.Tokens.shaped, advantages: Fx.Tokens.advantages,
-  returns: Fx.Tokens.returns, dLogProb: Fx.Tokens.dLogProb, dValue: Fx.Tokens.dValue,
-  dEntropy: Fx.Tokens.dEntropy, policyLoss: Fx.Tokens.policyLoss,
-  clipFraction: Fx.Tokens.clipFraction, approxKL: Fx.Tokens.approxKL,
-  valueLoss: Fx.Tokens.valueLoss, valueClipFraction: Fx.Tokens.valueClipFraction,
-  entropy: Fx.Tokens.entropy)
+  kl: Fx.Tokens.kl,
+  shaped: Fx.Tokens.shaped,
+  advantages: Fx.Tokens.advantages,
+  returns: Fx.Tokens.returns,
+  dLogProb: Fx.Tokens.dLogProb,
+  dValue: Fx.Tokens.dValue,
+  dEntropy: Fx.Tokens.dEntropy,
+  policyLoss: Fx.Tokens.policyLoss,
+  clipFraction: Fx.Tokens.clipFraction,
+  approxKL: Fx.Tokens.approxKL,
+  valueLoss: Fx.Tokens.valueLoss,
+  valueClipFraction: Fx.Tokens.valueClipFraction,
+  entropy: Fx.Tokens.entropy
+)
 
 private func check<T: TrainingScalar>(_ c: Case, as type: T.Type, tolerance: Double) {
   let s = c.settings
@@ -53,38 +69,68 @@ private func check<T: TrainingScalar>(_ c: Case, as type: T.Type, tolerance: Dou
   let lengths = Fx.lengths
   func v(_ x: [Double]) -> [T] { x.map { T($0) } }
   let kl = RewardShaping.kl(
-    logProbs: v(Fx.oldLogProbs), referenceLogProbs: v(Fx.referenceLogProbs), lengths: lengths,
-    window: w, estimator: s.klEstimator)
+    logProbs: v(Fx.oldLogProbs),
+    referenceLogProbs: v(Fx.referenceLogProbs),
+    lengths: lengths,
+    window: w,
+    estimator: s.klEstimator
+  )
   #expect(relativeError(kl, c.kl) < tolerance)
   let shaped = RewardShaping.shapedRewards(
-    kl: kl, scores: v(Fx.scores), lengths: lengths, window: w,
-    klCoefficient: T(s.klCoefficient), placement: s.window)
+    kl: kl,
+    scores: v(Fx.scores),
+    lengths: lengths,
+    window: w,
+    klCoefficient: T(s.klCoefficient),
+    placement: s.window
+  )
   #expect(relativeError(shaped, c.shaped) < tolerance)
   let (advantages, returns) = Advantages.estimate(
-    shapedRewards: shaped, values: v(Fx.oldValues), lengths: lengths, window: w, settings: s)
+    shapedRewards: shaped,
+    values: v(Fx.oldValues),
+    lengths: lengths,
+    window: w,
+    settings: s
+  )
   #expect(relativeError(advantages, c.advantages) < tolerance)
   #expect(relativeError(returns, c.returns) < tolerance)
 
   let policy = PPOLoss.policy(
-    logProbs: v(Fx.newLogProbs), oldLogProbs: v(Fx.oldLogProbs), advantages: advantages,
-    lengths: lengths, window: w, clipRange: T(s.clipRange), placement: s.window)
+    logProbs: v(Fx.newLogProbs),
+    oldLogProbs: v(Fx.oldLogProbs),
+    advantages: advantages,
+    lengths: lengths,
+    window: w,
+    clipRange: T(s.clipRange),
+    placement: s.window
+  )
   #expect(scalarError(policy.loss, c.policyLoss) < tolerance)
   #expect(relativeError(policy.dLogProb, c.dLogProb) < tolerance)
   #expect(scalarError(policy.clipFraction, c.clipFraction) < tolerance)
   #expect(scalarError(policy.approxKL, c.approxKL) < tolerance)
 
   let value = PPOLoss.value(
-    values: v(Fx.newValues), oldValues: v(Fx.oldValues), returns: returns, lengths: lengths,
-    window: w, clipRange: T(s.valueClipRange), coefficient: T(s.valueCoefficient),
-    placement: s.window)
+    values: v(Fx.newValues),
+    oldValues: v(Fx.oldValues),
+    returns: returns,
+    lengths: lengths,
+    window: w,
+    clipRange: T(s.valueClipRange),
+    coefficient: T(s.valueCoefficient),
+    placement: s.window
+  )
   #expect(scalarError(value.unweightedLoss, c.valueLoss) < tolerance)
   #expect(scalarError(value.loss, s.valueCoefficient * c.valueLoss) < tolerance)
   #expect(relativeError(value.dValue, c.dValue) < tolerance)
   #expect(scalarError(value.clipFraction, c.valueClipFraction) < tolerance)
 
   let entropy = PPOLoss.entropy(
-    entropies: v(Fx.entropies), lengths: lengths, window: w,
-    coefficient: T(s.entropyCoefficient), placement: s.window)
+    entropies: v(Fx.entropies),
+    lengths: lengths,
+    window: w,
+    coefficient: T(s.entropyCoefficient),
+    placement: s.window
+  )
   #expect(scalarError(entropy.mean, c.entropy) < tolerance)
   if s.entropyCoefficient == 0 {
     #expect(entropy.dEntropy.allSatisfy { $0 == 0 } && c.dEntropy.allSatisfy { $0 == 0 })
@@ -119,14 +165,19 @@ private func check<T: TrainingScalar>(_ c: Case, as type: T.Type, tolerance: Dou
 @Test func rewardModelLossMatchesTorch() {
   let r = Fx.RewardModel.self
   let d = RewardModelLoss.loss(
-    first: r.first, second: r.second, secondPreferred: r.secondPreferred)
+    first: r.first,
+    second: r.second,
+    secondPreferred: r.secondPreferred
+  )
   #expect(scalarError(d.loss, r.loss) < 1e-6)
   #expect(relativeError(d.dFirst, r.dFirst) < 1e-6)
   #expect(relativeError(d.dSecond, r.dSecond) < 1e-6)
   #expect(scalarError(d.accuracy, r.accuracy) < 1e-12)
   let f = RewardModelLoss.loss(
-    first: r.first.map(Float.init), second: r.second.map(Float.init),
-    secondPreferred: r.secondPreferred)
+    first: r.first.map(Float.init),
+    second: r.second.map(Float.init),
+    secondPreferred: r.secondPreferred
+  )
   #expect(scalarError(f.loss, r.loss) < 1e-5)
   #expect(relativeError(f.dFirst, r.dFirst) < 1e-5)
   #expect(relativeError(f.dSecond, r.dSecond) < 1e-5)
