@@ -7,6 +7,11 @@
 //   value    = vf_coef · 0.5 · (1/N) Σ_t max((V_t − R_t)², (clip(V_t, V_old ± ε_V) − R_t)²)
 //   entropy  = −c_H · (1/N) Σ_t H_t                                  (c_H = 0 in the paper)
 //
+// Alignment: slot t is the position that predicts response token t (the hidden state of the
+// token before it), for log-probs, entropies and values alike (rl_models.py slices
+// `[:, -response_len - 1 : -1]` for all three): dLogProb[t], dEntropy[t] and dValue[t] are the
+// upstream gradients at that position.
+//
 // Normalisation: N is the number of counted slots of the whole optimizer minibatch, given as
 // `denominator` when this call is one micro-batch of it (default: the counted slots of these
 // rows), so micro-batch gradients add up to the minibatch's. Counted slots: every slot of the

@@ -107,10 +107,14 @@ public struct PPOSettings: Sendable, Equatable {
     window: .padded
   )
 
-  /// Small models on a few CPU cores: the paper's method and coefficients, batches and window
-  /// scaled down (16 prompts per step, 2 epochs × 2 minibatches of 8, so 4 optimizer steps per
-  /// PPO step as in the paper; a 128-token window with the length term normalised to it), and
-  /// the "?" rule off (a quirk of the paper's data, it cuts every question the model asks).
+  /// Small models on a few CPU cores: the paper's coefficients, batches and window scaled down
+  /// (16 prompts per step, 2 epochs × 2 minibatches of 8, so 4 optimizer steps per PPO step as
+  /// in the paper; a 128-token window with the length term normalised to it; prompts up to 512
+  /// tokens, as live prompts are not pre-filtered), the "?" rule off (a quirk of the paper's
+  /// data: it cuts every question the model asks), and the `.tokens` window: nothing is computed
+  /// at pad slots (the `.padded` window needs the value model's outputs there, with pad keys
+  /// masked as in HF), and the means do not shrink with the window. With γ = λ = 1 the
+  /// advantages of response tokens before whitening are the same in both windows.
   public static let small: PPOSettings = {
     var s = PPOSettings.paper
     s.rolloutBatchSize = 16
@@ -120,6 +124,7 @@ public struct PPOSettings: Sendable, Equatable {
     s.queryLength = 512
     s.extraStopTokenIds = []
     s.rewardWeights.lengthNormalizer = 128
+    s.window = .tokens
     return s
   }()
 

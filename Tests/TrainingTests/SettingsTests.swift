@@ -13,6 +13,7 @@ import Training
   #expect(paper.responseLength == 896 && paper.extraStopTokenIds == [1577, 29973])
   // 2 epochs × 512/256 minibatches = 4 optimizer steps per PPO step, in both presets.
   #expect(paper.optimizerStepsPerPPOStep == 4 && PPOSettings.small.optimizerStepsPerPPOStep == 4)
+  #expect(PPOSettings.small.window == .tokens && PPOSettings.small.extraStopTokenIds.isEmpty)
   let optimizer = TrainerSettings.paper.ppoOptimizer
   #expect(
     optimizer.learningRate == 3e-5 && optimizer.maxGradNorm == 1 && optimizer.adamW.weightDecay == 0
