@@ -131,7 +131,7 @@ rm_accuracy = ((logits >= 0).to(D) == choice).to(D).mean()
 
 
 def flt(x):
-    return "%.17g" % float(torch.as_tensor(x).detach())
+    return "%.17g" % float(x.detach() if torch.is_tensor(x) else x)
 
 
 def arr(t):
