@@ -166,6 +166,18 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // MARK: - Training: the RLHF math and settings (LLaVA-RLHF's PPO and reward-model losses)
+
+    // Settings with the paper's and small-model presets, PPO math (truncation, reward shaping,
+    // GAE, whitening, clipped losses with their per-token gradients), reward-model loss,
+    // preference pairs, held-out split. Arrays in, arrays out; never imports the API or Daemon.
+    .target(
+      name: "Training",
+      dependencies: ["Engine", "Models", "Serving", "ServingTypes"],
+      exclude: ["README.md"],
+      swiftSettings: swiftSettings
+    ),
+
     // Prometheus's /metrics over HTTP on its own listener (knows nothing of rlhfd).
     .target(
       name: "Observability",
@@ -228,6 +240,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "TrainingTests",
+      dependencies: ["Training", "Engine", "Serving", "ServingTypes"],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
     .testTarget(
       name: "ObservabilityTests",
