@@ -28,7 +28,9 @@ enum TrainingBench {
       for i in 0..<s.b.count { b[i] = Float((i * 7919) % 1000) * 1e-5 - 5e-3 }
     }
     var generator = SystemRandomNumberGenerator()
-    let tokens = (0..<T).map { _ in Int32.random(in: 3..<Int32(min(text.vocabSize, 30_000)), using: &generator) }
+    let tokens = (0..<T).map { _ in
+      Int32.random(in: 3..<Int32(min(text.vocabSize, 30_000)), using: &generator)
+    }
     let targets = Array((T / 2)..<T)
     let dLogProb = [Float](repeating: -1 / Float(targets.count), count: targets.count)
     let dEntropy = [Float](repeating: 0.01 / Float(targets.count), count: targets.count)
@@ -40,7 +42,12 @@ enum TrainingBench {
       let acts = try training.forward(tokens: tokens, parameters: set)
       let t1 = Clock.now()
       let out = try training.policyHead(acts, tokens: tokens, targets: targets)
-      let dHidden = try training.policyHeadBackward(acts, head: out, dLogProb: dLogProb, dEntropy: dEntropy)
+      let dHidden = try training.policyHeadBackward(
+        acts,
+        head: out,
+        dLogProb: dLogProb,
+        dEntropy: dEntropy
+      )
       let t2 = Clock.now()
       training.backward(acts, dHidden: dHidden, parameters: set)
       let t3 = Clock.now()
@@ -49,7 +56,9 @@ enum TrainingBench {
       head.append(t2 - t1)
       backward.append(t3 - t2)
     }
-    func perK(_ seconds: [Double]) -> Double { seconds.sorted()[seconds.count / 2] * 1000 / Double(T) }
+    func perK(_ seconds: [Double]) -> Double {
+      seconds.sorted()[seconds.count / 2] * 1000 / Double(T)
+    }
     let total = perK(zip(zip(forward, head), backward).map { $0.0 + $0.1 + $1 })
     print(
       "TRAIN   \(text.numHiddenLayers) layers, C \(text.hiddenSize), I \(text.intermediateSize), V \(text.vocabSize), T \(T), r \(rank) on 7 targets (\(set.count) trainable), att \(keepAttention ? "kept" : "recomputed"), activations \(gb(floats * 4)): per 1k tokens forward \(fmt(perK(forward), 2)) s, heads \(fmt(perK(head), 2)) s, backward \(fmt(perK(backward), 2)) s, total \(fmt(total, 2)) s (median of \(rounds))"

@@ -1,6 +1,7 @@
 // Helpers of the decoder training tests: a tiny sequence with image rows, random LoRA values,
 // and central differences in fp32.
 import Engine
+
 @testable import Models
 
 enum TrainingSupport {

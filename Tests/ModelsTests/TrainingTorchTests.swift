@@ -6,15 +6,18 @@
 import Checkpoints
 import Engine
 import Foundation
-@testable import Models
 import Testing
+
+@testable import Models
 
 @Suite(.enabled(if: Fixtures.present, "Tests/Fixtures is absent"))
 struct TrainingTorchTests {
   static let file = Fixtures.path("training/model-grads.safetensors")
 
   static func info() throws -> [String: Any] {
-    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("training/model-grads.json")))
+    let data = try Data(
+      contentsOf: URL(fileURLWithPath: Fixtures.path("training/model-grads.json"))
+    )
     return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
   }
 
@@ -46,7 +49,10 @@ struct TrainingTorchTests {
   @Test func policyGradientsEqualTorch() throws {
     let weights = try Fixtures.policy.get()
     let adapter = try LoRAFixtures.adapter("adapter-a", base: weights)
-    let training = try DecoderTraining(weights: weights, lora: DecoderLoRASettings(rank: 4, alpha: 8))
+    let training = try DecoderTraining(
+      weights: weights,
+      lora: DecoderLoRASettings(rank: 4, alpha: 8)
+    )
     let set = try training.makeParameters(from: adapter)
     let policy = try #require(try Self.info()["policy"] as? [String: Any])
     let tokens = Fixtures.ints(policy["tokens"])
@@ -68,7 +74,9 @@ struct TrainingTorchTests {
     )
     training.backward(acts, dHidden: dHidden, parameters: set)
     let worst = try Self.worstLoRAGradient(training, set, prefix: "policy")
-    print("policy vs torch: |Δ logprob| \(logProbDelta), |Δ entropy| \(entropyDelta), grads rel \(worst)")
+    print(
+      "policy vs torch: |Δ logprob| \(logProbDelta), |Δ entropy| \(entropyDelta), grads rel \(worst)"
+    )
     #expect(logProbDelta < 1e-5 && entropyDelta < 1e-5)
     #expect(worst <= 1e-4)
   }
@@ -117,7 +125,9 @@ struct TrainingTorchTests {
     let headGradient = Array(UnsafeBufferPointer(start: set.gradients(head), count: head.count))
     let headWorst = Self.relative(headGradient, try Self.tensor("reward.grad.score.weight"))
     let worst = try Self.worstLoRAGradient(training, set, prefix: "reward")
-    print("reward vs torch: |Δ value| \(valueDelta), head grad rel \(headWorst), LoRA grads rel \(worst)")
+    print(
+      "reward vs torch: |Δ value| \(valueDelta), head grad rel \(headWorst), LoRA grads rel \(worst)"
+    )
     #expect(valueDelta < 1e-5)
     #expect(headWorst <= 1e-4 && worst <= 1e-4)
     // The last row's value is the reward model's score of the whole sequence (serving path).
@@ -133,7 +143,10 @@ struct TrainingTorchTests {
   /// the same tokens and adapter (fp32, 1e-5).
   @Test func trainingLogProbsEqualServing() throws {
     let weights = try Fixtures.policy.get()
-    let training = try DecoderTraining(weights: weights, lora: DecoderLoRASettings(rank: 4, alpha: 8))
+    let training = try DecoderTraining(
+      weights: weights,
+      lora: DecoderLoRASettings(rank: 4, alpha: 8)
+    )
     let set = try training.makeParameters(seed: 5)
     TrainingSupport.randomize(set, seed: 21)
     let policy = try #require(try Self.info()["policy"] as? [String: Any])
@@ -161,5 +174,50 @@ struct TrainingTorchTests {
     }
     print("training vs serving log-probs: max |Δ| \(worst)")
     #expect(worst < 1e-5)
+  }
+}
+
+@Suite(.enabled(if: Fixtures.present, "Tests/Fixtures is absent"))
+struct TrainingInputTests {
+  /// Inputs that do not fit are errors with a message, not traps.
+  @Test func badInputsAreErrors() throws {
+    let weights = try Fixtures.policy.get()
+    let training = try DecoderTraining(weights: weights, lora: DecoderLoRASettings(rank: 2))
+    let other = try DecoderTraining(
+      weights: weights,
+      lora: DecoderLoRASettings(targets: [.q], rank: 2)
+    )
+    let tokens: [Int32] = [1, 30, 40, 50]
+    #expect(throws: ModelError.self) {
+      _ = try training.forward(tokens: tokens, parameters: try other.makeParameters())
+    }
+    let set = try training.makeParameters()
+    #expect(throws: ModelError.self) {
+      _ = try training.forward(tokens: [1, 640], parameters: set)  // an image token, no rows
+    }
+    let acts = try training.forward(tokens: tokens, parameters: set)
+    #expect(throws: ModelError.self) {
+      _ = try training.policyHead(acts, tokens: tokens, targets: [0])
+    }
+    #expect(throws: ModelError.self) { _ = try training.values(acts, rows: [1], parameters: set) }
+    let head = try training.policyHead(acts, tokens: tokens, targets: [2, 3])
+    #expect(throws: ModelError.self) {
+      _ = try training.policyHeadBackward(acts, head: head, dLogProb: [1], dEntropy: [1, 1])
+    }
+    #expect(throws: ModelError.self) {
+      _ = try DecoderTraining(
+        weights: weights,
+        lora: DecoderLoRASettings(rank: 2),
+        head: .checkpoint
+      )
+    }
+    // Fresh parameters: B = 0, so the adapter is the identity and the log-probs are the base's.
+    let base = LanguageModel(weights: weights)
+    var cache = base.makeCache(capacity: tokens.count)
+    let logits = try base.forward(tokens: tokens, cache: &cache, allPositions: true)
+    let V = logits.count / tokens.count
+    let row = Array(logits[V..<(2 * V)]).map(Double.init)
+    let lse = row.max()! + log(row.reduce(0) { $0 + exp($1 - row.max()!) })
+    #expect(abs(row[Int(tokens[2])] - lse - Double(head.logProbs[0])) < 1e-5)
   }
 }

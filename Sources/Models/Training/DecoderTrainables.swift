@@ -79,7 +79,9 @@ public struct DecoderTrainables: Sendable {
 
   init(config: LlamaTextConfig, settings: DecoderLoRASettings, headBias: Bool?) {
     let (C, I) = (config.hiddenSize, config.intermediateSize)
-    let (q, kv) = (config.numAttentionHeads * config.headDim, config.numKeyValueHeads * config.headDim)
+    let (q, kv) = (
+      config.numAttentionHeads * config.headDim, config.numKeyValueHeads * config.headDim
+    )
     let shapes: [DecoderLinear: (N: Int, K: Int)] = [
       .q: (q, C), .k: (kv, C), .v: (kv, C), .o: (C, q), .gate: (I, C), .up: (I, C), .down: (C, I),
     ]

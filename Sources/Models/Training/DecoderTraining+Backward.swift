@@ -1,3 +1,4 @@
+import Checkpoints
 // The decoder's backward, llm.c style: from the gradient of the final hidden states (what a
 // head's backward returns) through the final norm and every layer in reverse, calling each
 // kernel's backward. The base weights are frozen (`Matmul.backwardInput` only carries the
@@ -10,7 +11,6 @@
 //   q/k/v: dLn1 = dq·Wq + dk·Wk + dv·Wv (+LoRA)  RMSNorm: dx = dMid + norm1ᵀ(dLn1)
 // Layer 0 stops after its LoRA gradients (nothing below is trainable).
 public import Engine
-import Checkpoints
 
 extension DecoderTraining {
   /// Adds the gradients of `Σ dHidden · hidden` (hidden = `acts`' final-norm output `(T, C)`)
@@ -82,7 +82,14 @@ extension DecoderTraining {
     }
     // MLP
     linear(d.dSwiglu, d.dy, a.swiglu, .down, N: C, K: I)
-    SwiGLU.backward(dGate: d.dGate, dUp: d.dUp, dOut: d.dSwiglu, gate: a.gate, up: a.up, count: T * I)
+    SwiGLU.backward(
+      dGate: d.dGate,
+      dUp: d.dUp,
+      dOut: d.dSwiglu,
+      gate: a.gate,
+      up: a.up,
+      count: T * I
+    )
     linear(d.dLn, d.dGate, a.ln2, .gate, N: I, K: C)
     linear(d.dLn, d.dUp, a.ln2, .up, N: I, K: C, accumulate: true)
     RMSNorm.backward(
@@ -166,7 +173,14 @@ extension DecoderTraining {
   ) {
     if let dIn {
       let target = accumulate ? scratch : dIn
-      Matmul.backwardInput(dIn: target, dOut: dOut, weight: parameters.layers[l][which].weight, M: T, N: N, K: K)
+      Matmul.backwardInput(
+        dIn: target,
+        dOut: dOut,
+        weight: parameters.layers[l][which].weight,
+        M: T,
+        N: N,
+        K: K
+      )
       if accumulate { Residual.forward(out: dIn, a: dIn, b: scratch, count: T * K) }
     }
     guard let segments = trainables.segments(layer: l, which) else { return }
@@ -225,7 +239,10 @@ struct BackwardScratch: ~Copyable {
   init(_ s: DecoderTraining.LayerShape, recompute: Bool) {
     let T = s.T
     let wide = max(s.C, s.I, s.q)
-    let sizes = [T * s.C, T * s.C, T * s.C, T * wide, T * s.I, T * s.I, T * s.I, T * s.q, T * s.q, T * s.kv, T * s.kv]
+    let sizes = [
+      T * s.C, T * s.C, T * s.C, T * wide, T * s.I, T * s.I, T * s.I, T * s.q, T * s.q, T * s.kv,
+      T * s.kv,
+    ]
     var layout = ArenaLayout()
     let offsets = sizes.map { layout.add($0) }
     let attOffset = layout.add(recompute ? s.NH * T * T : 0)

@@ -1,3 +1,4 @@
+import Checkpoints
 // The heads a PPO / reward-model trainer needs, each with its backward into the gradient of the
 // final hidden states h = `acts.lnf` `(T, C)` (then `backward(_:dHidden:parameters:)`).
 //
@@ -12,7 +13,6 @@
 // trainable (a `TrainableParameters` segment): dw += Σ dValue_i h[row_i], db += Σ dValue_i,
 // dh[row_i] += dValue_i · w.
 public import Engine
-import Checkpoints
 import Glibc
 
 /// Log-probabilities and entropies at the target positions, and what their backward needs.
@@ -48,7 +48,15 @@ extension DecoderTraining {
     var logits = [Float](repeating: 0, count: n * V)  // (n, V), then ℓ in place
     logits.withUnsafeMutableBufferPointer { z in
       rows.withUnsafeBufferPointer {
-        Matmul.forward(out: z.baseAddress!, in: $0.baseAddress!, weight: head, bias: nil, M: n, N: V, K: C)
+        Matmul.forward(
+          out: z.baseAddress!,
+          in: $0.baseAddress!,
+          weight: head,
+          bias: nil,
+          M: n,
+          N: V,
+          K: C
+        )
       }
     }
     var (logProbs, entropies) = ([Float](repeating: 0, count: n), [Float](repeating: 0, count: n))
@@ -107,7 +115,14 @@ extension DecoderTraining {
     var dRows = [Float](repeating: 0, count: n * C)  // (n, C)
     dRows.withUnsafeMutableBufferPointer { dh in
       dz.withUnsafeBufferPointer {
-        Matmul.backwardInput(dIn: dh.baseAddress!, dOut: $0.baseAddress!, weight: head, M: n, N: V, K: C)
+        Matmul.backwardInput(
+          dIn: dh.baseAddress!,
+          dOut: $0.baseAddress!,
+          weight: head,
+          M: n,
+          N: V,
+          K: C
+        )
       }
     }
     var dHidden = [Float](repeating: 0, count: T * C)

@@ -1,10 +1,10 @@
+import Checkpoints
 // One decoder layer's training forward, as the serving `layerForward` computes it (RMSNorm →
 // q/k/v → RoPE → causal GQA attention → o_proj → residual, RMSNorm → SwiGLU MLP → residual) but
 // over the whole sequence with nothing overwritten: the mid-layer residual has its own buffer
 // and attention writes its probabilities into `att` (when kept). Each adapted linear adds
 // `scale · lora_B(lora_A(dropout(x)))` on top of the frozen base product.
 public import Engine
-import Checkpoints
 
 extension DecoderTraining {
   /// The shapes every layer shares.
@@ -105,18 +105,52 @@ extension DecoderTraining {
     }
     attend(a, att: a.att, shape: s)
     a.mid.update(from: x, count: T * C)
-    linearForward(a.mid, a.attn, l, .o, N: C, K: s.q, T: T, set: set, dropout: dropout, accumulate: true)
-    RMSNorm.forward(out: a.ln2, rstd: a.rstd2, in: a.mid, weight: p.postNorm, eps: s.eps, BT: T, C: C)
+    linearForward(
+      a.mid,
+      a.attn,
+      l,
+      .o,
+      N: C,
+      K: s.q,
+      T: T,
+      set: set,
+      dropout: dropout,
+      accumulate: true
+    )
+    RMSNorm.forward(
+      out: a.ln2,
+      rstd: a.rstd2,
+      in: a.mid,
+      weight: p.postNorm,
+      eps: s.eps,
+      BT: T,
+      C: C
+    )
     linearForward(a.gate, a.ln2, l, .gate, N: I, K: C, T: T, set: set, dropout: dropout)
     linearForward(a.up, a.ln2, l, .up, N: I, K: C, T: T, set: set, dropout: dropout)
     SwiGLU.forward(out: a.swiglu, gate: a.gate, up: a.up, count: T * I)
     y.update(from: a.mid, count: T * C)
-    linearForward(y, a.swiglu, l, .down, N: C, K: I, T: T, set: set, dropout: dropout, accumulate: true)
+    linearForward(
+      y,
+      a.swiglu,
+      l,
+      .down,
+      N: C,
+      K: I,
+      T: T,
+      set: set,
+      dropout: dropout,
+      accumulate: true
+    )
   }
 
   /// Causal attention over the layer's own q, k, v (past = 0: the keys are the sequence's),
   /// writing `attn` and, when given, the probabilities into `att (NH, T, T)`.
-  func attend(_ a: TrainingActivations.Layer, att: UnsafeMutablePointer<Float>?, shape s: LayerShape) {
+  func attend(
+    _ a: TrainingActivations.Layer,
+    att: UnsafeMutablePointer<Float>?,
+    shape s: LayerShape
+  ) {
     CausalAttention.forward(
       out: a.attn,
       att: att,

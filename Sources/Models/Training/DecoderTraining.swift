@@ -75,7 +75,9 @@ public struct DecoderTraining: Sendable {
     }
     if headStart == .checkpoint, let head = trainables.head, let score = parameters.score {
       score.weight.convertRows(0..<1, into: set.parameters(head))
-      if let bias = trainables.headBias, let value = score.bias { set.parameters(bias)[0] = value[0] }
+      if let bias = trainables.headBias, let value = score.bias {
+        set.parameters(bias)[0] = value[0]
+      }
     }
     return set
   }
@@ -100,7 +102,8 @@ public struct DecoderTraining: Sendable {
   }
 
   /// Layer `l`'s LoRA of `linear` over the live parameter values, or nil.
-  func lora(_ set: borrowing TrainableParameters, _ l: Int, _ linear: DecoderLinear) -> LoRAWeights? {
+  func lora(_ set: borrowing TrainableParameters, _ l: Int, _ linear: DecoderLinear) -> LoRAWeights?
+  {
     guard let s = trainables.segments(layer: l, linear) else { return nil }
     return LoRAWeights(
       a: set.weightView(s.a),
@@ -120,15 +123,23 @@ public struct DecoderTraining: Sendable {
   ) throws(ModelError) -> TrainingActivations {
     let C = config.hiddenSize
     let T = tokens.count
-    guard set.count == TrainableParameters.segments(trainables.tensors).reduce(0, { $0 + $1.count })
-    else { throw .training("the trainable parameters were not made by this DecoderTraining") }
+    guard set.segments == TrainableParameters.segments(trainables.tensors) else {
+      throw .training("the trainable parameters were not made by this DecoderTraining")
+    }
     let imageValues = imageEmbeddings?.count ?? 0
     guard imageValues % C == 0 else {
       throw .imageFeatureWidthMismatch(width: C, count: imageValues)
     }
     let model = LanguageModel(weights: weights)
     let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
-    try model.validate(tokens, imageRows: imageValues / C, cache: model.makeCache(capacity: T))
+    guard T > 0 else { throw .emptyInput }
+    guard T <= config.maxPositionEmbeddings else {
+      throw .contextOverflow(needed: T, capacity: config.maxPositionEmbeddings)
+    }
+    let imageTokens = try model.countImageRows(tokens) { tokens[$0] == imageToken }
+    guard imageTokens == imageValues / C else {
+      throw .imageTokenCountMismatch(tokens: imageTokens, features: imageValues / C)
+    }
     let dropout = dropoutSeed.flatMap { seed in
       trainables.settings.dropout > 0
         ? LoRADropout(probability: trainables.settings.dropout, seed: seed) : nil
@@ -141,7 +152,13 @@ public struct DecoderTraining: Sendable {
     )
     let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
     lookup.withUnsafeBufferPointer {
-      Embedding.forward(out: acts.stream(0), tokens: $0.baseAddress!, table: parameters.embed, BT: T, C: C)
+      Embedding.forward(
+        out: acts.stream(0),
+        tokens: $0.baseAddress!,
+        table: parameters.embed,
+        BT: T,
+        C: C
+      )
     }
     if let imageEmbeddings {
       var row = 0
