@@ -28,9 +28,8 @@ enum TrainingBench {
       for i in 0..<s.b.count { b[i] = Float((i * 7919) % 1000) * 1e-5 - 5e-3 }
     }
     var generator = SystemRandomNumberGenerator()
-    let tokens = (0..<T).map { _ in
-      Int32.random(in: 3..<Int32(min(text.vocabSize, 30_000)), using: &generator)
-    }
+    let vocabulary = Int32(min(text.vocabSize, weights.config.imageTokenIndex))  // text tokens
+    let tokens = (0..<T).map { _ in Int32.random(in: 3..<vocabulary, using: &generator) }
     let targets = Array((T / 2)..<T)
     let dLogProb = [Float](repeating: -1 / Float(targets.count), count: targets.count)
     let dEntropy = [Float](repeating: 0.01 / Float(targets.count), count: targets.count)
@@ -61,7 +60,7 @@ enum TrainingBench {
     }
     let total = perK(zip(zip(forward, head), backward).map { $0.0 + $0.1 + $1 })
     print(
-      "TRAIN   \(text.numHiddenLayers) layers, C \(text.hiddenSize), I \(text.intermediateSize), V \(text.vocabSize), T \(T), r \(rank) on 7 targets (\(set.count) trainable), att \(keepAttention ? "kept" : "recomputed"), activations \(gb(floats * 4)): per 1k tokens forward \(fmt(perK(forward), 2)) s, heads \(fmt(perK(head), 2)) s, backward \(fmt(perK(backward), 2)) s, total \(fmt(total, 2)) s (median of \(rounds))"
+      "TRAIN   \(text.numHiddenLayers) layers, C \(text.hiddenSize), I \(text.intermediateSize), V \(text.vocabSize), T \(T), r \(rank) on 7 targets (\(set.count) trainable), att \(keepAttention ? "kept" : "recomputed"), activations \(gb(floats * 4)): per 1k tokens forward \(fmt(perK(forward), 3)) s, heads \(fmt(perK(head), 3)) s, backward \(fmt(perK(backward), 3)) s, total \(fmt(total, 3)) s (median of \(rounds))"
     )
     return [
       "layers": text.numHiddenLayers, "tokens": T, "rank": rank, "keep_attention": keepAttention,

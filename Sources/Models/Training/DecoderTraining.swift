@@ -18,6 +18,8 @@ public struct DecoderTraining: Sendable {
   public var keepAttention: Bool
   let config: LlamaTextConfig
   let parameters: DecoderParameters
+  /// Where the score head's values start (`makeParameters`).
+  let headStart: DecoderScoreHead
 
   /// `head`: the scalar head to train (`.none` for a policy, whose LM head stays frozen).
   public init(
@@ -45,8 +47,6 @@ public struct DecoderTraining: Sendable {
     self.trainables = DecoderTrainables(config: config, settings: lora, headBias: headBias)
     self.headStart = head
   }
-
-  let headStart: DecoderScoreHead
 
   /// Fresh trainable tensors: A as PEFT initializes it (Kaiming-uniform, bound 1/√K, from a
   /// generator seeded `seed`), B zero (the adapter starts as the identity), the head from the
