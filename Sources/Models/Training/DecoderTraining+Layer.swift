@@ -16,11 +16,6 @@ extension DecoderTraining {
   }
 
   func shape(T: Int) -> LayerShape {
-    let factor: Float =
-      switch config.rope.scaling {
-      case .none: 1
-      case .linear(let factor): Float(factor)
-      }
     return LayerShape(
       C: config.hiddenSize,
       I: config.intermediateSize,
@@ -30,7 +25,7 @@ extension DecoderTraining {
       T: T,
       eps: Float(config.rmsNormEps),
       theta: Float(config.rope.theta),
-      ropeFactor: factor
+      ropeFactor: config.ropeScalingFactor
     )
   }
 

@@ -131,15 +131,10 @@ public struct DecoderTraining: Sendable {
       throw .imageFeatureWidthMismatch(width: C, count: imageValues)
     }
     let model = LanguageModel(weights: weights)
-    let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
-    guard T > 0 else { throw .emptyInput }
     guard T <= config.maxPositionEmbeddings else {
       throw .contextOverflow(needed: T, capacity: config.maxPositionEmbeddings)
     }
-    let imageTokens = try model.countImageRows(tokens) { tokens[$0] == imageToken }
-    guard imageTokens == imageValues / C else {
-      throw .imageTokenCountMismatch(tokens: imageTokens, features: imageValues / C)
-    }
+    try model.validate(tokens, imageRows: imageValues / C)
     let dropout = dropoutSeed.flatMap { seed in
       trainables.settings.dropout > 0
         ? LoRADropout(probability: trainables.settings.dropout, seed: seed) : nil
@@ -150,25 +145,7 @@ public struct DecoderTraining: Sendable {
       keepAttention: keepAttention,
       dropout: dropout
     )
-    let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
-    lookup.withUnsafeBufferPointer {
-      Embedding.forward(
-        out: acts.stream(0),
-        tokens: $0.baseAddress!,
-        table: parameters.embed,
-        BT: T,
-        C: C
-      )
-    }
-    if let imageEmbeddings {
-      var row = 0
-      for t in 0..<T where tokens[t] == imageToken {
-        imageEmbeddings.withUnsafeBufferPointer {
-          (acts.stream(0) + t * C).update(from: $0.baseAddress! + row * C, count: C)
-        }
-        row += 1
-      }
-    }
+    model.embed(tokens, imageEmbeddings: imageEmbeddings, into: acts.stream(0))
     let positions = (0..<T).map { Int32($0) }
     for l in 0..<config.numHiddenLayers {
       layerForward(l, acts: acts, positions: positions, set: set)
