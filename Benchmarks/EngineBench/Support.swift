@@ -99,6 +99,7 @@ struct Options {
   var trainingTokens = 512
   var trainingTiny: String?
   var trainingRecompute = false
+  var trainingTransposed = false
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -143,6 +144,7 @@ struct Options {
       case "--training-tokens": o.trainingTokens = max(2, Int(value()) ?? 512)
       case "--training-tiny": o.trainingTiny = value()
       case "--training-recompute": o.trainingRecompute = true
+      case "--training-transposed": o.trainingTransposed = true
       case "--lora-steps": o.loraSteps = max(1, Int(value()) ?? 8)
       case "--lora-dtype": o.loraDType = value() == "f32" ? .f32 : .bf16
       case "--smoke":

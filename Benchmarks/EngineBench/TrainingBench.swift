@@ -1,7 +1,8 @@
 // LoRA training of the decoder (issue 13): forward, policy head (log-probs + entropy over the
 // last half of the sequence) and backward into the LoRA gradients, r = 64 on the 7 targets, fp32,
 // one sequence of `tokens` text tokens; the seconds per 1k tokens of each part (medians over the
-// rounds). `--training [--training-tokens N] [--training-layers L]`; `--model DIR` as elsewhere.
+// rounds). `--training [--training-tokens N] [--training-tiny DIR] [--training-recompute]
+// [--training-transposed]`; `--model DIR` as elsewhere.
 import Checkpoints
 import Engine
 import Foundation
@@ -13,13 +14,15 @@ enum TrainingBench {
     tokens T: Int,
     rank: Int,
     rounds: Int,
-    keepAttention: Bool
+    keepAttention: Bool,
+    transposed: Bool
   ) throws -> [String: Any] {
     let text = weights.config.text
     let training = try DecoderTraining(
       weights: weights,
       lora: DecoderLoRASettings(rank: rank, alpha: Double(rank) / 4),
-      keepAttention: keepAttention
+      keepAttention: keepAttention,
+      transposedWeights: transposed
     )
     let set = try training.makeParameters(seed: 1)
     // B random too, so that the adapter is not the identity.
@@ -60,10 +63,11 @@ enum TrainingBench {
     }
     let total = perK(zip(zip(forward, head), backward).map { $0.0 + $0.1 + $1 })
     print(
-      "TRAIN   \(text.numHiddenLayers) layers, C \(text.hiddenSize), I \(text.intermediateSize), V \(text.vocabSize), T \(T), r \(rank) on 7 targets (\(set.count) trainable), att \(keepAttention ? "kept" : "recomputed"), activations \(gb(floats * 4)): per 1k tokens forward \(fmt(perK(forward), 3)) s, heads \(fmt(perK(head), 3)) s, backward \(fmt(perK(backward), 3)) s, total \(fmt(total, 3)) s (median of \(rounds))"
+      "TRAIN   \(text.numHiddenLayers) layers, C \(text.hiddenSize), I \(text.intermediateSize), V \(text.vocabSize), T \(T), r \(rank) on 7 targets (\(set.count) trainable), att \(keepAttention ? "kept" : "recomputed"), transposed panels \(gb(training.transposedByteCount)), activations \(gb(floats * 4)): per 1k tokens forward \(fmt(perK(forward), 3)) s, heads \(fmt(perK(head), 3)) s, backward \(fmt(perK(backward), 3)) s, total \(fmt(total, 3)) s (median of \(rounds))"
     )
     return [
       "layers": text.numHiddenLayers, "tokens": T, "rank": rank, "keep_attention": keepAttention,
+      "transposed_bytes": training.transposedByteCount,
       "forward_s_per_1k": perK(forward), "heads_s_per_1k": perK(head),
       "backward_s_per_1k": perK(backward), "total_s_per_1k": total,
     ]

@@ -88,7 +88,8 @@ do {
         tokens: options.trainingTokens,
         rank: options.smoke ? 4 : 64,
         rounds: options.rounds,
-        keepAttention: !options.trainingRecompute
+        keepAttention: !options.trainingRecompute,
+        transposed: options.trainingTransposed
       )
     }
     json["training"] = results

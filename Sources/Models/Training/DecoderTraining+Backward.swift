@@ -173,14 +173,19 @@ extension DecoderTraining {
   ) {
     if let dIn {
       let target = accumulate ? scratch : dIn
-      Matmul.backwardInput(
-        dIn: target,
-        dOut: dOut,
-        weight: parameters.layers[l][which].weight,
-        M: T,
-        N: N,
-        K: K
-      )
+      if let transposed = transposed?.view(l, which) {
+        // dIn(T, K) = dOut(T, N) · W(N, K) = dOut · (Wᵀ)ᵀ, a forward product over Wᵀ (K, N)
+        Matmul.forward(out: target, in: dOut, weight: transposed, bias: nil, M: T, N: K, K: N)
+      } else {
+        Matmul.backwardInput(
+          dIn: target,
+          dOut: dOut,
+          weight: parameters.layers[l][which].weight,
+          M: T,
+          N: N,
+          K: K
+        )
+      }
       if accumulate { Residual.forward(out: dIn, a: dIn, b: scratch, count: T * K) }
     }
     guard let segments = trainables.segments(layer: l, which) else { return }

@@ -20,13 +20,22 @@ public struct DecoderTraining: Sendable {
   let parameters: DecoderParameters
   /// Where the score head's values start (`makeParameters`).
   let headStart: DecoderScoreHead
+  /// Wᵀ panels for the backward's input gradients (`transposedWeights`), or nil.
+  let transposed: TransposedWeights?
+
+  /// Bytes of the transposed weight copies (0 without them).
+  public var transposedByteCount: Int { transposed?.byteCount ?? 0 }
 
   /// `head`: the scalar head to train (`.none` for a policy, whose LM head stays frozen).
+  /// `transposedWeights`: where the base products run on split bf16 panels (fp32 precision over
+  /// bf16 weights on an AMX host), keep a transposed panel copy of every decoder linear so that
+  /// the backward's `dIn = dOut · W` runs at the forward's rate (2× the linears' bf16 bytes).
   public init(
     weights: LlavaWeights,
     lora: DecoderLoRASettings,
     head: DecoderScoreHead = .none,
-    keepAttention: Bool = true
+    keepAttention: Bool = true,
+    transposedWeights: Bool = false
   ) throws(ModelError) {
     guard lora.rank > 0, lora.dropout >= 0, lora.dropout < 1 else {
       throw .training("LoRA rank must be positive and dropout in [0, 1)")
@@ -46,6 +55,7 @@ public struct DecoderTraining: Sendable {
     self.keepAttention = keepAttention
     self.trainables = DecoderTrainables(config: config, settings: lora, headBias: headBias)
     self.headStart = head
+    self.transposed = transposedWeights ? TransposedWeights(parameters: weights.decoder) : nil
   }
 
   /// Fresh trainable tensors: A as PEFT initializes it (Kaiming-uniform, bound 1/√K, from a
