@@ -178,6 +178,47 @@ struct TrainingTorchTests {
 }
 
 @Suite(.enabled(if: Fixtures.present, "Tests/Fixtures is absent"))
+struct TrainingRolloutTests {
+  /// As a rollout computes them: the prompt prefilled, then one decode step per response token
+  /// (GEMV-sized products, KV cache) — the training forward's log-probs agree to 1e-5 (PPO's
+  /// ratio is 1 at the first minibatch).
+  @Test func trainingLogProbsEqualDecodeSteps() throws {
+    let weights = try Fixtures.policy.get()
+    let training = try DecoderTraining(
+      weights: weights,
+      lora: DecoderLoRASettings(rank: 4, alpha: 8)
+    )
+    let set = try training.makeParameters(seed: 5)
+    TrainingSupport.randomize(set, seed: 22)
+    let tokens = TrainingSupport.tokens(T: 20, imageRows: 3, seed: 23)
+    let image = TrainingSupport.values(3 * 64, scale: 0.05, seed: 24)
+    let prompt = 8
+    let targets = Array(prompt..<tokens.count)
+    let acts = try training.forward(tokens: tokens, imageEmbeddings: image, parameters: set)
+    let head = try training.policyHead(acts, tokens: tokens, targets: targets)
+    let model = LanguageModel(weights: weights)
+    let adapter = try training.adapter(set)
+    var cache = model.makeCache(capacity: tokens.count)
+    var logits = try model.forward(
+      tokens: Array(tokens[..<prompt]),
+      imageEmbeddings: image,
+      cache: &cache,
+      adapter: adapter
+    )  // (V) predicting tokens[prompt]
+    var worst = 0.0
+    for (i, p) in targets.enumerated() {
+      let row = logits.map(Double.init)
+      let maximum = row.max()!
+      let lse = maximum + log(row.reduce(0) { $0 + exp($1 - maximum) })
+      worst = max(worst, abs(row[Int(tokens[p])] - lse - Double(head.logProbs[i])))
+      logits = try model.forward(tokens: [tokens[p]], cache: &cache, adapter: adapter)
+    }
+    print("training vs decode-step log-probs: max |Δ| \(worst)")
+    #expect(worst < 1e-5)
+  }
+}
+
+@Suite(.enabled(if: Fixtures.present, "Tests/Fixtures is absent"))
 struct TrainingInputTests {
   /// Inputs that do not fit are errors with a message, not traps.
   @Test func badInputsAreErrors() throws {
