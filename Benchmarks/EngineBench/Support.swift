@@ -95,6 +95,11 @@ struct Options {
   var loraOnly = false
   var loraSteps = 8
   var loraDType = WeightView.DType.bf16
+  var trainingOnly = false
+  var trainingTokens = 512
+  var trainingTiny: String?
+  var trainingRecompute = false
+  var trainingTransposed = false
 
   static func parse(_ arguments: [String]) -> Options {
     var o = Options()
@@ -135,6 +140,11 @@ struct Options {
       case "--machine-state": o.machineState = value()
       case "--limits-only": o.limitsOnly = true
       case "--lora": o.loraOnly = true
+      case "--training": o.trainingOnly = true
+      case "--training-tokens": o.trainingTokens = max(2, Int(value()) ?? 512)
+      case "--training-tiny": o.trainingTiny = value()
+      case "--training-recompute": o.trainingRecompute = true
+      case "--training-transposed": o.trainingTransposed = true
       case "--lora-steps": o.loraSteps = max(1, Int(value()) ?? 8)
       case "--lora-dtype": o.loraDType = value() == "f32" ? .f32 : .bf16
       case "--smoke":

@@ -79,6 +79,27 @@ do {
       print("checkpoint written to \(directory) in \(fmt(Clock.now() - t0, 1)) s")
     }
   }
+  if options.trainingOnly {
+    var results: [String: Any] = [:]
+    for (name, path) in [("tiny", options.trainingTiny), ("model", directory)] {
+      guard let path else { continue }
+      results[name] = try TrainingBench.run(
+        weights: try LlavaWeights(directory: path, precision: .fp32),
+        tokens: options.trainingTokens,
+        rank: options.smoke ? 4 : 64,
+        rounds: options.rounds,
+        keepAttention: !options.trainingRecompute,
+        transposed: options.trainingTransposed
+      )
+    }
+    json["training"] = results
+    rssLine("training")
+    if let path = options.jsonPath {
+      let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+      try data.write(to: URL(fileURLWithPath: path))
+    }
+    exit(0)
+  }
   if options.loraOnly {
     var results: [String: Any] = [:]
     for precision in options.precisions where precision == .fp32 || host.hasBF16 {

@@ -31,14 +31,38 @@ public struct LanguageModel: Sendable {
 
   /// Checks `tokens` (and the image rows they need) against the vocabulary and the cache.
   func validate(_ tokens: [Int32], imageRows: Int, cache: borrowing KVCache) throws(ModelError) {
+    try validate(tokens, imageRows: imageRows)
+    guard cache.count + tokens.count <= cache.capacity else {
+      throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
+    }
+  }
+
+  /// The cache-independent part of `validate`: tokens and image rows.
+  func validate(_ tokens: [Int32], imageRows: Int) throws(ModelError) {
     guard !tokens.isEmpty else { throw .emptyInput }
     let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
     let imageTokens = try countImageRows(tokens) { tokens[$0] == imageToken }
     guard imageTokens == imageRows else {
       throw .imageTokenCountMismatch(tokens: imageTokens, features: imageRows)
     }
-    guard cache.count + tokens.count <= cache.capacity else {
-      throw .contextOverflow(needed: cache.count + tokens.count, capacity: cache.capacity)
+  }
+
+  /// The embeddings of `tokens` into `out (T, C)`, the N image tokens' rows replaced by
+  /// `imageEmbeddings (N, C)` in order (shared by serving and the training forward).
+  func embed(_ tokens: [Int32], imageEmbeddings: [Float]?, into out: UnsafeMutablePointer<Float>) {
+    let (T, C) = (tokens.count, config.hiddenSize)
+    let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
+    let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
+    lookup.withUnsafeBufferPointer {
+      Embedding.forward(out: out, tokens: $0.baseAddress!, table: parameters.embed, BT: T, C: C)
+    }
+    guard let imageEmbeddings else { return }
+    var row = 0
+    for t in 0..<T where tokens[t] == imageToken {
+      imageEmbeddings.withUnsafeBufferPointer {
+        (out + t * C).update(from: $0.baseAddress! + row * C, count: C)
+      }
+      row += 1
     }
   }
 
@@ -73,7 +97,7 @@ public struct LanguageModel: Sendable {
     let (C, NH, NKV, HS) = (
       config.hiddenSize, config.numAttentionHeads, config.numKeyValueHeads, config.headDim
     )
-    let (T, past, w) = (tokens.count, cache.count, weights)
+    let (T, past) = (tokens.count, cache.count)
     let imageValues = imageEmbeddings?.count ?? 0
     guard imageValues % C == 0 else {
       throw .imageFeatureWidthMismatch(width: C, count: imageValues)
@@ -83,27 +107,8 @@ public struct LanguageModel: Sendable {
     try checkAdapter(adapter)
     let adapters = adapter.map { [AdapterRows(adapter: $0, rows: (0..<T).map { Int32($0) })] } ?? []
     let acts = DecoderActivations(config: config, T: T, keepAllLayers: keepAllLayers)
-    let imageToken = Int32(truncatingIfNeeded: w.config.imageTokenIndex)
-    let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
     let positions = (0..<T).map { Int32(past + $0) }  // (T)
-    lookup.withUnsafeBufferPointer {
-      Embedding.forward(
-        out: acts.stream(0),
-        tokens: $0.baseAddress!,
-        table: parameters.embed,
-        BT: T,
-        C: C
-      )
-    }
-    if let imageEmbeddings {
-      var row = 0
-      for t in 0..<T where tokens[t] == imageToken {
-        imageEmbeddings.withUnsafeBufferPointer {
-          (acts.stream(0) + t * C).update(from: $0.baseAddress! + row * C, count: C)
-        }
-        row += 1
-      }
-    }
+    embed(tokens, imageEmbeddings: imageEmbeddings, into: acts.stream(0))
     positions.withUnsafeBufferPointer { p in
       for l in 0..<config.numHiddenLayers {
         layerForward(l, acts: acts, positions: p.baseAddress!, adapters: adapters) { a in
@@ -156,11 +161,7 @@ public struct LanguageModel: Sendable {
     )
     let (T, eps) = (acts.T, Float(config.rmsNormEps))
     let theta = Float(config.rope.theta)
-    let factor: Float =
-      switch config.rope.scaling {
-      case .none: 1
-      case .linear(let factor): Float(factor)
-      }
+    let factor = config.ropeScalingFactor
     let p = parameters.layers[l]
     let a = acts.layer(l)
     let (x, y) = (acts.stream(l), acts.stream(l + 1))  // (T, C): stream in, stream out
@@ -313,4 +314,14 @@ public struct LanguageModel: Sendable {
 struct AdapterRows {
   let adapter: DecoderAdapter
   var rows: [Int32]
+}
+
+extension LlamaTextConfig {
+  /// RoPE's `scalingFactor` (1 without scaling; "linear" divides the positions by it).
+  var ropeScalingFactor: Float {
+    switch rope.scaling {
+    case .none: 1
+    case .linear(let factor): Float(factor)
+    }
+  }
 }

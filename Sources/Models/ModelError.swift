@@ -34,6 +34,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
   /// A LoRA adapter that cannot be served on this base (unparsable, a target other than the
   /// language model's seven linears, shapes that do not fit, DoRA and other unsupported options).
   case adapter(String)
+  /// A training pass's inputs do not fit (target positions, gradient lengths, parameters).
+  case training(String)
 
   public var description: String {
     switch self {
@@ -58,6 +60,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
       "block id \(block) is outside the paged KV cache's 0..<\(blocks)"
     case .negativeStart(let start): "a batch entry starts at position \(start)"
     case .adapter(let message): "LoRA adapter: \(message)"
+    case .training(let message): "training: \(message)"
     case .bf16ProductsUnsupported:
       "precision bf16 needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or later;"
         + " RLHFD_NO_AVX512=1 turns it off); use precision fp32 on this one"

@@ -25,6 +25,18 @@ public struct TrainableParameters: ~Copyable {
 
   /// Zero-filled buffers for the named shapes, in order (no padding between tensors).
   public init(_ tensors: [(name: String, shape: [Int])]) {
+    let segments = Self.segments(tensors)
+    let offset = segments.last.map { $0.offset + $0.count } ?? 0
+    self.segments = segments
+    parameters = Tensor(shape: [offset])
+    gradients = Tensor(shape: [offset])
+    m = Tensor(shape: [offset])
+    v = Tensor(shape: [offset])
+  }
+
+  /// The segments `init` lays out for `tensors` (in order, no padding): a model's typed view
+  /// of its trainable tensors can be computed before (or without) allocating them.
+  public static func segments(_ tensors: [(name: String, shape: [Int])]) -> [Segment] {
     var offset = 0
     var segments: [Segment] = []
     for (name, shape) in tensors {
@@ -33,11 +45,7 @@ public struct TrainableParameters: ~Copyable {
       segments.append(segment)
       offset += segment.count
     }
-    self.segments = segments
-    parameters = Tensor(shape: [offset])
-    gradients = Tensor(shape: [offset])
-    m = Tensor(shape: [offset])
-    v = Tensor(shape: [offset])
+    return segments
   }
 
   public var count: Int { parameters.count }
