@@ -228,7 +228,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
-    .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "StoreTests",
+      dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "ObservabilityTests",
       dependencies: ["Observability", .product(name: "Prometheus", package: "swift-prometheus")],
