@@ -2,10 +2,10 @@
 // any process. Current form ("v2-" + 32 hex digits): a canonical binary encoding of the fields
 // (each field tagged, strings length-prefixed UTF-8, integers and float bit patterns
 // little-endian, images by hash) fed to 64-bit FNV-1a twice with two offsets, 128 bits; no JSON
-// and no allocation but the result. Rows written before (32 hex digits, no prefix) hold the
-// legacy form, the same hash over canonical JSON with sorted keys (`legacy`): a key found with
-// one of those is compared in that form, so old keys stay idempotent. `json` is also the JSON
-// columns' encoder.
+// encoder (it was ~15 % of an acknowledgement's CPU). Rows written before (32 hex digits, no
+// prefix) hold the legacy form, the same hash over canonical JSON with sorted keys (`legacy`):
+// a key found with one of those is compared in that form, so old keys stay idempotent. `json`
+// is also the JSON columns' encoder.
 import Foundation
 
 enum Fingerprint {

@@ -105,4 +105,84 @@ import Testing
       }
     }
   }
+
+  /// bf16 panels: the stacked A packed once, each part's panels a slice of them (r a multiple
+  /// of the 32-row panels), give exactly what each part packed alone gives.
+  @Test(.enabled(if: BF16Products.isSupported, "no AVX512-BF16"))
+  func slicedBF16PanelsEqualPartsPackedAlone() throws {
+    let (M, K, r) = (5, 64, 32)
+    let N = [40, 8]
+    let S = 2 * r
+    let aValues = randomFloats(S * K, seed: 7).map { HalfPrecision.bf16(from: $0) }
+    let bValues = N.indices.map { randomFloats(N[$0] * r, seed: UInt64(8 + $0)) }
+      .map { $0.map { HalfPrecision.bf16(from: $0) } }
+    let stackedPanels = UnsafeMutableRawPointer.allocate(
+      byteCount: BF16Products.panelByteCount(rows: S, columns: K),
+      alignment: 64
+    )
+    let partPanels = (0..<4).map { _ in
+      UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 64)
+    }
+    defer {
+      stackedPanels.deallocate()
+      for p in partPanels { p.deallocate() }
+    }
+    let rows: [Int32] = [4, 0, 2]
+    let input = Tensor(shape: [M, K], values: randomFloats(M * K, seed: 9))
+    let starts = N.indices.map { randomFloats(M * N[$0], seed: UInt64(10 + $0)) }
+    var (stacked0, stacked1) = (starts[0], starts[1])
+    var alone = starts
+    try aValues.withUnsafeBytes { a in
+      try bValues[0].withUnsafeBytes { b0 in
+        try bValues[1].withUnsafeBytes { b1 in
+          let bs = [b0, b1]
+          let aView = try WeightView(bytes: a, dtype: .bf16, shape: [S, K])
+          let packed = BF16Products.pack(aView, into: stackedPanels)
+          var sliced: [LoRAWeights] = []
+          var own: [LoRAWeights] = []
+          for t in 0..<2 {
+            let slice = UnsafeRawBufferPointer(rebasing: a[(t * r * K * 2)..<((t + 1) * r * K * 2)])
+            let aPart = try WeightView(bytes: slice, dtype: .bf16, shape: [r, K])
+            let bPart = BF16Products.pack(
+              try WeightView(bytes: bs[t], dtype: .bf16, shape: [N[t], r]),
+              into: partPanels[2 + t]
+            )
+            let offset = t * BF16Products.panelByteCount(rows: r, columns: K)
+            sliced.append(
+              LoRAWeights(
+                a: aPart.withBF16Panels(packed.bf16Panels! + offset),
+                b: bPart,
+                scale: 0.5
+              )
+            )
+            own.append(
+              LoRAWeights(a: BF16Products.pack(aPart, into: partPanels[t]), b: bPart, scale: 0.5)
+            )
+          }
+          let stack = LoRAStack(a: packed, parts: sliced, targets: [0, 1])
+          stacked0.withUnsafeMutableBufferPointer { o0 in
+            stacked1.withUnsafeMutableBufferPointer { o1 in
+              LoRA.forward(
+                outs: [o0.baseAddress!, o1.baseAddress!],
+                N: N,
+                in: input.data,
+                groups: [rows],
+                stacks: [stack],
+                K: K
+              )
+            }
+          }
+          for t in 0..<2 {
+            alone[t].withUnsafeMutableBufferPointer { out in
+              rows.withUnsafeBufferPointer {
+                LoRA.forward(out: out.baseAddress!, in: input.data, rows: $0, lora: own[t], N: N[t], K: K)
+              }
+            }
+          }
+        }
+      }
+    }
+    #expect([stacked0, stacked1] == alone)
+    #expect([stacked0, stacked1] != starts)
+  }
 }
