@@ -77,35 +77,35 @@ func sameRowsPerSecond(_ options: Options, perCommit: Int = 1) throws -> Double 
     try pool.writeWithoutTransaction { db in
       try db.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
       for _ in 0..<perCommit {
-      let now = Int64(Date().timeIntervalSince1970 * 1000)
-      try db.cachedStatement(
-        sql: "INSERT OR IGNORE INTO images (sha256, bytes, created_unix_ms) VALUES (?, ?, ?)"
-      ).execute(arguments: [hash, image, now])
-      let key = "k-\(commits)"
-      _ = try Row.fetchOne(
-        db.cachedStatement(
-          sql: "SELECT content_hash, ack FROM idempotency WHERE kind = ? AND key = ?"
-        ),
-        arguments: ["preference", key]
-      )
-      let id = SQLiteFeedbackStore.newID("pref")
-      try db.cachedStatement(
-        sql: """
-          INSERT INTO preferences (id, created_unix_ms, image_sha256, prompt, response_1,
-            response_1_generation, response_2, response_2_generation, preferred,
-            response_1_hallucinated, response_2_hallucinated, dataset_flag, facts)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """
-      ).execute(
-        arguments: [
-          id, now, hash, "w0 q\(commits)", "A.", nil, "B.", nil, 1, false, false, false, nil,
-        ]
-      )
-      try db.cachedStatement(
-        sql:
-          "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)"
-      ).execute(arguments: ["preference", key, "v2-0123456789abcdef0123456789abcdef", id, now])
-      commits += 1
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try db.cachedStatement(
+          sql: "INSERT OR IGNORE INTO images (sha256, bytes, created_unix_ms) VALUES (?, ?, ?)"
+        ).execute(arguments: [hash, image, now])
+        let key = "k-\(commits)"
+        _ = try Row.fetchOne(
+          db.cachedStatement(
+            sql: "SELECT content_hash, ack FROM idempotency WHERE kind = ? AND key = ?"
+          ),
+          arguments: ["preference", key]
+        )
+        let id = SQLiteFeedbackStore.newID("pref")
+        try db.cachedStatement(
+          sql: """
+            INSERT INTO preferences (id, created_unix_ms, image_sha256, prompt, response_1,
+              response_1_generation, response_2, response_2_generation, preferred,
+              response_1_hallucinated, response_2_hallucinated, dataset_flag, facts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        ).execute(
+          arguments: [
+            id, now, hash, "w0 q\(commits)", "A.", nil, "B.", nil, 1, false, false, false, nil,
+          ]
+        )
+        try db.cachedStatement(
+          sql:
+            "INSERT INTO idempotency (kind, key, content_hash, ack, created_unix_ms) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: ["preference", key, "v2-0123456789abcdef0123456789abcdef", id, now])
+        commits += 1
       }
       try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
     }

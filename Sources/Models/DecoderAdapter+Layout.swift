@@ -76,7 +76,9 @@ extension DecoderAdapter {
       func pack(_ plain: WeightView) -> WeightView {
         guard packs else { return plain }
         let panels = storage + panelOffset
-        panelOffset += aligned(BF16Products.panelByteCount(rows: plain.rows, columns: plain.columns))
+        panelOffset += aligned(
+          BF16Products.panelByteCount(rows: plain.rows, columns: plain.columns)
+        )
         return BF16Products.pack(plain, into: panels)
       }
       var layers = Array(repeating: DecoderLayerLoRA(), count: layerCount)

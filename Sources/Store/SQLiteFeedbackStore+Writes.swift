@@ -37,7 +37,7 @@ extension SQLiteFeedbackStore {
         kind: "preference",
         key: idempotencyKey,
         content: content,
-        legacy: { Fingerprint.legacy(preference) },
+        legacy: Fingerprint.legacy(preference),
         db
       ) {
         let image = try Self.store(preference.image, field: "image", db)
@@ -78,7 +78,7 @@ extension SQLiteFeedbackStore {
         kind: "prompts",
         key: idempotencyKey,
         content: content,
-        legacy: { Fingerprint.legacy(prompts) },
+        legacy: Fingerprint.legacy(prompts),
         db
       ) {
         let batch = Self.newID("batch")
@@ -115,7 +115,7 @@ extension SQLiteFeedbackStore {
         kind: "rating",
         key: idempotencyKey,
         content: content,
-        legacy: { Fingerprint.legacy(rating) },
+        legacy: Fingerprint.legacy(rating),
         db
       ) {
         try Self.requireGeneration(rating.generationID, field: "generation_id", db)
@@ -153,7 +153,7 @@ extension SQLiteFeedbackStore {
     kind: String,
     key: String,
     content: String,
-    legacy: () -> String,
+    legacy: @autoclosure () -> String,
     _ db: Database,
     _ body: () throws -> StoreAck
   ) throws -> StoreAck {

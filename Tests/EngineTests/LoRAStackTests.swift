@@ -175,7 +175,14 @@ import Testing
           for t in 0..<2 {
             alone[t].withUnsafeMutableBufferPointer { out in
               rows.withUnsafeBufferPointer {
-                LoRA.forward(out: out.baseAddress!, in: input.data, rows: $0, lora: own[t], N: N[t], K: K)
+                LoRA.forward(
+                  out: out.baseAddress!,
+                  in: input.data,
+                  rows: $0,
+                  lora: own[t],
+                  N: N[t],
+                  K: K
+                )
               }
             }
           }

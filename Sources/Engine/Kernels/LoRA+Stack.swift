@@ -128,7 +128,16 @@ extension LoRA {
           for i in 0..<R { (ht + i * r).update(from: h + i * S + stack.offsets[t], count: r) }
           hPart = UnsafePointer(ht)
         }
-        Matmul.forward(out: delta, in: hPart, weight: part.b, bias: nil, M: R, N: Nt, K: r, pool: pool)
+        Matmul.forward(
+          out: delta,
+          in: hPart,
+          weight: part.b,
+          bias: nil,
+          M: R,
+          N: Nt,
+          K: r,
+          pool: pool
+        )
         for i in 0..<R {
           cblas_saxpy(blasint(Nt), part.scale, delta + i * Nt, 1, out + Int(rows[i]) * Nt, 1)
         }
