@@ -7,8 +7,9 @@
 // - A submitter that finds nobody writing, while commits are fast (under `inlineBelow`, e.g. a
 //   disk whose flush a cache acknowledges), commits on its own thread instead of handing off to
 //   the writer thread and being woken again (two thread switches that cost more than such a
-//   commit); it takes everything queued into its transaction too (leader and followers). With
-//   slow commits it queues as before, so that no caller's thread waits out an fsync.
+//   commit); it takes what is queued (up to 63) into its transaction too (leader and
+//   followers). With slow commits it queues as before, so that no caller's thread waits out an
+//   fsync.
 // - A batch runs without savepoints first; only if one of its submissions fails is the
 //   transaction rolled back and the batch run again, each submission in its own savepoint, so
 //   that one bad submission fails alone (the work closures touch nothing but the database).
@@ -37,6 +38,8 @@ final class GroupCommitter: @unchecked Sendable {
   private var writing = false
   /// Commits taking less than this (moving average) may run on the submitter's thread.
   let inlineBelow: Duration
+  /// Waiting submissions an inline commit takes along.
+  static let inlineTakes = 63
   private var commitAverage = Duration.zero
   /// Records without a waiter that may queue, and the bytes they may hold (images); more are
   /// dropped (counted).
@@ -172,8 +175,11 @@ final class GroupCommitter: @unchecked Sendable {
       return nil
     }
     writing = true
-    let batch = [Job(work: work, done: nil)] + jobs
-    jobs.removeAll()
+    // At most `inlineTakes` of the waiting (an import's thousands stay for the writer thread,
+    // so that a caller's thread is never held for long).
+    let taken = min(jobs.count, Self.inlineTakes)
+    let batch = [Job(work: work, done: nil)] + jobs.prefix(taken)
+    jobs.removeFirst(taken)
     condition.unlock()
     let results = run(batch)
     for (job, result) in zip(batch, results).dropFirst() { job.done?(result) }
