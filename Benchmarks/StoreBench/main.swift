@@ -58,7 +58,10 @@ func rawCommitsPerSecond(_ options: Options) throws -> Double {
 /// SQLite alone, the store's rows: each transaction does what `perCommit` preference submissions
 /// do (same schema: the store creates the file; same pragmas; same statements), from one
 /// thread; rows (acks) per second. With many rows per commit it is the ceiling of group commit.
-func sameRowsPerSecond(_ options: Options, perCommit: Int = 1) throws -> Double {
+func sameRowsPerSecond(
+  _ options: Options,
+  perCommit: Int = 1
+) throws -> (rate: Double, cpu: Double) {
   let path = freshPath(options, "peer.sqlite3")
   do {  // the schema, made by the store itself; closed (and unlocked) at the end of the block
     let store = try SQLiteFeedbackStore(path: path)
@@ -72,6 +75,7 @@ func sameRowsPerSecond(_ options: Options, perCommit: Int = 1) throws -> Double 
   // BEGIN and COMMIT prepared once, as the store's group commit does.
   let hash = String(repeating: "ab", count: 32)
   let end = Date().addingTimeInterval(options.seconds)
+  let cpuStart = processCPUSeconds()
   var commits = 0
   while Date() < end {
     try pool.writeWithoutTransaction { db in
@@ -110,7 +114,8 @@ func sameRowsPerSecond(_ options: Options, perCommit: Int = 1) throws -> Double 
       try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
     }
   }
-  return Double(commits) / options.seconds
+  let cpu = (processCPUSeconds() - cpuStart) / Double(max(commits, 1))
+  return (Double(commits) / options.seconds, cpu)
 }
 
 /// The store with `submitters` concurrent tasks each submitting preferences one after another.
@@ -155,13 +160,14 @@ let options = Options(CommandLine.arguments)
 print("StoreBench \(Date()) (UTC), load average \(loadAverage())")
 let tiny = try rawCommitsPerSecond(options)
 print(String(format: "sqlite synchronous=FULL commits/s (1 tiny row each): %.0f", tiny))
-let raw = try sameRowsPerSecond(options)
+let (raw, rawCPU) = try sameRowsPerSecond(options)
 print(
   String(
     format:
-      "sqlite synchronous=FULL commits/s (the store's rows for one preference each): %.0f (%.2fx the tiny row's)",
+      "sqlite synchronous=FULL commits/s (the store's rows for one preference each): %.0f (%.2fx the tiny row's; %.0f us process CPU per commit)",
     raw,
-    raw / tiny
+    raw / tiny,
+    rawCPU * 1e6
   )
 )
 var single = 0.0
@@ -191,13 +197,14 @@ print(
     single >= 0.8 * tiny ? "PASS" : "FAIL"
   )
 )
-let batched = try sameRowsPerSecond(options, perCommit: 64)
+let (batched, batchedCPU) = try sameRowsPerSecond(options, perCommit: 64)
 print(
   String(
     format:
-      "sqlite alone, the store's rows, 64 preferences per commit: %.0f rows/s = %.1fx its one-per-commit rate (the ceiling of group commit here)",
+      "sqlite alone, the store's rows, 64 preferences per commit: %.0f rows/s = %.1fx its one-per-commit rate (the ceiling of group commit here; %.0f us process CPU per row)",
     batched,
-    batched / raw
+    batched / raw,
+    batchedCPU * 1e6
   )
 )
 print("load average at the end \(loadAverage())")
