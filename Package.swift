@@ -245,7 +245,11 @@ let package = Package(
       dependencies: ["Training", "Engine", "Serving", "ServingTypes"],
       swiftSettings: swiftSettings
     ),
-    .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "StoreTests",
+      dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "ObservabilityTests",
       dependencies: ["Observability", .product(name: "Prometheus", package: "swift-prometheus")],

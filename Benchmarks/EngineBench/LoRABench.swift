@@ -38,10 +38,13 @@ enum LoRABench {
     print(
       "LORA    \(versions) random adapters, r \(rank) on q,k,v,o,gate,up,down of \(weights.config.text.numHiddenLayers) layers, \(adapters.first?.dtype.description ?? "-"): \(gb(perVersion)) per version, made in \(fmt(Clock.now() - t0, 1)) s"
     )
-    let configurations: [(name: String, adapters: [DecoderAdapter?])] = [
-      ("base", [nil]),
-      ("one adapter", [adapters[0]]),
-      ("\(versions) versions", adapters),
+    // The last configuration runs the versions' deltas one linear at a time (the path before
+    // the stacked A products), for a same-run before/after of `LanguageModel.stacksLoRA`.
+    let configurations: [(name: String, adapters: [DecoderAdapter?], stacked: Bool)] = [
+      ("base", [nil], true),
+      ("one adapter", [adapters[0]], true),
+      ("\(versions) versions", adapters, true),
+      ("\(versions) versions per linear", adapters, false),
     ]
     var rng = SplitMix(state: 11)
     let V = weights.config.text.vocabSize
@@ -63,12 +66,16 @@ enum LoRABench {
         capacity: rounds * steps + 2
       )
     }
-    for run in runs { _ = try run.step() }  // warm-up: first touches of adapters and panels
+    for (c, run) in runs.enumerated() {  // warm-up: first touches of adapters and panels
+      LanguageModel.stacksLoRA = configurations[c].stacked
+      _ = try run.step()
+    }
     var wall: [[Double]] = Array(repeating: [], count: runs.count)
     var cpu: [[Double]] = Array(repeating: [], count: runs.count)
     for round in 1...rounds {
       for _ in 0..<steps {
         for (c, run) in runs.enumerated() {
+          LanguageModel.stacksLoRA = configurations[c].stacked
           let (w, u) = try run.step()
           wall[c].append(w)
           cpu[c].append(u)
@@ -83,11 +90,13 @@ enum LoRABench {
     }
     let medians = wall.map { Double(rows) / median($0) }
     let cpuMedians = cpu.map { Double(rows) / median($0) }
+    LanguageModel.stacksLoRA = true
     let paired = median(wall[0].indices.map { wall[0][$0] / wall[2][$0] })
+    let pairedPerLinear = median(wall[0].indices.map { wall[0][$0] / wall[3][$0] })
     let ratio = medians[2] / medians[0]
     let cpuRatio = cpuMedians[2] / cpuMedians[0]
     print(
-      "LORA    \(weights.precision.rawValue): \(rows) rows decode, median step of \(rounds * steps): base \(fmt(medians[0], 1)) tok/s, one adapter \(fmt(medians[1], 1)) tok/s, \(versions) versions \(fmt(medians[2], 1)) tok/s"
+      "LORA    \(weights.precision.rawValue): \(rows) rows decode, median step of \(rounds * steps): base \(fmt(medians[0], 1)) tok/s, one adapter \(fmt(medians[1], 1)) tok/s, \(versions) versions \(fmt(medians[2], 1)) tok/s (per linear, the earlier path: \(fmt(medians[3], 1)) tok/s, \(fmt(medians[3] / medians[0], 3))× base, paired \(fmt(pairedPerLinear, 3))×)"
     )
     print(
       "LORA    \(weights.precision.rawValue): \(versions) versions / base = \(fmt(ratio, 3))× (median of paired neighbouring steps \(fmt(paired, 3))×; by CPU time \(fmt(cpuRatio, 3))×; goal ≥ \(goal)×: \(paired >= goal ? "PASS" : "FAIL")); one adapter / base = \(fmt(medians[1] / medians[0], 3))×; memory per version \(gb(perVersion))"
@@ -95,6 +104,7 @@ enum LoRABench {
     return [
       "rows": rows, "versions": versions, "rank": rank, "steps": steps,
       "base_tok_s": medians[0], "one_adapter_tok_s": medians[1], "versions_tok_s": medians[2],
+      "versions_per_linear_tok_s": medians[3], "paired_ratio_per_linear_to_base": pairedPerLinear,
       "ratio_versions_to_base": ratio, "paired_ratio_versions_to_base": paired,
       "bytes_per_version": perVersion,
       "cpu_ratio_versions_to_base": cpuRatio, "base_tok_cpu_s": cpuMedians[0],

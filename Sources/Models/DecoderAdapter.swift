@@ -8,9 +8,18 @@
 public import Checkpoints
 public import Engine
 
-/// One decoder layer's LoRA weights: a slot per linear, nil where the adapter leaves it alone.
+/// One decoder layer's LoRA weights: a slot per linear, nil where the adapter leaves it alone,
+/// and the adapted linears of each input set with their A matrices stacked (`LoRAStack`: the
+/// forward pass runs one A product per set; the slots' A matrices are views of the same rows).
 public struct DecoderLayerLoRA: Sendable {
   var slots: [LoRAWeights?] = Array(repeating: nil, count: DecoderLinear.allCases.count)
+  /// Per `inputSets` entry: its adapted linears, stacked; nil when it has none. A part's target
+  /// is its linear's index in the set.
+  var stacks: [LoRAStack?] = Array(repeating: nil, count: inputSets.count)
+
+  /// The linears that read one input, each set in the order the forward pass passes their
+  /// outputs: q, k, v (the normed stream), o, gate and up (the normed MLP input), down.
+  static let inputSets: [[DecoderLinear]] = [[.q, .k, .v], [.o], [.gate, .up], [.down]]
 
   public subscript(_ linear: DecoderLinear) -> LoRAWeights? {
     get { slots[linear.rawValue] }
@@ -107,7 +116,6 @@ public final class DecoderAdapter: @unchecked Sendable {
     let layerCount = base.decoder.layers.count
     let r = config.rank
     var seen = Set<Int>()
-    var total = 0
     for pair in pairs {
       guard pair.layer >= 0 && pair.layer < layerCount else {
         throw .adapter("layer \(pair.layer) \(pair.linear): the base has \(layerCount) layers")
@@ -127,68 +135,27 @@ public final class DecoderAdapter: @unchecked Sendable {
       guard pair.a.allSatisfy(\.isFinite), pair.b.allSatisfy(\.isFinite) else {
         throw .adapter("layer \(pair.layer) \(pair.linear): lora_A or lora_B is not finite")
       }
-      total += pair.a.count + pair.b.count
     }
     let dtype: WeightView.DType = dtype ?? (base.precision == .bf16 ? .bf16 : .f32)
     guard dtype != .f16 else { throw .adapter("f16 adapter buffers are not supported") }
-    let scale = Float(config.scale)
     self.config = config
     self.baseShape = Self.shape(of: base.config.text)
     self.dtype = dtype
     self.directory = directory
-    // Under `precision: bf16` the A and B matrices also get bf16 panels, so that their products
-    // take `BF16Products` like the base's (the plain copy stays for `pairs` and the writer).
-    let packs = base.precision == .bf16 && dtype == .bf16
-    func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
-    var panelBytes = 0
-    for pair in pairs where packs {
-      let target = base.decoder.layers[pair.layer][pair.linear]
-      panelBytes += aligned(BF16Products.panelByteCount(rows: r, columns: target.inFeatures))
-      panelBytes += aligned(BF16Products.panelByteCount(rows: target.outFeatures, columns: r))
-    }
-    let dataBytes = aligned(total * dtype.byteSize)
-    let byteCount = dataBytes + panelBytes
-    let storage = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-    self.byteCount = byteCount
-    self.storage = storage
-    var layers = Array(repeating: DecoderLayerLoRA(), count: layerCount)
-    var (offset, panelOffset) = (0, dataBytes)
-    func store(_ values: [Float], shape: [Int]) -> WeightView {
-      let view = plain(values, shape: shape)
-      guard packs else { return view }
-      let panels = storage + panelOffset
-      panelOffset += aligned(BF16Products.panelByteCount(rows: shape[0], columns: shape[1]))
-      return BF16Products.pack(view, into: panels)
-    }
-    func plain(_ values: [Float], shape: [Int]) -> WeightView {
-      let start = storage + offset
-      for (i, value) in values.enumerated() {
-        if dtype == .bf16 {
-          start.storeBytes(
-            of: HalfPrecision.bf16(from: value),
-            toByteOffset: i * 2,
-            as: UInt16.self
-          )
-        } else {
-          start.storeBytes(of: value, toByteOffset: i * 4, as: Float.self)
-        }
-      }
-      offset += values.count * dtype.byteSize
-      let bytes = UnsafeRawBufferPointer(start: start, count: values.count * dtype.byteSize)
-      do { return try WeightView(bytes: bytes, dtype: dtype, shape: shape) } catch {
-        preconditionFailure("LoRA buffer: \(error)")
-      }
-    }
-    for pair in pairs {
-      let target = base.decoder.layers[pair.layer][pair.linear]
-      let (N, K) = (target.outFeatures, target.inFeatures)
-      layers[pair.layer][pair.linear] = LoRAWeights(
-        a: store(pair.a, shape: [r, K]),
-        b: store(pair.b, shape: [N, r]),
-        scale: scale
-      )
-    }
-    self.layers = layers
+    let layout = Layout(
+      pairs: pairs,
+      base: base,
+      rank: r,
+      scale: Float(config.scale),
+      dtype: dtype,
+      // Under `precision: bf16` the A and B matrices also get bf16 panels, so that their
+      // products take `BF16Products` like the base's (the plain copy stays for `pairs` and the
+      // writer).
+      packs: base.precision == .bf16 && dtype == .bf16
+    )
+    byteCount = layout.byteCount
+    storage = layout.storage
+    layers = layout.layers
   }
 
   deinit { storage.deallocate() }

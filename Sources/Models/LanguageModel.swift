@@ -8,6 +8,11 @@ import Engine
 
 /// The language model: a forward over new tokens appends to a `KVCache`.
 public struct LanguageModel: Sendable {
+  /// Whether a layer's LoRA deltas run stacked per input set (one A product per adapter for
+  /// q, k, v and one for gate, up; the default) or one linear at a time (the earlier path,
+  /// kept so that `EngineBench --lora` can compare the two in one run). Set it only while no
+  /// forward pass runs.
+  nonisolated(unsafe) public static var stacksLoRA = true
   public let weights: LlavaWeights
   let config: LlamaTextConfig
   /// The typed parameters (`weights.decoder`), read by every forward.
@@ -147,7 +152,8 @@ public struct LanguageModel: Sendable {
   /// rows at `positions`. Storing keys and values and attending is left to `attend`, which reads
   /// the layer's `q`, `k`, `v` (after RoPE) and writes `attn`: a contiguous per-sequence cache
   /// (`run`) or a paged pool shared by a batch of sequences (`forwardBatch`). Each linear's base
-  /// product runs once over all T rows; then each of `adapters` adds its delta to its own rows.
+  /// product runs once over all T rows; then each of `adapters` adds its delta to its own rows
+  /// (the linears that read one input together: `DecoderLayerLoRA.inputSets`).
   func layerForward(
     _ l: Int,
     acts: borrowing DecoderActivations,
@@ -184,15 +190,39 @@ public struct LanguageModel: Sendable {
         K: K,
         accumulate: accumulate
       )
+    }
+    /// Each adapter's deltas on its rows of the outputs of input set `set` (the base products
+    /// already in `outs`): one stacked A product per adapter for the set's linears.
+    func adapt(
+      _ set: Int,
+      _ outs: [UnsafeMutablePointer<Float>],
+      _ N: [Int],
+      _ input: UnsafePointer<Float>,
+      _ K: Int
+    ) {
       guard !adapters.isEmpty else { return }
       var rows: [[Int32]] = []
-      var loras: [LoRAWeights] = []
+      var stacks: [LoRAStack] = []
       for group in adapters {
-        guard let lora = group.adapter.layers[l][which] else { continue }
+        guard let stack = group.adapter.layers[l].stacks[set] else { continue }
         rows.append(group.rows)
-        loras.append(lora)
+        stacks.append(stack)
       }
-      LoRA.forward(out: out, in: input, groups: rows, loras: loras, N: N, K: K)
+      guard !stacks.isEmpty else { return }
+      guard LanguageModel.stacksLoRA else {  // the earlier path: one fork per linear
+        for (t, linear) in DecoderLayerLoRA.inputSets[set].enumerated() {
+          var linearRows: [[Int32]] = []
+          var loras: [LoRAWeights] = []
+          for group in adapters {
+            guard let lora = group.adapter.layers[l][linear] else { continue }
+            linearRows.append(group.rows)
+            loras.append(lora)
+          }
+          LoRA.forward(out: outs[t], in: input, groups: linearRows, loras: loras, N: N[t], K: K)
+        }
+        return
+      }
+      LoRA.forward(outs: outs, N: N, in: input, groups: rows, stacks: stacks, K: K)
     }
     RMSNorm.forward(
       out: a.ln1,
@@ -206,6 +236,7 @@ public struct LanguageModel: Sendable {
     linear(a.q, a.ln1, .q, NH * HS, C)  // (T, NH, HS)
     linear(a.k, a.ln1, .k, NKV * HS, C)  // (T, NKV, HS)
     linear(a.v, a.ln1, .v, NKV * HS, C)  // (T, NKV, HS)
+    adapt(0, [a.q, a.k, a.v], [NH * HS, NKV * HS, NKV * HS], a.ln1, C)  // inputSets[0]: q, k, v
     RoPE.forward(
       x: a.q,
       positions: positions,
@@ -227,6 +258,7 @@ public struct LanguageModel: Sendable {
     attend(a)  // (T, NH, HS) into a.attn
     y.update(from: x, count: T * C)
     linear(y, a.attn, .o, C, NH * HS, accumulate: true)  // y = x + attn · Wo
+    adapt(1, [y], [C], a.attn, NH * HS)  // o
     RMSNorm.forward(
       out: a.ln2,
       rstd: a.rstd2,
@@ -238,8 +270,10 @@ public struct LanguageModel: Sendable {
     )
     linear(a.gate, a.ln2, .gate, I, C)  // (T, I)
     linear(a.up, a.ln2, .up, I, C)  // (T, I)
+    adapt(2, [a.gate, a.up], [I, I], a.ln2, C)  // gate, up
     SwiGLU.forward(out: a.swiglu, gate: a.gate, up: a.up, count: T * I)
     linear(y, a.swiglu, .down, C, I, accumulate: true)  // y += mlp
+    adapt(3, [y], [C], a.swiglu, I)  // down
   }
 
   /// Logits `(rows, V)` of the last `rows` positions of `acts`.

@@ -33,7 +33,13 @@ extension SQLiteFeedbackStore {
   static func work(_ preference: PreferenceRecord, idempotencyKey: String) -> GroupCommitter.Work {
     let content = Fingerprint.of(preference)
     return { db in
-      try Self.idempotent(kind: "preference", key: idempotencyKey, content: content, db) {
+      try Self.idempotent(
+        kind: "preference",
+        key: idempotencyKey,
+        content: content,
+        legacy: Fingerprint.legacy(preference),
+        db
+      ) {
         let image = try Self.store(preference.image, field: "image", db)
         let first = try Self.columns(preference.response1, field: "response_1", db)
         let second = try Self.columns(preference.response2, field: "response_2", db)
@@ -68,7 +74,13 @@ extension SQLiteFeedbackStore {
   static func work(_ prompts: [PromptRecord], idempotencyKey: String) -> GroupCommitter.Work {
     let content = Fingerprint.of(prompts)
     return { db in
-      try Self.idempotent(kind: "prompts", key: idempotencyKey, content: content, db) {
+      try Self.idempotent(
+        kind: "prompts",
+        key: idempotencyKey,
+        content: content,
+        legacy: Fingerprint.legacy(prompts),
+        db
+      ) {
         let batch = Self.newID("batch")
         var ids: [String] = []
         for (index, prompt) in prompts.enumerated() {
@@ -99,7 +111,13 @@ extension SQLiteFeedbackStore {
   ) async throws(StoreError) -> StoreAck {
     let content = Fingerprint.of(rating)
     return try await committer.submit { db in
-      try Self.idempotent(kind: "rating", key: idempotencyKey, content: content, db) {
+      try Self.idempotent(
+        kind: "rating",
+        key: idempotencyKey,
+        content: content,
+        legacy: Fingerprint.legacy(rating),
+        db
+      ) {
         try Self.requireGeneration(rating.generationID, field: "generation_id", db)
         let id = Self.newID("rating")
         try db.cachedStatement(
@@ -135,6 +153,7 @@ extension SQLiteFeedbackStore {
     kind: String,
     key: String,
     content: String,
+    legacy: @autoclosure () -> String,
     _ db: Database,
     _ body: () throws -> StoreAck
   ) throws -> StoreAck {
@@ -143,7 +162,10 @@ extension SQLiteFeedbackStore {
       sql: "SELECT content_hash, ack FROM idempotency WHERE kind = ? AND key = ?"
     )
     if let row = try Row.fetchOne(lookup, arguments: [kind, key]) {
-      guard row["content_hash"] as String == content else {
+      let stored: String = row["content_hash"]
+      // A fingerprint written by an older rlhfd has the legacy form.
+      let same = stored.hasPrefix(Fingerprint.prefix) ? stored == content : stored == legacy()
+      guard same else {
         throw StoreError(
           .conflict,
           "idempotency_key '\(key.prefix(128))' was used before for a different \(kind) submission"
@@ -206,7 +228,24 @@ extension SQLiteFeedbackStore {
     }
   }
 
-  static func newID(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.lowercased())" }
+  /// `prefix-` and a time-ordered UUID (version 7: 48 bits of Unix milliseconds, then random
+  /// bits), lowercase: new rows land at the end of their table's id index, so that the acks of
+  /// one group commit share index pages (random ids would dirty, and write, a page each).
+  public static func newID(_ prefix: String) -> String {
+    var bytes = (UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max))
+    let ms = UInt64(max(0, nowMs())) & 0xffff_ffff_ffff
+    bytes.0 = ms << 16 | 0x7000 | (bytes.0 & 0x0fff)  // time, version 7, 12 random bits
+    bytes.1 = 0x8000_0000_0000_0000 | (bytes.1 & 0x3fff_ffff_ffff_ffff)  // variant, 62 bits
+    let digits = Array("0123456789abcdef".utf8)
+    var out = Array(prefix.utf8)
+    out.append(UInt8(ascii: "-"))
+    for (i, shift) in stride(from: 124, through: 0, by: -4).enumerated() {
+      if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+      let word = shift >= 64 ? bytes.0 >> UInt64(shift - 64) : bytes.1 >> UInt64(shift)
+      out.append(digits[Int(word & 0xf)])
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
 
   static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -18,10 +18,13 @@ public final class SQLiteFeedbackStore: FeedbackStore, @unchecked Sendable {
   /// Opens (creating if needed) the database at `path` and migrates it to the newest schema.
   /// Generations wait for their commit in memory: at most `maxBackgroundRecords` of them
   /// holding `maxBackgroundBytes` (their images); beyond that they are dropped, not waited for.
+  /// While commits take less than `inlineCommitBelow` (moving average) a submitter that finds
+  /// nobody writing commits on its own thread (`GroupCommitter`); `.zero` always hands off.
   public init(
     path: String,
     maxBackgroundRecords: Int = 4096,
-    maxBackgroundBytes: Int = 256 << 20
+    maxBackgroundBytes: Int = 256 << 20,
+    inlineCommitBelow: Duration = .microseconds(200)
   ) throws(StoreError) {
     self.path = path
     lockDescriptor = try Self.lock(path + ".lock")
@@ -41,7 +44,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, @unchecked Sendable {
     committer = GroupCommitter(
       writer: pool,
       maxBackground: maxBackgroundRecords,
-      maxBackgroundBytes: maxBackgroundBytes
+      maxBackgroundBytes: maxBackgroundBytes,
+      inlineBelow: inlineCommitBelow
     )
   }
 

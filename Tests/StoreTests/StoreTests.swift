@@ -142,7 +142,10 @@ func waitForGeneration(_ store: SQLiteFeedbackStore, _ id: String) async throws 
   }
 
   @Test func concurrentSubmittersShareCommits() async throws {
-    let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
+    // Every submission handed to the writer thread (no inline commits: with fast commits a
+    // submitter that finds nobody writing commits alone on its own thread, and these 64 may
+    // then never overlap; GroupCommitTests covers the inline leader taking what waits).
+    let store = try SQLiteFeedbackStore(path: try temporaryStorePath(), inlineCommitBelow: .zero)
     let acks = try await withThrowingTaskGroup(of: StoreAck.self) { group in
       for index in 0..<64 {
         group.addTask {
