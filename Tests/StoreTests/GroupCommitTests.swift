@@ -3,9 +3,16 @@
 // match the legacy (JSON) form stored by older versions, ids are time-ordered UUIDs.
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import Store
+
+final class StartedFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  var isSet: Bool { value.load(ordering: .acquiring) }
+  func set() { value.store(true, ordering: .releasing) }
+}
 
 @Suite struct GroupCommitTests {
   @Test func aFailingSubmissionInABatchFailsAloneAndOthersAreAcknowledged() async throws {
@@ -32,17 +39,22 @@ import Testing
   @Test func submissionsWaitingBehindAnInlineCommitShareTheNextOne() async throws {
     let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
     let committer = store.committer
-    let started = DispatchSemaphore(value: 0)
+    // The test waits without blocking a cooperative thread (on 2 cores the pool has 2, and the
+    // first submission holds one of them while it waits for `release`).
+    let started = StartedFlag()
     let release = DispatchSemaphore(value: 0)
     // The first submission commits inline (nobody is writing) and holds its transaction open.
     let first = Task {
       try await committer.submit { _ in
-        started.signal()
+        started.set()
         _ = release.wait(timeout: .now() + 5)
         return StoreAck(ids: ["first"])
       }
     }
-    #expect(started.wait(timeout: .now() + 5) == .success)
+    for _ in 0..<5000 where !started.isSet {
+      try await Task.sleep(for: .milliseconds(1))
+    }
+    #expect(started.isSet, "the first submission never started")
     let waiting = (0..<3).map { i in
       Task { try await committer.submit { _ in StoreAck(ids: ["w\(i)"]) } }
     }
