@@ -45,7 +45,7 @@ public enum FeedbackIntake {
       }
       var record = PromptRecord(image: image, prompt: prompt.prompt)
       record.facts = prompt.hasFacts ? FeedbackService.facts(prompt.facts) : nil
-      record.lengthBonus = prompt.lengthBonus
+      if prompt.hasLengthBonus { record.lengthBonus = prompt.lengthBonus }
       record.clientID = prompt.clientID
       records.append(record)
     }

@@ -78,8 +78,8 @@ extension Validation {
       if !prompt.hasImage { throw invalid("\(field).image is required") }
       try check(prompt.image, field: "\(field).image")
       if prompt.prompt.allSatisfy(\.isWhitespace) { throw invalid("\(field).prompt is empty") }
-      if !prompt.lengthBonus.isFinite || prompt.lengthBonus < 0 {
-        throw invalid("\(field).length_bonus must be a finite number >= 0")
+      if prompt.hasLengthBonus && !prompt.lengthBonus.isFinite {
+        throw invalid("\(field).length_bonus must be a finite number")
       }
       if prompt.clientID.utf8.count > 128 {
         throw invalid("\(field).client_id is longer than 128 bytes")

@@ -18,6 +18,11 @@ enum Schema {
     migrator.registerMigration(v3Name) { db in
       try db.execute(sql: v3)
     }
+    // v4: RL prompts' length_bonus was stored as 0 for "the default, 1.0" (no negative values
+    // were accepted); it is now the multiplier itself (negative allowed), so 0 becomes 1.
+    migrator.registerMigration(v4Name) { db in
+      try db.execute(sql: "UPDATE prompts SET length_bonus = 1.0 WHERE length_bonus = 0")
+    }
     return migrator
   }
 
@@ -140,6 +145,7 @@ enum Schema {
 
   static let v1Name = "v1: feedback, generations, images"
   static let v3Name = "v3: retention indexes"
+  static let v4Name = "v4: length_bonus is the multiplier (0 was the default, 1)"
 
   static let v3 = """
     CREATE INDEX preferences_response_1_generation ON preferences(response_1_generation);

@@ -66,7 +66,8 @@ public struct PromptRecord: Sendable, Equatable {
   public var image: ImageRef
   public var prompt: String
   public var facts: StoredFacts?
-  public var lengthBonus: Float = 0
+  /// The length term's multiplier m (LLaVA-RLHF's `length_bonus`); 1 when the client gave none.
+  public var lengthBonus: Float = 1
   public var clientID = ""
 
   public init(image: ImageRef, prompt: String) {

@@ -205,3 +205,27 @@ def test_progress_is_a_bar_on_a_terminal(rlhfd_bin, world, tmp_path):
     total = len(json.loads((world / "feedback" / "rl_prompts_val.json").read_text()))
     assert "\r\x1b[2Krl_prompts_val.json (prompts) [" in shown, shown
     assert f"] 100% {total}/{total} accepted {total} duplicate 0 rejected 0" in shown, shown
+
+
+def test_length_bonus_keeps_its_sign_and_defaults_to_one(rlhfd_bin, tmp_path):
+    """LLaVA-RLHF's general prompts carry length_bonus -0.5 (a bonus for length); a record
+    without one gets the paper's default multiplier, 1."""
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.png").write_bytes(FIXTURE_PNG.read_bytes())
+    records = [
+        {"id": "general", "image": "a.png", "length_bonus": -0.5, "caption_type": 1,
+         "captions": ["A picture."], "conversations": [{"from": "human", "value": "<image>\nDescribe it."}]},
+        {"id": "plain", "image": "a.png", "captions": ["A picture."], "caption_type": 1,
+         "conversations": [{"from": "human", "value": "<image>\nWhat is it?"}]},
+    ]
+    (tmp_path / "rl_prompts.json").write_text(json.dumps(records))
+    store = tmp_path / "feedback.sqlite3"
+    run = import_(rlhfd_bin, store, images, tmp_path / "rl_prompts.json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(rows(store, "SELECT client_id, length_bonus FROM prompts")) == \
+        [("general", -0.5), ("plain", 1.0)]
+    out = rlhfd(rlhfd_bin, "export", "--feedback-store", store, "--out", tmp_path / "x")
+    assert out.returncode == 0, out.stderr
+    exported = json.loads((tmp_path / "x" / "rl_prompts.json").read_text())
+    assert {r["id"]: r["length_bonus"] for r in exported} == {"general": -0.5, "plain": 1.0}

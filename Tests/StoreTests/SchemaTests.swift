@@ -35,4 +35,24 @@ import Testing
     #expect(try await store.submitPreference(preference(), idempotencyKey: "old").duplicate)
     #expect(try store.integrityCheck() == "ok")
   }
+
+  @Test func aVersion3DatabaseKeepsItsLengthBonusesAndTheDefaultBecomesOne() async throws {
+    let path = try temporaryStorePath()
+    try Schema.migrate(
+      path: path,
+      upTo: Schema.v3Name,
+      thenExecute: """
+        INSERT INTO images VALUES ('aa', x'89504e47', 1);
+        INSERT INTO prompts (id, batch_id, created_unix_ms, image_sha256, prompt, facts,
+          length_bonus, client_id)
+        VALUES ('p-default', 'b', 1, 'aa', 'Q?', NULL, 0, ''),
+               ('p-quarter', 'b', 2, 'aa', 'R?', NULL, 0.25, '');
+        """
+    )
+    let store = try SQLiteFeedbackStore(path: path)  // migrates
+    var bonuses: [String: Float] = [:]
+    try store.forEachPrompt { bonuses[$0.record.prompt] = $0.record.lengthBonus }
+    #expect(bonuses == ["Q?": 1, "R?": 0.25])
+    #expect(try store.integrityCheck() == "ok")
+  }
 }

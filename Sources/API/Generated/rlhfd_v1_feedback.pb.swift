@@ -256,8 +256,17 @@ public nonisolated struct Rlhfd_V1_RlPrompt: Sendable {
   /// Clears the value of `facts`. Subsequent reads from it will return its default value.
   public mutating func clearFacts() {self._facts = nil}
 
-  /// Multiplier on the length term of the reward, >= 0; 0 = default (1.0).
-  public var lengthBonus: Float = 0
+  /// Multiplier m on the length term of the reward (LLaVA-RLHF's per-prompt `length_bonus`):
+  /// 1 penalises long responses fully, 0 not at all, a negative value rewards length (the
+  /// paper's general prompts use -0.5). Absent = 1.0. Any finite number.
+  public var lengthBonus: Float {
+    get {_lengthBonus ?? 0}
+    set {_lengthBonus = newValue}
+  }
+  /// Returns true if `lengthBonus` has been explicitly set.
+  public var hasLengthBonus: Bool {self._lengthBonus != nil}
+  /// Clears the value of `lengthBonus`. Subsequent reads from it will return its default value.
+  public mutating func clearLengthBonus() {self._lengthBonus = nil}
 
   /// Optional client id of the prompt, stored for traceability (<= 128 bytes).
   public var clientID: String = String()
@@ -268,6 +277,7 @@ public nonisolated struct Rlhfd_V1_RlPrompt: Sendable {
 
   fileprivate var _image: Rlhfd_V1_Image? = nil
   fileprivate var _facts: Rlhfd_V1_Facts? = nil
+  fileprivate var _lengthBonus: Float? = nil
 }
 
 /// A batch of RL prompts, stored atomically (all or none).
@@ -740,7 +750,7 @@ nonisolated extension Rlhfd_V1_RlPrompt: SwiftProtobuf.Message, SwiftProtobuf._M
       case 1: try { try decoder.decodeSingularMessageField(value: &self._image) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._facts) }()
-      case 4: try { try decoder.decodeSingularFloatField(value: &self.lengthBonus) }()
+      case 4: try { try decoder.decodeSingularFloatField(value: &self._lengthBonus) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.clientID) }()
       default: break
       }
@@ -761,9 +771,9 @@ nonisolated extension Rlhfd_V1_RlPrompt: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._facts {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
-    if self.lengthBonus.bitPattern != 0 {
-      try visitor.visitSingularFloatField(value: self.lengthBonus, fieldNumber: 4)
-    }
+    try { if let v = self._lengthBonus {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 4)
+    } }()
     if !self.clientID.isEmpty {
       try visitor.visitSingularStringField(value: self.clientID, fieldNumber: 5)
     }
@@ -774,7 +784,7 @@ nonisolated extension Rlhfd_V1_RlPrompt: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs._image != rhs._image {return false}
     if lhs.prompt != rhs.prompt {return false}
     if lhs._facts != rhs._facts {return false}
-    if lhs.lengthBonus != rhs.lengthBonus {return false}
+    if lhs._lengthBonus != rhs._lengthBonus {return false}
     if lhs.clientID != rhs.clientID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -15,15 +15,15 @@ _sym_db = _symbol_database.Default()
 from rlhfd_client._proto.rlhfd.v1 import common_pb2 as rlhfd_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17rlhfd/v1/feedback.proto\x12\x08rlhfd.v1\x1a\x15rlhfd/v1/common.proto\"@\n\x0bResponseRef\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x17\n\rgeneration_id\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"l\n\x12HallucinationFlags\x12\x1f\n\x17response_1_hallucinated\x18\x01 \x01(\x08\x12\x1f\n\x17response_2_hallucinated\x18\x02 \x01(\x08\x12\x14\n\x0c\x64\x61taset_flag\x18\x03 \x01(\x08\"\x9b\x02\n\x12PreferenceFeedback\x12\x1e\n\x05image\x18\x01 \x01(\x0b\x32\x0f.rlhfd.v1.Image\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12)\n\nresponse_1\x18\x03 \x01(\x0b\x32\x15.rlhfd.v1.ResponseRef\x12)\n\nresponse_2\x18\x04 \x01(\x0b\x32\x15.rlhfd.v1.ResponseRef\x12\x11\n\tpreferred\x18\x05 \x01(\r\x12\x33\n\rhallucination\x18\x06 \x01(\x0b\x32\x1c.rlhfd.v1.HallucinationFlags\x12\x1e\n\x05\x66\x61\x63ts\x18\x07 \x01(\x0b\x32\x0f.rlhfd.v1.Facts\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"\x83\x01\n\x08RlPrompt\x12\x1e\n\x05image\x18\x01 \x01(\x0b\x32\x0f.rlhfd.v1.Image\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x1e\n\x05\x66\x61\x63ts\x18\x03 \x01(\x0b\x32\x0f.rlhfd.v1.Facts\x12\x14\n\x0clength_bonus\x18\x04 \x01(\x02\x12\x11\n\tclient_id\x18\x05 \x01(\t\"K\n\x0bPromptBatch\x12#\n\x07prompts\x18\x01 \x03(\x0b\x32\x12.rlhfd.v1.RlPrompt\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"{\n\x0eRatingFeedback\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x19\n\x0challucinated\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\tB\x0f\n\r_hallucinated\"H\n\x0b\x46\x65\x65\x64\x62\x61\x63kAck\x12\x14\n\x0c\x66\x65\x65\x64\x62\x61\x63k_ids\x18\x01 \x03(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"\x17\n\x15TrainingStatusRequest\"\xb9\x02\n\x0eTrainingStatus\x12&\n\x05state\x18\x01 \x01(\x0e\x32\x17.rlhfd.v1.TrainingState\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x04\x12\x1f\n\x17promoted_policy_version\x18\x04 \x01(\t\x12\x1d\n\x15latest_policy_version\x18\x05 \x01(\t\x12\x1c\n\x14reward_model_version\x18\x06 \x01(\t\x12\x1b\n\x13pending_preferences\x18\x07 \x01(\x04\x12\x17\n\x0fpending_prompts\x18\x08 \x01(\x04\x12\x17\n\x0fpending_ratings\x18\t \x01(\x04\x12\x18\n\x10last_mean_reward\x18\n \x01(\x02\x12\x19\n\x11last_step_unix_ms\x18\x0b \x01(\x03\"3\n\x14WatchTrainingRequest\x12\x1b\n\x13send_initial_status\x18\x01 \x01(\x08\"\x8e\x01\n\x0cTrainingStep\x12\x0c\n\x04step\x18\x01 \x01(\x04\x12\x10\n\x08rollouts\x18\x02 \x01(\r\x12\x13\n\x0bmean_reward\x18\x03 \x01(\x02\x12\n\n\x02kl\x18\x04 \x01(\x02\x12\x13\n\x0bpolicy_loss\x18\x05 \x01(\x02\x12\x12\n\nvalue_loss\x18\x06 \x01(\x02\x12\x14\n\x0cstep_time_ms\x18\x07 \x01(\x01\"a\n\x0fPolicyPublished\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t\x12\x16\n\x0eparent_version\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x04\x12\x10\n\x08promoted\x18\x04 \x01(\x08\"N\n\x0f\x43heckpointSaved\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\"\x82\x02\n\rTrainingEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctime_unix_ms\x18\x02 \x01(\x03\x12*\n\x06status\x18\x03 \x01(\x0b\x32\x18.rlhfd.v1.TrainingStatusH\x00\x12&\n\x04step\x18\x04 \x01(\x0b\x32\x16.rlhfd.v1.TrainingStepH\x00\x12\x35\n\x10policy_published\x18\x05 \x01(\x0b\x32\x19.rlhfd.v1.PolicyPublishedH\x00\x12\x35\n\x10\x63heckpoint_saved\x18\x06 \x01(\x0b\x32\x19.rlhfd.v1.CheckpointSavedH\x00\x42\x07\n\x05\x65vent*\xb7\x01\n\rTrainingState\x12\x1e\n\x1aTRAINING_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRAINING_STATE_DISABLED\x10\x01\x12\x17\n\x13TRAINING_STATE_IDLE\x10\x02\x12\x1a\n\x16TRAINING_STATE_RUNNING\x10\x03\x12\x19\n\x15TRAINING_STATE_PAUSED\x10\x04\x12\x19\n\x15TRAINING_STATE_FAILED\x10\x05\x32\xef\x02\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12G\n\x10SubmitPreference\x12\x1c.rlhfd.v1.PreferenceFeedback\x1a\x15.rlhfd.v1.FeedbackAck\x12=\n\rSubmitPrompts\x12\x15.rlhfd.v1.PromptBatch\x1a\x15.rlhfd.v1.FeedbackAck\x12?\n\x0cSubmitRating\x12\x18.rlhfd.v1.RatingFeedback\x1a\x15.rlhfd.v1.FeedbackAck\x12N\n\x11GetTrainingStatus\x12\x1f.rlhfd.v1.TrainingStatusRequest\x1a\x18.rlhfd.v1.TrainingStatus\x12J\n\rWatchTraining\x12\x1e.rlhfd.v1.WatchTrainingRequest\x1a\x17.rlhfd.v1.TrainingEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17rlhfd/v1/feedback.proto\x12\x08rlhfd.v1\x1a\x15rlhfd/v1/common.proto\"@\n\x0bResponseRef\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x17\n\rgeneration_id\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"l\n\x12HallucinationFlags\x12\x1f\n\x17response_1_hallucinated\x18\x01 \x01(\x08\x12\x1f\n\x17response_2_hallucinated\x18\x02 \x01(\x08\x12\x14\n\x0c\x64\x61taset_flag\x18\x03 \x01(\x08\"\x9b\x02\n\x12PreferenceFeedback\x12\x1e\n\x05image\x18\x01 \x01(\x0b\x32\x0f.rlhfd.v1.Image\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12)\n\nresponse_1\x18\x03 \x01(\x0b\x32\x15.rlhfd.v1.ResponseRef\x12)\n\nresponse_2\x18\x04 \x01(\x0b\x32\x15.rlhfd.v1.ResponseRef\x12\x11\n\tpreferred\x18\x05 \x01(\r\x12\x33\n\rhallucination\x18\x06 \x01(\x0b\x32\x1c.rlhfd.v1.HallucinationFlags\x12\x1e\n\x05\x66\x61\x63ts\x18\x07 \x01(\x0b\x32\x0f.rlhfd.v1.Facts\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"\x99\x01\n\x08RlPrompt\x12\x1e\n\x05image\x18\x01 \x01(\x0b\x32\x0f.rlhfd.v1.Image\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x1e\n\x05\x66\x61\x63ts\x18\x03 \x01(\x0b\x32\x0f.rlhfd.v1.Facts\x12\x19\n\x0clength_bonus\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x11\n\tclient_id\x18\x05 \x01(\tB\x0f\n\r_length_bonus\"K\n\x0bPromptBatch\x12#\n\x07prompts\x18\x01 \x03(\x0b\x32\x12.rlhfd.v1.RlPrompt\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"{\n\x0eRatingFeedback\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x19\n\x0challucinated\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\tB\x0f\n\r_hallucinated\"H\n\x0b\x46\x65\x65\x64\x62\x61\x63kAck\x12\x14\n\x0c\x66\x65\x65\x64\x62\x61\x63k_ids\x18\x01 \x03(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"\x17\n\x15TrainingStatusRequest\"\xb9\x02\n\x0eTrainingStatus\x12&\n\x05state\x18\x01 \x01(\x0e\x32\x17.rlhfd.v1.TrainingState\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x04\x12\x1f\n\x17promoted_policy_version\x18\x04 \x01(\t\x12\x1d\n\x15latest_policy_version\x18\x05 \x01(\t\x12\x1c\n\x14reward_model_version\x18\x06 \x01(\t\x12\x1b\n\x13pending_preferences\x18\x07 \x01(\x04\x12\x17\n\x0fpending_prompts\x18\x08 \x01(\x04\x12\x17\n\x0fpending_ratings\x18\t \x01(\x04\x12\x18\n\x10last_mean_reward\x18\n \x01(\x02\x12\x19\n\x11last_step_unix_ms\x18\x0b \x01(\x03\"3\n\x14WatchTrainingRequest\x12\x1b\n\x13send_initial_status\x18\x01 \x01(\x08\"\x8e\x01\n\x0cTrainingStep\x12\x0c\n\x04step\x18\x01 \x01(\x04\x12\x10\n\x08rollouts\x18\x02 \x01(\r\x12\x13\n\x0bmean_reward\x18\x03 \x01(\x02\x12\n\n\x02kl\x18\x04 \x01(\x02\x12\x13\n\x0bpolicy_loss\x18\x05 \x01(\x02\x12\x12\n\nvalue_loss\x18\x06 \x01(\x02\x12\x14\n\x0cstep_time_ms\x18\x07 \x01(\x01\"a\n\x0fPolicyPublished\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t\x12\x16\n\x0eparent_version\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x04\x12\x10\n\x08promoted\x18\x04 \x01(\x08\"N\n\x0f\x43heckpointSaved\x12\x15\n\rcheckpoint_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\"\x82\x02\n\rTrainingEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctime_unix_ms\x18\x02 \x01(\x03\x12*\n\x06status\x18\x03 \x01(\x0b\x32\x18.rlhfd.v1.TrainingStatusH\x00\x12&\n\x04step\x18\x04 \x01(\x0b\x32\x16.rlhfd.v1.TrainingStepH\x00\x12\x35\n\x10policy_published\x18\x05 \x01(\x0b\x32\x19.rlhfd.v1.PolicyPublishedH\x00\x12\x35\n\x10\x63heckpoint_saved\x18\x06 \x01(\x0b\x32\x19.rlhfd.v1.CheckpointSavedH\x00\x42\x07\n\x05\x65vent*\xb7\x01\n\rTrainingState\x12\x1e\n\x1aTRAINING_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRAINING_STATE_DISABLED\x10\x01\x12\x17\n\x13TRAINING_STATE_IDLE\x10\x02\x12\x1a\n\x16TRAINING_STATE_RUNNING\x10\x03\x12\x19\n\x15TRAINING_STATE_PAUSED\x10\x04\x12\x19\n\x15TRAINING_STATE_FAILED\x10\x05\x32\xef\x02\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12G\n\x10SubmitPreference\x12\x1c.rlhfd.v1.PreferenceFeedback\x1a\x15.rlhfd.v1.FeedbackAck\x12=\n\rSubmitPrompts\x12\x15.rlhfd.v1.PromptBatch\x1a\x15.rlhfd.v1.FeedbackAck\x12?\n\x0cSubmitRating\x12\x18.rlhfd.v1.RatingFeedback\x1a\x15.rlhfd.v1.FeedbackAck\x12N\n\x11GetTrainingStatus\x12\x1f.rlhfd.v1.TrainingStatusRequest\x1a\x18.rlhfd.v1.TrainingStatus\x12J\n\rWatchTraining\x12\x1e.rlhfd.v1.WatchTrainingRequest\x1a\x17.rlhfd.v1.TrainingEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rlhfd_client._proto.rlhfd.v1.feedback_pb2', _globals)
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
-  _globals['_TRAININGSTATE']._serialized_start=1912
-  _globals['_TRAININGSTATE']._serialized_end=2095
+  _globals['_TRAININGSTATE']._serialized_start=1934
+  _globals['_TRAININGSTATE']._serialized_end=2117
   _globals['_RESPONSEREF']._serialized_start=60
   _globals['_RESPONSEREF']._serialized_end=124
   _globals['_HALLUCINATIONFLAGS']._serialized_start=126
@@ -31,27 +31,27 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_PREFERENCEFEEDBACK']._serialized_start=237
   _globals['_PREFERENCEFEEDBACK']._serialized_end=520
   _globals['_RLPROMPT']._serialized_start=523
-  _globals['_RLPROMPT']._serialized_end=654
-  _globals['_PROMPTBATCH']._serialized_start=656
-  _globals['_PROMPTBATCH']._serialized_end=731
-  _globals['_RATINGFEEDBACK']._serialized_start=733
-  _globals['_RATINGFEEDBACK']._serialized_end=856
-  _globals['_FEEDBACKACK']._serialized_start=858
-  _globals['_FEEDBACKACK']._serialized_end=930
-  _globals['_TRAININGSTATUSREQUEST']._serialized_start=932
-  _globals['_TRAININGSTATUSREQUEST']._serialized_end=955
-  _globals['_TRAININGSTATUS']._serialized_start=958
-  _globals['_TRAININGSTATUS']._serialized_end=1271
-  _globals['_WATCHTRAININGREQUEST']._serialized_start=1273
-  _globals['_WATCHTRAININGREQUEST']._serialized_end=1324
-  _globals['_TRAININGSTEP']._serialized_start=1327
-  _globals['_TRAININGSTEP']._serialized_end=1469
-  _globals['_POLICYPUBLISHED']._serialized_start=1471
-  _globals['_POLICYPUBLISHED']._serialized_end=1568
-  _globals['_CHECKPOINTSAVED']._serialized_start=1570
-  _globals['_CHECKPOINTSAVED']._serialized_end=1648
-  _globals['_TRAININGEVENT']._serialized_start=1651
-  _globals['_TRAININGEVENT']._serialized_end=1909
-  _globals['_FEEDBACK']._serialized_start=2098
-  _globals['_FEEDBACK']._serialized_end=2465
+  _globals['_RLPROMPT']._serialized_end=676
+  _globals['_PROMPTBATCH']._serialized_start=678
+  _globals['_PROMPTBATCH']._serialized_end=753
+  _globals['_RATINGFEEDBACK']._serialized_start=755
+  _globals['_RATINGFEEDBACK']._serialized_end=878
+  _globals['_FEEDBACKACK']._serialized_start=880
+  _globals['_FEEDBACKACK']._serialized_end=952
+  _globals['_TRAININGSTATUSREQUEST']._serialized_start=954
+  _globals['_TRAININGSTATUSREQUEST']._serialized_end=977
+  _globals['_TRAININGSTATUS']._serialized_start=980
+  _globals['_TRAININGSTATUS']._serialized_end=1293
+  _globals['_WATCHTRAININGREQUEST']._serialized_start=1295
+  _globals['_WATCHTRAININGREQUEST']._serialized_end=1346
+  _globals['_TRAININGSTEP']._serialized_start=1349
+  _globals['_TRAININGSTEP']._serialized_end=1491
+  _globals['_POLICYPUBLISHED']._serialized_start=1493
+  _globals['_POLICYPUBLISHED']._serialized_end=1590
+  _globals['_CHECKPOINTSAVED']._serialized_start=1592
+  _globals['_CHECKPOINTSAVED']._serialized_end=1670
+  _globals['_TRAININGEVENT']._serialized_start=1673
+  _globals['_TRAININGEVENT']._serialized_end=1931
+  _globals['_FEEDBACK']._serialized_start=2120
+  _globals['_FEEDBACK']._serialized_end=2487
 # @@protoc_insertion_point(module_scope)
