@@ -2,12 +2,17 @@
 import API
 import GRPCCore
 import ServingTypes
+import SwiftProtobuf
 
 struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
   /// The served models; nil in a catalog built without a daemon behind it.
   var modelInfo: ModelInfoSource?
   /// The policy-version registry; nil without a policy model (AdminService+Versions).
   var versions: (any PolicyVersionAdmin)?
+  /// The trainer; nil when training is off.
+  var trainer: (any TrainerControl)?
+  /// GetTrainingStatus's full answer (pending counts, promoted version).
+  var trainingStatus: (@Sendable (TrainerStatus) throws(RPCError) -> Rlhfd_V1_TrainingStatus)?
 
   func getModelInfo(
     request: Rlhfd_V1_GetModelInfoRequest,
@@ -36,14 +41,34 @@ struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
     request: Rlhfd_V1_PauseTrainingRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_PauseTrainingResponse {
-    throw NotBuilt.error("Admin.PauseTraining", needs: "trainer")
+    if request.reason.utf8.count > 1024 {
+      throw Validation.invalid("reason is longer than 1024 bytes")
+    }
+    let trainer = try trainerOrError()
+    let status: TrainerStatus
+    do { status = try await trainer.pause(reason: request.reason) } catch {
+      throw PolicyService.rpcError(error)
+    }
+    return .with { $0.status = (try? trainingStatus?(status)) ?? TrainingMapping.status(status) }
   }
 
   func resumeTraining(
     request: Rlhfd_V1_ResumeTrainingRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_ResumeTrainingResponse {
-    throw NotBuilt.error("Admin.ResumeTraining", needs: "trainer")
+    let trainer = try trainerOrError()
+    let status: TrainerStatus
+    do { status = try await trainer.resume() } catch { throw PolicyService.rpcError(error) }
+    return .with { $0.status = (try? trainingStatus?(status)) ?? TrainingMapping.status(status) }
   }
 
+  private func trainerOrError() throws(RPCError) -> any TrainerControl {
+    guard let trainer else {
+      throw RPCError(
+        code: .failedPrecondition,
+        message: "training is off in this daemon's configuration (nothing to pause or resume)"
+      )
+    }
+    return trainer
+  }
 }

@@ -4,6 +4,7 @@
 import API
 import Foundation
 import GRPCCore
+import ServingTypes
 public import Store
 
 /// Checks that bytes are a PNG or JPEG within the image limits, from the header alone, and
@@ -15,6 +16,10 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
   /// Checks image bytes and hashes them (reading the header only to check).
   var probeImage: ImageProbe?
   var store: (any FeedbackStore)?
+  /// The trainer; nil when this daemon has none (GetTrainingStatus says DISABLED).
+  var trainer: (any TrainerControl)?
+  /// The policy-version registry, for the promoted version in the status.
+  var versions: (any PolicyVersionAdmin)?
 
   func submitPreference(
     request: Rlhfd_V1_PreferenceFeedback,
@@ -57,18 +62,16 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     request: Rlhfd_V1_TrainingStatusRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_TrainingStatus {
-    guard let store else {
+    guard store != nil || trainer != nil else {
       throw NotBuilt.error("Feedback.GetTrainingStatus", needs: "feedback store")
     }
-    let pending: PendingCounts
-    do { pending = try store.pendingCounts() } catch { throw Self.rpcError(error) }
-    var status = Rlhfd_V1_TrainingStatus()
-    status.state = .disabled
-    status.message = "no trainer in this rlhfd yet: feedback is stored and waits for it"
-    status.pendingPreferences = UInt64(pending.preferences)
-    status.pendingPrompts = UInt64(pending.prompts)
-    status.pendingRatings = UInt64(pending.ratings)
-    return status
+    return try trainingStatus(
+      trainer?.status()
+        ?? TrainerStatus(
+          state: .disabled,
+          message: "training is off in this daemon's configuration: feedback is stored and waits"
+        )
+    )
   }
 
   func watchTraining(
@@ -76,6 +79,44 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     response: RPCWriter<Rlhfd_V1_TrainingEvent>,
     context: ServerContext
   ) async throws {
-    throw NotBuilt.error("Feedback.WatchTraining", needs: "trainer")
+    guard let trainer else {
+      throw RPCError(
+        code: .failedPrecondition,
+        message: "training is off in this daemon's configuration: there are no events to watch"
+      )
+    }
+    let events = trainer.events(initialStatus: request.sendInitialStatus)
+    // gRPC signals a cancelled RPC (the client went away, the deadline passed, the server
+    // drains) through the context, not by cancelling this task: race the two, and cancelling
+    // the events' iteration unsubscribes from the trainer.
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask {
+        for await event in events {
+          let message = try TrainingMapping.event(event) { status throws(RPCError) in
+            try trainingStatus(status)
+          }
+          try await response.write(message)
+        }
+      }
+      group.addTask { try await context.cancellation.cancelled }
+      _ = try await group.next()
+      group.cancelAll()
+    }
+  }
+
+  /// `status` with the store's pending counts and the promoted version.
+  func trainingStatus(_ status: TrainerStatus) throws(RPCError) -> Rlhfd_V1_TrainingStatus {
+    var message = TrainingMapping.status(status)
+    if let store {
+      let pending: PendingCounts
+      do { pending = try store.pendingCounts() } catch { throw Self.rpcError(error) }
+      message.pendingPreferences = UInt64(pending.preferences)
+      message.pendingPrompts = UInt64(pending.prompts)
+      message.pendingRatings = UInt64(pending.ratings)
+    }
+    if let versions, let listing = try? versions.list() {
+      message.promotedPolicyVersion = listing.promoted
+    }
+    return message
   }
 }

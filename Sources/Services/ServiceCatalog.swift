@@ -39,14 +39,27 @@ public enum ServiceCatalog {
     modelInfo: ModelInfoSource? = nil,
     probeImage: ImageProbe? = nil,
     store: (any FeedbackStore)? = nil,
+    trainer: (any TrainerControl)? = nil,
     deadline: @escaping @Sendable (ServerContext) -> ContinuousClock.Instant? = { _ in nil },
     logger: Logger
   ) -> [any RegistrableRPCService] {
+    let feedback = FeedbackService(
+      limits: limits,
+      probeImage: probeImage,
+      store: store,
+      trainer: trainer,
+      versions: versions
+    )
     var services: [any RegistrableRPCService] = [
       PolicyService(limits: limits, backend: policy, deadline: deadline),
       RewardService(limits: limits, backend: reward, deadline: deadline, store: store),
-      FeedbackService(limits: limits, probeImage: probeImage, store: store),
-      AdminService(modelInfo: modelInfo, versions: versions),
+      feedback,
+      AdminService(
+        modelInfo: modelInfo,
+        versions: versions,
+        trainer: trainer,
+        trainingStatus: { status throws(RPCError) in try feedback.trainingStatus(status) }
+      ),
       HealthService(store: health),
       ReflectionService(services: serviceNames(debug: debug)),
       ReflectionServiceV1Alpha(v1: ReflectionService(services: serviceNames(debug: debug))),

@@ -14,6 +14,7 @@ func withServices<Result: Sendable>(
   probeImage: ImageProbe? = nil,
   versions: (any PolicyVersionAdmin)? = nil,
   tokens: (any BearerTokenVerifier)? = nil,
+  trainer: (any TrainerControl)? = nil,
   _ body: (GRPCClient<InProcessTransport.Client>, HealthStatusStore) async throws -> Result
 ) async throws -> Result {
   let health = HealthStatusStore(services: ServiceCatalog.serviceNames(debug: debug))
@@ -26,6 +27,7 @@ func withServices<Result: Sendable>(
     versions: versions,
     modelInfo: modelInfo,
     probeImage: probeImage,
+    trainer: trainer,
     logger: Logger(label: "test")
   )
   let interceptors = ServiceCatalog.interceptors(logger: Logger(label: "test"), tokens: tokens)

@@ -446,6 +446,101 @@ public nonisolated struct Rlhfd_V1_TrainingStep: Sendable {
   /// Wall time of the step, milliseconds.
   public var stepTimeMs: Double = 0
 
+  /// Standard deviation of the rollouts' total rewards.
+  public var rewardStd: Float = 0
+
+  /// Share of response tokens whose probability ratio was clipped (last epoch's mean).
+  public var clipFraction: Float = 0
+
+  /// Mean per-token entropy of the policy on the rollouts (nats).
+  public var entropy: Float = 0
+
+  /// Mean approximate KL between the policy before and after the step's updates.
+  public var approxKl: Float = 0
+
+  /// Global gradient norm before clipping (last optimizer step).
+  public var gradNorm: Float = 0
+
+  /// Learning rate of the step's optimizer updates.
+  public var learningRate: Float = 0
+
+  /// Response tokens in the step's rollouts.
+  public var tokens: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Rollouts of a PPO step are being generated.
+public nonisolated struct Rlhfd_V1_RolloutProgress: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The PPO step the rollouts are for.
+  public var step: UInt64 = 0
+
+  /// Rollouts finished so far.
+  public var done: UInt32 = 0
+
+  /// Rollouts in the step.
+  public var total: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The reward model was trained on stored preferences and judged on held-out pairs.
+public nonisolated struct Rlhfd_V1_RewardModelUpdated: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The reward-model version trained (adopted or not).
+  public var rewardModelVersion: String = String()
+
+  /// The version it was trained from.
+  public var parentVersion: String = String()
+
+  /// Preference pairs trained on, and held-out pairs judged.
+  public var trainPairs: UInt32 = 0
+
+  public var heldOutPairs: UInt32 = 0
+
+  /// Held-out pairwise accuracy of the new and of the previous reward model.
+  public var heldOutAccuracy: Float = 0
+
+  public var previousHeldOutAccuracy: Float = 0
+
+  /// Whether Score and PPO now use it; `reason` says why not.
+  public var adopted: Bool = false
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The promoted policy version changed because of the trainer's guard.
+public nonisolated struct Rlhfd_V1_PolicyPromotionChanged: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The version promoted before and after.
+  public var fromVersion: String = String()
+
+  public var toVersion: String = String()
+
+  /// True for an automatic rollback (the guard failed), false for an automatic promotion.
+  public var rolledBack: Bool = false
+
+  /// Why: the guard's figures (held-out reward, KL to the reference) against its limits.
+  public var reason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -500,7 +595,9 @@ public nonisolated struct Rlhfd_V1_TrainingEvent: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Increases by one per event within one daemon run, starting at 1.
+  /// Increases by one per event within one daemon run, starting at 1. The status snapshot sent
+  /// first on request (WatchTrainingRequest.send_initial_status) is not an event of its own: it
+  /// carries the number of the last event before it (0 if none).
   public var sequence: UInt64 = 0
 
   /// Unix time of the event, milliseconds.
@@ -545,6 +642,33 @@ public nonisolated struct Rlhfd_V1_TrainingEvent: Sendable {
     set {event = .checkpointSaved(newValue)}
   }
 
+  /// Rollouts of a step progressed.
+  public var rollouts: Rlhfd_V1_RolloutProgress {
+    get {
+      if case .rollouts(let v)? = event {return v}
+      return Rlhfd_V1_RolloutProgress()
+    }
+    set {event = .rollouts(newValue)}
+  }
+
+  /// The reward model was updated (or an update was not adopted).
+  public var rewardModelUpdated: Rlhfd_V1_RewardModelUpdated {
+    get {
+      if case .rewardModelUpdated(let v)? = event {return v}
+      return Rlhfd_V1_RewardModelUpdated()
+    }
+    set {event = .rewardModelUpdated(newValue)}
+  }
+
+  /// The guard promoted or rolled back a policy version.
+  public var promotionChanged: Rlhfd_V1_PolicyPromotionChanged {
+    get {
+      if case .promotionChanged(let v)? = event {return v}
+      return Rlhfd_V1_PolicyPromotionChanged()
+    }
+    set {event = .promotionChanged(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// What happened.
@@ -557,6 +681,12 @@ public nonisolated struct Rlhfd_V1_TrainingEvent: Sendable {
     case policyPublished(Rlhfd_V1_PolicyPublished)
     /// A checkpoint was saved.
     case checkpointSaved(Rlhfd_V1_CheckpointSaved)
+    /// Rollouts of a step progressed.
+    case rollouts(Rlhfd_V1_RolloutProgress)
+    /// The reward model was updated (or an update was not adopted).
+    case rewardModelUpdated(Rlhfd_V1_RewardModelUpdated)
+    /// The guard promoted or rolled back a policy version.
+    case promotionChanged(Rlhfd_V1_PolicyPromotionChanged)
 
   }
 
@@ -1046,7 +1176,7 @@ nonisolated extension Rlhfd_V1_WatchTrainingRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Rlhfd_V1_TrainingStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrainingStep"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}step\0\u{1}rollouts\0\u{3}mean_reward\0\u{1}kl\0\u{3}policy_loss\0\u{3}value_loss\0\u{3}step_time_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}step\0\u{1}rollouts\0\u{3}mean_reward\0\u{1}kl\0\u{3}policy_loss\0\u{3}value_loss\0\u{3}step_time_ms\0\u{3}reward_std\0\u{3}clip_fraction\0\u{1}entropy\0\u{3}approx_kl\0\u{3}grad_norm\0\u{3}learning_rate\0\u{1}tokens\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1061,6 +1191,13 @@ nonisolated extension Rlhfd_V1_TrainingStep: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularFloatField(value: &self.policyLoss) }()
       case 6: try { try decoder.decodeSingularFloatField(value: &self.valueLoss) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.stepTimeMs) }()
+      case 8: try { try decoder.decodeSingularFloatField(value: &self.rewardStd) }()
+      case 9: try { try decoder.decodeSingularFloatField(value: &self.clipFraction) }()
+      case 10: try { try decoder.decodeSingularFloatField(value: &self.entropy) }()
+      case 11: try { try decoder.decodeSingularFloatField(value: &self.approxKl) }()
+      case 12: try { try decoder.decodeSingularFloatField(value: &self.gradNorm) }()
+      case 13: try { try decoder.decodeSingularFloatField(value: &self.learningRate) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.tokens) }()
       default: break
       }
     }
@@ -1088,6 +1225,27 @@ nonisolated extension Rlhfd_V1_TrainingStep: SwiftProtobuf.Message, SwiftProtobu
     if self.stepTimeMs.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.stepTimeMs, fieldNumber: 7)
     }
+    if self.rewardStd.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.rewardStd, fieldNumber: 8)
+    }
+    if self.clipFraction.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.clipFraction, fieldNumber: 9)
+    }
+    if self.entropy.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.entropy, fieldNumber: 10)
+    }
+    if self.approxKl.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.approxKl, fieldNumber: 11)
+    }
+    if self.gradNorm.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.gradNorm, fieldNumber: 12)
+    }
+    if self.learningRate.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.learningRate, fieldNumber: 13)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokens, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1099,6 +1257,163 @@ nonisolated extension Rlhfd_V1_TrainingStep: SwiftProtobuf.Message, SwiftProtobu
     if lhs.policyLoss != rhs.policyLoss {return false}
     if lhs.valueLoss != rhs.valueLoss {return false}
     if lhs.stepTimeMs != rhs.stepTimeMs {return false}
+    if lhs.rewardStd != rhs.rewardStd {return false}
+    if lhs.clipFraction != rhs.clipFraction {return false}
+    if lhs.entropy != rhs.entropy {return false}
+    if lhs.approxKl != rhs.approxKl {return false}
+    if lhs.gradNorm != rhs.gradNorm {return false}
+    if lhs.learningRate != rhs.learningRate {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_RolloutProgress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RolloutProgress"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}step\0\u{1}done\0\u{1}total\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.step) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.done) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.total) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.step != 0 {
+      try visitor.visitSingularUInt64Field(value: self.step, fieldNumber: 1)
+    }
+    if self.done != 0 {
+      try visitor.visitSingularUInt32Field(value: self.done, fieldNumber: 2)
+    }
+    if self.total != 0 {
+      try visitor.visitSingularUInt32Field(value: self.total, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_RolloutProgress, rhs: Rlhfd_V1_RolloutProgress) -> Bool {
+    if lhs.step != rhs.step {return false}
+    if lhs.done != rhs.done {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_RewardModelUpdated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RewardModelUpdated"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reward_model_version\0\u{3}parent_version\0\u{3}train_pairs\0\u{3}held_out_pairs\0\u{3}held_out_accuracy\0\u{3}previous_held_out_accuracy\0\u{1}adopted\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.rewardModelVersion) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.parentVersion) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.trainPairs) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.heldOutPairs) }()
+      case 5: try { try decoder.decodeSingularFloatField(value: &self.heldOutAccuracy) }()
+      case 6: try { try decoder.decodeSingularFloatField(value: &self.previousHeldOutAccuracy) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.adopted) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rewardModelVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.rewardModelVersion, fieldNumber: 1)
+    }
+    if !self.parentVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.parentVersion, fieldNumber: 2)
+    }
+    if self.trainPairs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.trainPairs, fieldNumber: 3)
+    }
+    if self.heldOutPairs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.heldOutPairs, fieldNumber: 4)
+    }
+    if self.heldOutAccuracy.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.heldOutAccuracy, fieldNumber: 5)
+    }
+    if self.previousHeldOutAccuracy.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.previousHeldOutAccuracy, fieldNumber: 6)
+    }
+    if self.adopted != false {
+      try visitor.visitSingularBoolField(value: self.adopted, fieldNumber: 7)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_RewardModelUpdated, rhs: Rlhfd_V1_RewardModelUpdated) -> Bool {
+    if lhs.rewardModelVersion != rhs.rewardModelVersion {return false}
+    if lhs.parentVersion != rhs.parentVersion {return false}
+    if lhs.trainPairs != rhs.trainPairs {return false}
+    if lhs.heldOutPairs != rhs.heldOutPairs {return false}
+    if lhs.heldOutAccuracy != rhs.heldOutAccuracy {return false}
+    if lhs.previousHeldOutAccuracy != rhs.previousHeldOutAccuracy {return false}
+    if lhs.adopted != rhs.adopted {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rlhfd_V1_PolicyPromotionChanged: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PolicyPromotionChanged"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_version\0\u{3}to_version\0\u{3}rolled_back\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.fromVersion) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.toVersion) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.rolledBack) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.fromVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromVersion, fieldNumber: 1)
+    }
+    if !self.toVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.toVersion, fieldNumber: 2)
+    }
+    if self.rolledBack != false {
+      try visitor.visitSingularBoolField(value: self.rolledBack, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rlhfd_V1_PolicyPromotionChanged, rhs: Rlhfd_V1_PolicyPromotionChanged) -> Bool {
+    if lhs.fromVersion != rhs.fromVersion {return false}
+    if lhs.toVersion != rhs.toVersion {return false}
+    if lhs.rolledBack != rhs.rolledBack {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1191,7 +1506,7 @@ nonisolated extension Rlhfd_V1_CheckpointSaved: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Rlhfd_V1_TrainingEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrainingEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}time_unix_ms\0\u{1}status\0\u{1}step\0\u{3}policy_published\0\u{3}checkpoint_saved\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}time_unix_ms\0\u{1}status\0\u{1}step\0\u{3}policy_published\0\u{3}checkpoint_saved\0\u{1}rollouts\0\u{3}reward_model_updated\0\u{3}promotion_changed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1253,6 +1568,45 @@ nonisolated extension Rlhfd_V1_TrainingEvent: SwiftProtobuf.Message, SwiftProtob
           self.event = .checkpointSaved(v)
         }
       }()
+      case 7: try {
+        var v: Rlhfd_V1_RolloutProgress?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .rollouts(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .rollouts(v)
+        }
+      }()
+      case 8: try {
+        var v: Rlhfd_V1_RewardModelUpdated?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .rewardModelUpdated(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .rewardModelUpdated(v)
+        }
+      }()
+      case 9: try {
+        var v: Rlhfd_V1_PolicyPromotionChanged?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .promotionChanged(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .promotionChanged(v)
+        }
+      }()
       default: break
       }
     }
@@ -1285,6 +1639,18 @@ nonisolated extension Rlhfd_V1_TrainingEvent: SwiftProtobuf.Message, SwiftProtob
     case .checkpointSaved?: try {
       guard case .checkpointSaved(let v)? = self.event else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .rollouts?: try {
+      guard case .rollouts(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .rewardModelUpdated?: try {
+      guard case .rewardModelUpdated(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .promotionChanged?: try {
+      guard case .promotionChanged(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     }()
     case nil: break
     }

@@ -475,7 +475,7 @@ class RlhfctlTest(unittest.TestCase):
     def test_training_watch_falls_back_to_polling(self) -> None:
         code, out, err = self.run_cli("training", "watch", "--count", "1", "--interval", "0.05")
         self.assertEqual(code, 0, err)
-        self.assertIn("WatchTraining is not implemented", err)
+        self.assertIn("WatchTraining: UNIMPLEMENTED", err)
         self.assertRegex(out, r"^\S+Z #1 status: DISABLED step 0")
         code, out, err = self.run_cli("--json", "training", "watch", "--for", "0.3",
                                       "--interval", "0.05")
@@ -502,7 +502,7 @@ class RlhfctlTest(unittest.TestCase):
         lines = out.splitlines()
         self.assertEqual(len(lines), 3)
         self.assertIn("#1 status: IDLE", lines[0])
-        self.assertIn("#2 step: step 1: 8 rollouts, mean reward 0.5000", lines[1])
+        self.assertIn("#2 step: step 1: 8 rollouts, reward 0.5000 ± 0.0000", lines[1])
         self.assertIn("#3 policy_published: published v1 (from -, step 1), promoted", lines[2])
 
     def test_training_watch_for_a_while(self) -> None:

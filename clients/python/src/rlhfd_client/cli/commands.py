@@ -305,9 +305,24 @@ def event_line(event: feedback_pb2.TrainingEvent) -> str:
                 f"{s.pending_ratings} ratings" + (f" -- {s.message}" if s.message else ""))
     elif kind == "step":
         s = event.step
-        body = (f"step {s.step}: {s.rollouts} rollouts, mean reward {s.mean_reward:.4f}, "
-                f"kl {s.kl:.4f}, policy loss {s.policy_loss:.4f}, value loss "
-                f"{s.value_loss:.4f}, {s.step_time_ms / 1000:.1f} s")
+        body = (f"step {s.step}: {s.rollouts} rollouts, reward {s.mean_reward:.4f} "
+                f"± {s.reward_std:.4f}, kl {s.kl:.4f}, policy loss {s.policy_loss:.4f}, value "
+                f"loss {s.value_loss:.4f}, clipped {s.clip_fraction:.3f}, entropy "
+                f"{s.entropy:.3f}, {s.step_time_ms / 1000:.1f} s")
+    elif kind == "rollouts":
+        r = event.rollouts
+        body = f"step {r.step}: {r.done}/{r.total} rollouts"
+    elif kind == "reward_model_updated":
+        r = event.reward_model_updated
+        body = (f"reward model {r.reward_model_version} ({r.train_pairs} pairs): held-out "
+                f"accuracy {r.held_out_accuracy:.3f} (was {r.previous_held_out_accuracy:.3f}), "
+                + ("adopted" if r.adopted else "not adopted")
+                + (f" -- {r.reason}" if r.reason else ""))
+    elif kind == "promotion_changed":
+        c = event.promotion_changed
+        body = (("rolled back " if c.rolled_back else "promoted ")
+                + f"{c.from_version or '-'} -> {c.to_version}"
+                + (f" -- {c.reason}" if c.reason else ""))
     elif kind == "policy_published":
         p = event.policy_published
         body = (f"published {p.policy_version} (from {p.parent_version or '-'}, step {p.step})"
@@ -354,9 +369,10 @@ def cmd_training_watch(client: RlhfdClient, args: argparse.Namespace) -> int:
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and end is not None:
             return EXIT_OK  # --for elapsed
-        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+        if error.code() not in (grpc.StatusCode.UNIMPLEMENTED,
+                                grpc.StatusCode.FAILED_PRECONDITION):
             raise
-        note(f"WatchTraining is not implemented by this rlhfd ({error.details()}); "
+        note(f"WatchTraining: {error.code().name} ({error.details()}); "
              f"polling GetTrainingStatus every {args.interval:g} s")
     # Polling fallback: print the status whenever it changes.
     last = None

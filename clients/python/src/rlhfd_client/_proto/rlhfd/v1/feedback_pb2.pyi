@@ -141,7 +141,7 @@ class WatchTrainingRequest(_message.Message):
     def __init__(self, send_initial_status: bool = ...) -> None: ...
 
 class TrainingStep(_message.Message):
-    __slots__ = ("step", "rollouts", "mean_reward", "kl", "policy_loss", "value_loss", "step_time_ms")
+    __slots__ = ("step", "rollouts", "mean_reward", "kl", "policy_loss", "value_loss", "step_time_ms", "reward_std", "clip_fraction", "entropy", "approx_kl", "grad_norm", "learning_rate", "tokens")
     STEP_FIELD_NUMBER: _ClassVar[int]
     ROLLOUTS_FIELD_NUMBER: _ClassVar[int]
     MEAN_REWARD_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +149,13 @@ class TrainingStep(_message.Message):
     POLICY_LOSS_FIELD_NUMBER: _ClassVar[int]
     VALUE_LOSS_FIELD_NUMBER: _ClassVar[int]
     STEP_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    REWARD_STD_FIELD_NUMBER: _ClassVar[int]
+    CLIP_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    ENTROPY_FIELD_NUMBER: _ClassVar[int]
+    APPROX_KL_FIELD_NUMBER: _ClassVar[int]
+    GRAD_NORM_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
     step: int
     rollouts: int
     mean_reward: float
@@ -156,7 +163,56 @@ class TrainingStep(_message.Message):
     policy_loss: float
     value_loss: float
     step_time_ms: float
-    def __init__(self, step: _Optional[int] = ..., rollouts: _Optional[int] = ..., mean_reward: _Optional[float] = ..., kl: _Optional[float] = ..., policy_loss: _Optional[float] = ..., value_loss: _Optional[float] = ..., step_time_ms: _Optional[float] = ...) -> None: ...
+    reward_std: float
+    clip_fraction: float
+    entropy: float
+    approx_kl: float
+    grad_norm: float
+    learning_rate: float
+    tokens: int
+    def __init__(self, step: _Optional[int] = ..., rollouts: _Optional[int] = ..., mean_reward: _Optional[float] = ..., kl: _Optional[float] = ..., policy_loss: _Optional[float] = ..., value_loss: _Optional[float] = ..., step_time_ms: _Optional[float] = ..., reward_std: _Optional[float] = ..., clip_fraction: _Optional[float] = ..., entropy: _Optional[float] = ..., approx_kl: _Optional[float] = ..., grad_norm: _Optional[float] = ..., learning_rate: _Optional[float] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class RolloutProgress(_message.Message):
+    __slots__ = ("step", "done", "total")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    done: int
+    total: int
+    def __init__(self, step: _Optional[int] = ..., done: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
+
+class RewardModelUpdated(_message.Message):
+    __slots__ = ("reward_model_version", "parent_version", "train_pairs", "held_out_pairs", "held_out_accuracy", "previous_held_out_accuracy", "adopted", "reason")
+    REWARD_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_HELD_OUT_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ADOPTED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reward_model_version: str
+    parent_version: str
+    train_pairs: int
+    held_out_pairs: int
+    held_out_accuracy: float
+    previous_held_out_accuracy: float
+    adopted: bool
+    reason: str
+    def __init__(self, reward_model_version: _Optional[str] = ..., parent_version: _Optional[str] = ..., train_pairs: _Optional[int] = ..., held_out_pairs: _Optional[int] = ..., held_out_accuracy: _Optional[float] = ..., previous_held_out_accuracy: _Optional[float] = ..., adopted: bool = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PolicyPromotionChanged(_message.Message):
+    __slots__ = ("from_version", "to_version", "rolled_back", "reason")
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROLLED_BACK_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    from_version: str
+    to_version: str
+    rolled_back: bool
+    reason: str
+    def __init__(self, from_version: _Optional[str] = ..., to_version: _Optional[str] = ..., rolled_back: bool = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PolicyPublished(_message.Message):
     __slots__ = ("policy_version", "parent_version", "step", "promoted")
@@ -181,17 +237,23 @@ class CheckpointSaved(_message.Message):
     def __init__(self, checkpoint_id: _Optional[str] = ..., path: _Optional[str] = ..., policy_version: _Optional[str] = ...) -> None: ...
 
 class TrainingEvent(_message.Message):
-    __slots__ = ("sequence", "time_unix_ms", "status", "step", "policy_published", "checkpoint_saved")
+    __slots__ = ("sequence", "time_unix_ms", "status", "step", "policy_published", "checkpoint_saved", "rollouts", "reward_model_updated", "promotion_changed")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     POLICY_PUBLISHED_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_SAVED_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUTS_FIELD_NUMBER: _ClassVar[int]
+    REWARD_MODEL_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_CHANGED_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     time_unix_ms: int
     status: TrainingStatus
     step: TrainingStep
     policy_published: PolicyPublished
     checkpoint_saved: CheckpointSaved
-    def __init__(self, sequence: _Optional[int] = ..., time_unix_ms: _Optional[int] = ..., status: _Optional[_Union[TrainingStatus, _Mapping]] = ..., step: _Optional[_Union[TrainingStep, _Mapping]] = ..., policy_published: _Optional[_Union[PolicyPublished, _Mapping]] = ..., checkpoint_saved: _Optional[_Union[CheckpointSaved, _Mapping]] = ...) -> None: ...
+    rollouts: RolloutProgress
+    reward_model_updated: RewardModelUpdated
+    promotion_changed: PolicyPromotionChanged
+    def __init__(self, sequence: _Optional[int] = ..., time_unix_ms: _Optional[int] = ..., status: _Optional[_Union[TrainingStatus, _Mapping]] = ..., step: _Optional[_Union[TrainingStep, _Mapping]] = ..., policy_published: _Optional[_Union[PolicyPublished, _Mapping]] = ..., checkpoint_saved: _Optional[_Union[CheckpointSaved, _Mapping]] = ..., rollouts: _Optional[_Union[RolloutProgress, _Mapping]] = ..., reward_model_updated: _Optional[_Union[RewardModelUpdated, _Mapping]] = ..., promotion_changed: _Optional[_Union[PolicyPromotionChanged, _Mapping]] = ...) -> None: ...
