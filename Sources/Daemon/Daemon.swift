@@ -193,8 +193,10 @@ public enum Daemon {
         "bf16_products": .string(BF16Products.path.rawValue),
         // The vision tower's attention at this precision (amx, sgemm).
         "vision_attention": .string(
-          BidirectionalAttention.path(for: MatmulPrecision(rawValue: configuration.precision) ?? .fp32)
-            .rawValue
+          BidirectionalAttention.path(
+            for: MatmulPrecision(rawValue: configuration.precision) ?? .fp32
+          )
+          .rawValue
         ),
         "seconds": .string("\(ContinuousClock.now - started)"),
       ]

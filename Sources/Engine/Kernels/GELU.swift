@@ -86,7 +86,11 @@ public enum QuickGELU {
         }
         let y = x / (1 + exp8(-1.702 * x))
         if n == 8 {
-          UnsafeMutableRawPointer(out).storeBytes(of: y, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+          UnsafeMutableRawPointer(out).storeBytes(
+            of: y,
+            toByteOffset: i &* 4,
+            as: SIMD8<Float>.self
+          )
         } else {
           for j in 0..<n { out[i + j] = y[j] }
         }
