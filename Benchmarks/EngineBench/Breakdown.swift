@@ -312,7 +312,17 @@ enum VisionReplica {
         linear(v, ln, names.vProj, C, C)
       }
       timer.time("attention") {
-        BidirectionalAttention.forward(out: attn, att: nil, q: q, k: k, v: v, T: T, NH: NH, HS: HS)
+        BidirectionalAttention.forward(
+          out: attn,
+          att: nil,
+          q: q,
+          k: k,
+          v: v,
+          T: T,
+          NH: NH,
+          HS: HS,
+          precision: w.precision
+        )
       }
       timer.time("copies (residual)") { y.update(from: x, count: T * C) }
       timer.time("matmul q,k,v,out") { linear(y, attn, names.outProj, C, C, accumulate: true) }

@@ -42,6 +42,7 @@ enum KernelBench {
     causal(T: 512, runs: runs)
     pagedDecode(runs: runs)
     bidirectional(runs: runs)
+    quickGELU(runs: runs)
   }
 
   /// Times `body` `runs` times after a warm-up; returns (best, median) seconds.
@@ -277,5 +278,19 @@ enum KernelBench {
       )
     }
     line("bidirectional attention T=577 16 heads", flops: 4.0 * Double(NH * HS * T * T), t)
+    guard BF16Products.amxAvailable else { return }
+    let amx = time(runs) {
+      BidirectionalAttention.forwardAMX(
+        out: out,
+        q: q,
+        k: k,
+        v: v,
+        T: T,
+        NH: NH,
+        HS: HS,
+        pool: pool
+      )
+    }
+    line("bidirectional attention T=577 16 heads amx", flops: 4.0 * Double(NH * HS * T * T), amx)
   }
 }

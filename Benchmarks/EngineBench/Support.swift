@@ -93,6 +93,7 @@ struct Options {
   var blasCore = "auto"
   var stateDirectory: String?
   var loraOnly = false
+  var imageOnly = false
   var loraSteps = 8
   var loraDType = WeightView.DType.bf16
   var trainingOnly = false
@@ -145,6 +146,7 @@ struct Options {
       case "--training-tiny": o.trainingTiny = value()
       case "--training-recompute": o.trainingRecompute = true
       case "--training-transposed": o.trainingTransposed = true
+      case "--image-only": o.imageOnly = true
       case "--lora-steps": o.loraSteps = max(1, Int(value()) ?? 8)
       case "--lora-dtype": o.loraDType = value() == "f32" ? .f32 : .bf16
       case "--smoke":
@@ -165,6 +167,8 @@ struct Options {
             --model DIR uses an existing llava-hf checkpoint (not written); --smoke: 2 rounds of
             tiny sizes, no breakdown (does it run?).
           EngineBench --kernels [--runs N]   (kernel micro-benchmarks only)
+          EngineBench --image-only [model and peer options] [--rounds N] [--no-breakdown]
+                      (the image encode alone, rlhfd and the peer interleaved)
           EngineBench --limits-only [--smoke] [--json PATH]   (sgemm ceiling and read bandwidth)
           EngineBench --lora [--cache DIR | --model DIR] [--precisions P] [--rounds N]
                       [--lora-steps N] [--lora-dtype bf16|f32] [--json PATH]

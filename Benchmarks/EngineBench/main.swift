@@ -158,6 +158,15 @@ do {
   if options.skipVision { (imagePeer, imagePeerNote) = (nil, "image peer not run: --no-vision") }
   print(imagePeerNote)
   if let side = imagePeer { _ = try? side.once() }  // its warm-up
+  if options.imageOnly {
+    try ImageOnly.run(
+      phases: phases,
+      peer: imagePeer,
+      rounds: options.rounds,
+      breakdown: !options.skipBreakdown
+    )
+    exit(0)
+  }
 
   // MARK: warm-up, then the interleaved rounds
   let (T, N) = (options.prefillTokens, options.decodeTokens)

@@ -191,6 +191,13 @@ public enum Daemon {
         "precision": .string(configuration.precision),
         // The bf16 kernel this CPU runs (amx, avx512bf16, unsupported); used only by bf16.
         "bf16_products": .string(BF16Products.path.rawValue),
+        // The vision tower's attention at this precision (amx, sgemm).
+        "vision_attention": .string(
+          BidirectionalAttention.path(
+            for: MatmulPrecision(rawValue: configuration.precision) ?? .fp32
+          )
+          .rawValue
+        ),
         "seconds": .string("\(ContinuousClock.now - started)"),
       ]
     )

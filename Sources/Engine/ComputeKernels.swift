@@ -3,8 +3,8 @@
 // switches), so the same binary reports different lines on different hosts.
 public enum ComputeKernels {
   /// e.g. "openblas core=SkylakeX (OpenBLAS chose Prescott; probed …; cached in …), 2 threads;
-  /// gemv avx512; bf16 products amx; fp32 products amx-split3". The core and why:
-  /// `BLASCoreSelection`.
+  /// gemv avx512; bf16 products amx; fp32 products amx-split3; vision attention fp32 sgemm,
+  /// bf16 amx". The core and why: `BLASCoreSelection`.
   public static var summary: String {
     let core = BLASCoreSelection.current.summary
     let gemv = GEMV.usesAVX512 ? "avx512" : "avx2"
@@ -12,8 +12,12 @@ public enum ComputeKernels {
     let threads = BLASThreads.count
     // fp32 products over bf16 weights: split into bf16 parts on AMX, else GEMV / sgemm.
     let fp32 = BF16Products.splitsFP32 ? "amx-split3" : "gemv/sgemm"
+    // Unmasked (vision) attention per precision: `BidirectionalAttention.path(for:)`.
+    let attention = BidirectionalAttention.self
+    let vision =
+      "fp32 \(attention.path(for: .fp32).rawValue), bf16 \(attention.path(for: .bf16).rawValue)"
     return
       "openblas core=\(core), \(threads) threads; gemv \(gemv); bf16 products \(bf16); "
-      + "fp32 products \(fp32)"
+      + "fp32 products \(fp32); vision attention \(vision)"
   }
 }

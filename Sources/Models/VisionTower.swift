@@ -136,7 +136,8 @@ public struct VisionTower: Sendable {
         v: a.v,
         T: T,
         NH: NH,
-        HS: HS
+        HS: HS,
+        precision: weights.precision
       )
       y.update(from: x, count: T * C)
       linear(y, a.attn, p.out, C, C, accumulate: true)  // y = x + attn · Wo

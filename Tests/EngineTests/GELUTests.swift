@@ -43,6 +43,19 @@ import Testing
     expectGradient(dIn, numerical)
   }
 
+  /// The `exp8` path against libm's `expf`, including lanes that saturate (|1.702 x| > 87).
+  @Test func quickGELUMatchesReference() {
+    let count = 1003
+    let x = randomFloats(count, seed: 7, scale: 8) + [0, -60, 60, -1e4, 1e4]
+    var fast = [Float](repeating: .nan, count: x.count)
+    var naive = fast
+    QuickGELU.forward(out: &fast, in: x, count: x.count)
+    QuickGELU.forwardNaive(out: &naive, in: x, count: x.count)
+    for i in x.indices {
+      #expect(abs(fast[i] - naive[i]) <= 1e-6 * max(1, abs(naive[i])), "x = \(x[i])")
+    }
+  }
+
   @Test func quickGELUGradientMatchesFiniteDifferences() {
     let count = 11
     var x = randomFloats(count, seed: 4, scale: 4)

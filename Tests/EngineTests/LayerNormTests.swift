@@ -31,6 +31,47 @@ import Testing
     #expect(abs(rstd[0] - s) < 1e-6)
   }
 
+  /// The eight-lane sums against the scalar reference, across the lane edges (C = 1, 7, 8, 13,
+  /// 1024) and for a row off zero (mean 10, spread 1: the scalar sum's rounding, ~1e-5 of the
+  /// spread, then shows in the outputs).
+  @Test(arguments: [1, 7, 8, 13, 1024])
+  func matchesNaive(C: Int) {
+    let BT = 5
+    let x = randomFloats(BT * C, seed: 11).enumerated().map { $0.1 + ($0.0 / C == 3 ? 10 : 0) }
+    let weight = randomFloats(C, seed: 12)
+    let bias = randomFloats(C, seed: 13)
+    var (out, mean, rstd) = (
+      [Float](repeating: .nan, count: BT * C), [Float](repeating: .nan, count: BT),
+      [Float](repeating: .nan, count: BT)
+    )
+    var (naive, naiveMean, naiveRstd) = (out, mean, rstd)
+    LayerNorm.forward(
+      out: &out,
+      mean: &mean,
+      rstd: &rstd,
+      in: x,
+      weight: weight,
+      bias: bias,
+      eps: 1e-5,
+      BT: BT,
+      C: C
+    )
+    LayerNorm.forwardNaive(
+      out: &naive,
+      mean: &naiveMean,
+      rstd: &naiveRstd,
+      in: x,
+      weight: weight,
+      bias: bias,
+      eps: 1e-5,
+      BT: BT,
+      C: C
+    )
+    expectClose(out, naive, tolerance: 1e-4)
+    expectClose(mean, naiveMean, tolerance: 1e-5)
+    expectClose(rstd, naiveRstd, tolerance: 1e-4)
+  }
+
   @Test func constantRowGivesBias() {
     let C = 5
     let input = Tensor(shape: [1, C], values: [Float](repeating: 1000, count: C))

@@ -124,6 +124,18 @@ void ckernels_bf16_panels_product_amx_split(
   const float *bias,  // (N) or NULL
   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate);
 
+/// Unmasked attention of heads [h0, h1) (attention_bf16_amx.c): for each query row t and head
+/// h, out[t, h] = sum_s bf16(e_s) bf16(v[s, h]) / sum_s e_s with
+/// e_s = exp(scale (bf16(q[t, h]) . bf16(k[s, h])) - max), scale = 1 / sqrt(HS); products on
+/// AMX tiles with fp32 sums, softmax in fp32. q, k, v, out are (T, NH, HS). Needs
+/// `ckernels_has_amx()` (or `ckernels_amx_available()`).
+void ckernels_attention_bf16_amx(
+  float *out,  // (T, NH, HS)
+  const float *q,  // (T, NH, HS)
+  const float *k,  // (T, NH, HS)
+  const float *v,  // (T, NH, HS)
+  ptrdiff_t T, ptrdiff_t NH, ptrdiff_t HS, ptrdiff_t h0, ptrdiff_t h1);
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,9 +71,41 @@ public enum QuickGELU {
     count: Int,
     pool: ThreadPool = .shared
   ) {
+    // Eight lanes at a time through `exp8` (< 2e-7 relative; libm's scalar `expf` made this
+    // ~15 % of a bf16 image encode); the tail goes through the same lanes, so an element's
+    // value does not depend on where a thread's chunk starts.
     pool.parallelFor(count, minimumChunk: elementwiseChunk) { range in
-      for i in range { out[i] = input[i] * SiLU.sigmoid(1.702 * input[i]) }
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let n = min(8, range.upperBound - i)
+        var x = SIMD8<Float>()
+        if n == 8 {
+          x = F32Elements.load8(UnsafeRawPointer(input), i)
+        } else {
+          for j in 0..<n { x[j] = input[i + j] }
+        }
+        let y = x / (1 + exp8(-1.702 * x))
+        if n == 8 {
+          UnsafeMutableRawPointer(out).storeBytes(
+            of: y,
+            toByteOffset: i &* 4,
+            as: SIMD8<Float>.self
+          )
+        } else {
+          for j in 0..<n { out[i + j] = y[j] }
+        }
+        i &+= 8
+      }
     }
+  }
+
+  /// Reference: `x · sigmoid(1.702 · x)` with libm's `expf`, one element at a time.
+  public static func forwardNaive(
+    out: UnsafeMutablePointer<Float>,  // (count)
+    in input: UnsafePointer<Float>,  // (count)
+    count: Int
+  ) {
+    for i in 0..<count { out[i] = input[i] * SiLU.sigmoid(1.702 * input[i]) }
   }
 
   /// `dIn = dOut · (s + 1.702 · x · s · (1 − s))` with `s = sigmoid(1.702 · x)` (overwritten).
