@@ -222,6 +222,13 @@ let package = Package(
     ),
 
     .executableTarget(
+      name: "TrainingBench",
+      dependencies: ["Training", "Models"],
+      path: "Benchmarks/TrainingBench",
+      swiftSettings: swiftSettings
+    ),
+
+    .executableTarget(
       name: "StoreBench",
       dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
       path: "Benchmarks/StoreBench",
