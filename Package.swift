@@ -223,7 +223,7 @@ let package = Package(
 
     .executableTarget(
       name: "TrainingBench",
-      dependencies: ["Training", "Models"],
+      dependencies: ["Training", "Models", "Checkpoints"],
       path: "Benchmarks/TrainingBench",
       swiftSettings: swiftSettings
     ),

@@ -6,32 +6,36 @@
 //
 //   swift run -c release TrainingBench [DIR] [--tokens T] [--response R] [--pairs N]
 //     [--rank r] [--batch B] [--micro M] [--paper]
+import Checkpoints
 import Foundation
 import Models
 import Training
 
-var arguments = Array(CommandLine.arguments.dropFirst())
-func option(_ name: String, _ fallback: Int) -> Int {
-  guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count,
-    let value = Int(arguments[i + 1])
-  else { return fallback }
-  arguments.removeSubrange(i...(i + 1))
-  return value
-}
+let arguments = Array(CommandLine.arguments.dropFirst())
+let numbers: [String: Int] = Dictionary(
+  stride(from: 0, to: arguments.count - 1, by: 1).compactMap { i in
+    arguments[i].hasPrefix("--") ? Int(arguments[i + 1]).map { (arguments[i], $0) } : nil
+  },
+  uniquingKeysWith: { $1 }
+)
+func option(_ name: String, _ fallback: Int) -> Int { numbers[name] ?? fallback }
 let tokens = option("--tokens", 256)
 let responseLength = option("--response", 32)
 let pairCount = option("--pairs", 32)
 let paper = arguments.contains("--paper")
-arguments.removeAll { $0 == "--paper" }
 var settings: RewardModelTrainingSettings = paper ? .paper : .small
 settings.lora.rank = option("--rank", settings.lora.rank)
 settings.batchSize = option("--batch", settings.batchSize)
 settings.microBatchSize = option("--micro", settings.microBatchSize)
-let directory = arguments.first ?? "Tests/Fixtures/tiny-llava-reward"
+let directory =
+  arguments.enumerated().first { i, a in
+    !a.hasPrefix("--")
+      && (i == 0 || !arguments[i - 1].hasPrefix("--") || arguments[i - 1] == "--paper")
+  }?.element ?? "Tests/Fixtures/tiny-llava-reward"
 
 do {
   let weights = try LlavaWeights(directory: directory)
-  let vocabulary = Int(weights.config.text.vocabSize)
+  let vocabulary = min(Int(weights.config.text.vocabSize), weights.config.imageTokenIndex)
   var generator = Xoshiro256StarStar(seed: 1)
   func random(_ n: Int) -> [Int32] {
     (0..<n).map { _ in Int32(3 + Int(generator.next() % UInt64(min(vocabulary, 32000) - 3))) }

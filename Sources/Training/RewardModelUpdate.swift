@@ -199,6 +199,11 @@ public struct RewardModelUpdate: ~Copyable {
   /// The trained LoRA as a servable adapter (what the reward runner loads).
   public func adapter() throws(ModelError) -> DecoderAdapter { try training.adapter(parameters) }
 
+  /// A copy of every trainable value (LoRA A/B, head), in `parameters.segments` order.
+  public func snapshot() -> [Float] {
+    Array(UnsafeBufferPointer(parameters.parameters.buffer))
+  }
+
   /// The score head's weight `(C)` and bias (nil without one).
   public func head() -> (weight: [Float], bias: Float?) {
     let values = headValues()

@@ -99,6 +99,38 @@ struct RewardModelUpdateRunTests {
     }
   }
 
+  /// Without the centring term (the only cross-pair term) a batch of 4 in micro-batches of 1
+  /// or of 4 gives the same loss, norm and update: the micro-batch gradients add up. A frozen
+  /// head stays the checkpoint's while the LoRA moves.
+  @Test func microBatchesAddUpAndTheHeadCanBeFrozen() throws {
+    let weights = try TrainingFixtures.rewardWeights()
+    var settings = RewardModelTrainingSettings.small
+    settings.centeringCoefficient = 0
+    settings.batchSize = 4
+    settings.optimizer.warmupSteps = 0
+    settings.optimizer.learningRate = 1e-3
+    let batch = Self.toyPairs(4, seed: 4)
+    var results: [RewardModelStepResult] = []
+    var values: [[Float]] = []
+    for micro in [1, 4] {
+      settings.microBatchSize = micro
+      var update = try RewardModelUpdate(weights: weights, settings: settings, seed: 9)
+      results.append(try update.step(batch))
+      values.append(update.snapshot())
+    }
+    #expect(abs(results[0].loss - results[1].loss) <= 1e-6 * max(1, abs(results[1].loss)))
+    #expect(abs(results[0].gradNorm - results[1].gradNorm) <= 1e-5 * results[1].gradNorm)
+    #expect(results[0].gradNorm > 0)
+    #expect(relativeDifference(values[0], values[1]) <= 1e-5)
+    settings.trainHead = false
+    var frozen = try RewardModelUpdate(weights: weights, settings: settings, seed: 9)
+    let head = frozen.head()
+    let before = frozen.snapshot()
+    _ = try frozen.step(batch)
+    #expect(frozen.head() == head)
+    #expect(frozen.snapshot() != before)
+  }
+
   @Test func accuracyAndScoresAgree() throws {
     let weights = try TrainingFixtures.rewardWeights()
     let update = try RewardModelUpdate(weights: weights, settings: .small)
