@@ -222,6 +222,13 @@ let package = Package(
     ),
 
     .executableTarget(
+      name: "TrainingBench",
+      dependencies: ["Training", "Models", "Checkpoints"],
+      path: "Benchmarks/TrainingBench",
+      swiftSettings: swiftSettings
+    ),
+
+    .executableTarget(
       name: "StoreBench",
       dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
       path: "Benchmarks/StoreBench",
@@ -242,7 +249,7 @@ let package = Package(
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "Engine", "Serving", "ServingTypes"],
+      dependencies: ["Training", "Engine", "Models", "Checkpoints", "Serving", "ServingTypes"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

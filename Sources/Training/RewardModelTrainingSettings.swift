@@ -27,6 +27,9 @@ public struct RewardModelTrainingSettings: Sendable, Equatable {
   public var accuracyTolerance: Double
   /// Shuffle the captions of the factual prompt per example (seeded); false = stored order.
   public var shuffleCaptions: Bool
+  /// Train the score head with the LoRA (LLaVA-RLHF trains its fresh `reward_head` and saves
+  /// it beside the adapter); false = the head stays the checkpoint's.
+  public var trainHead = true
 
   /// train_reward_model.sh: 1 epoch, 32 pairs per step, lr 2e-5 constant with 3% warmup
   /// (≈ 6 of 200 steps), weight decay 0, max grad norm 0.3 (default), LoRA r 64 / α 16 /
