@@ -242,7 +242,7 @@ let package = Package(
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: swiftSettings),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "Engine", "Serving", "ServingTypes"],
+      dependencies: ["Training", "Engine", "Models", "Checkpoints", "Serving", "ServingTypes"],
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
