@@ -41,7 +41,8 @@ extension PPOStep {
       guard rollout.response.count <= settings.responseLength else {
         throw .rollout(
           index: i,
-          reason: "\(rollout.response.count) response tokens > response_length \(settings.responseLength)"
+          reason:
+            "\(rollout.response.count) response tokens > response_length \(settings.responseLength)"
         )
       }
       let truncated = ResponseTruncation.truncate(

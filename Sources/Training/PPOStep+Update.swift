@@ -59,7 +59,9 @@ extension PPOStep {
         )
       }
     }
-    let gradients = [models.policyParameters.gradients.buffer, models.valueParameters.gradients.buffer]
+    let gradients = [
+      models.policyParameters.gradients.buffer, models.valueParameters.gradients.buffer,
+    ]
     let norm: Double
     if let maxNorm = optimizer.maxGradNorm {
       norm = Double(GradientClipping.clip(gradients, maxNorm: maxNorm))
@@ -105,7 +107,9 @@ extension PPOStep {
         dropoutSeed: dropoutSeed
       )
       let head = try models.policy.policyHead(acts, tokens: row.tokens, targets: row.targets)
-      var (logProbs, entropies) = ([Float](repeating: 0, count: window), [Float](repeating: 0, count: window))
+      var (logProbs, entropies) = (
+        [Float](repeating: 0, count: window), [Float](repeating: 0, count: window)
+      )
       for t in 0..<L {
         logProbs[t] = head.logProbs[t]
         entropies[t] = head.entropies[t]
@@ -167,7 +171,11 @@ extension PPOStep {
         parameters: models.valueParameters,
         dropoutSeed: dropoutSeed
       )
-      let current = try models.value.values(acts, rows: row.valueRows, parameters: models.valueParameters)
+      let current = try models.value.values(
+        acts,
+        rows: row.valueRows,
+        parameters: models.valueParameters
+      )
       var values = [Float](repeating: 0, count: window)
       for t in 0..<L { values[t] = current[t] }
       let value = PPOLoss.value(

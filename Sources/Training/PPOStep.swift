@@ -90,7 +90,8 @@ public enum PPOStepError: Error, Sendable, Equatable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .settings(let errors): "invalid settings: \(errors.map(\.description).joined(separator: "; "))"
+    case .settings(let errors):
+      "invalid settings: \(errors.map(\.description).joined(separator: "; "))"
     case .rollout(let index, let reason): "rollout \(index): \(reason)"
     case .unsupported(let what): "unsupported: \(what)"
     case .model(let error): "model: \(error)"
@@ -153,10 +154,14 @@ public struct PPOStep: Sendable {
     errors += optimizer.validate("ppo_optimizer")
     guard errors.isEmpty else { throw .settings(errors) }
     guard settings.window == .tokens else {
-      throw .unsupported("the .padded window needs the value model over pad slots with pad keys masked")
+      throw .unsupported(
+        "the .padded window needs the value model over pad slots with pad keys masked"
+      )
     }
     guard settings.temperature == 1 else {
-      throw .unsupported("temperature \(settings.temperature): the training log-probs use logits / 1")
+      throw .unsupported(
+        "temperature \(settings.temperature): the training log-probs use logits / 1"
+      )
     }
     guard step >= 0 else { throw .unsupported("negative step \(step)") }
     let rows = try prepareRows(rollouts, models: models, decode: decode)

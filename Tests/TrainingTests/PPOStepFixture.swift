@@ -19,7 +19,9 @@ enum PPOStepFixture {
 
   static func path(_ relative: String) -> String { root + "/" + relative }
 
-  static var present: Bool { FileManager.default.fileExists(atPath: path("training/ppo-step.json")) }
+  static var present: Bool {
+    FileManager.default.fileExists(atPath: path("training/ppo-step.json"))
+  }
 
   nonisolated(unsafe) static let info: [String: Any] = {
     let url = URL(fileURLWithPath: path("training/ppo-step.json"))

@@ -99,7 +99,9 @@ struct PPOStepTests {
     var models = try F.models()
     let result = try F.step.run(try F.rollouts(), models: &models, step: 5, decode: F.decode)
     let first = try #require(result.optimizerSteps.first)
-    print("first minibatch: max |ρ − 1| \(first.maxRatioDeviation), clip fraction \(first.clipFraction)")
+    print(
+      "first minibatch: max |ρ − 1| \(first.maxRatioDeviation), clip fraction \(first.clipFraction)"
+    )
     #expect(first.maxRatioDeviation <= 1e-4)
     #expect(first.clipFraction == 0)
     // Later minibatches train on a moved policy.
@@ -128,7 +130,9 @@ struct PPOStepTests {
     let result = try F.step.run(rollouts, models: &models, step: 5, decode: F.decode)
     let start = try Self.losses(try F.models(), rollouts, result)
     let after = try Self.losses(models, rollouts, result)
-    print("objectives: policy \(start.policy) → \(after.policy), value \(start.value) → \(after.value)")
+    print(
+      "objectives: policy \(start.policy) → \(after.policy), value \(start.value) → \(after.value)"
+    )
     #expect(abs(start.policy) < 1e-5)
     #expect(after.policy < start.policy - 1e-3)
     #expect(after.value < start.value)
