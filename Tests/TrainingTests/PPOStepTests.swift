@@ -138,6 +138,50 @@ struct PPOStepTests {
     #expect(after.value < start.value)
   }
 
+  /// What the step cannot train on is an error value, before anything moves.
+  @Test func rejectsWhatItCannotTrain() throws {
+    var models = try F.models()
+    let before = Array(models.policyParameters.parameters.buffer)
+    let rollouts = try F.rollouts()
+    func error(_ step: PPOStep, _ rollouts: [PPORollout]) -> PPOStepError? {
+      do {
+        _ = try step.run(rollouts, models: &models, step: 3, decode: F.decode)
+        return nil
+      } catch {
+        return error
+      }
+    }
+    var padded = F.step
+    padded.settings.window = .padded
+    guard case .unsupported = error(padded, rollouts) else {
+      Issue.record("padded")
+      return
+    }
+    var hot = F.step
+    hot.settings.temperature = 0.7
+    guard case .unsupported = error(hot, rollouts) else {
+      Issue.record("temperature")
+      return
+    }
+    var invalid = F.step
+    invalid.settings.stepBatchSize = 3
+    guard case .settings(let problems) = error(invalid, rollouts) else {
+      Issue.record("settings")
+      return
+    }
+    #expect(problems.contains { $0.field == "ppo.step_batch_size" })
+    var empty = rollouts
+    empty[2].response = []
+    #expect(error(F.step, empty) == .rollout(index: 2, reason: "empty response"))
+    var long = rollouts
+    long[1].response += [5, 6, 7, 8]
+    guard case .rollout(index: 1, _) = error(F.step, long) else {
+      Issue.record("long")
+      return
+    }
+    #expect(Array(models.policyParameters.parameters.buffer) == before)
+  }
+
   /// The clipped policy loss and the unweighted value loss over all rollouts of `step`'s batch
   /// (its old log-probs, values, advantages and returns) at the models' current weights.
   static func losses(
