@@ -20,6 +20,7 @@ struct PPOLossSums {
 extension PPOStep {
   func optimizerStep(
     _ minibatch: [Int],
+    index optimizerStep: Int,
     rows: [PPOStepRow],
     batch: RolloutBatch<Float>,
     prepared: PreparedRollouts<Float>,
@@ -69,7 +70,7 @@ extension PPOStep {
       norm = GradientClipping.norm(gradients.map { UnsafeBufferPointer($0) })
     }
     guard norm.isFinite else {
-      throw .rollout(index: minibatch.first ?? 0, reason: "non-finite gradient norm \(norm)")
+      throw .nonFiniteGradient(optimizerStep: optimizerStep, norm: norm)
     }
     models.policyParameters.update(optimizer.adamW, learningRate: learningRate)
     models.valueParameters.update(optimizer.adamW, learningRate: learningRate)

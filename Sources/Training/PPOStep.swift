@@ -86,6 +86,9 @@ public enum PPOStepError: Error, Sendable, Equatable, CustomStringConvertible {
   case rollout(index: Int, reason: String)
   /// A setting this implementation does not support yet.
   case unsupported(String)
+  /// Optimizer step `optimizerStep` of the PPO step had a NaN or infinite gradient norm; the
+  /// earlier optimizer steps of the PPO step were applied (restore a checkpoint to undo them).
+  case nonFiniteGradient(optimizerStep: Int, norm: Double)
   case model(ModelError)
 
   public var description: String {
@@ -94,6 +97,7 @@ public enum PPOStepError: Error, Sendable, Equatable, CustomStringConvertible {
       "invalid settings: \(errors.map(\.description).joined(separator: "; "))"
     case .rollout(let index, let reason): "rollout \(index): \(reason)"
     case .unsupported(let what): "unsupported: \(what)"
+    case .nonFiniteGradient(let step, let norm): "optimizer step \(step): gradient norm \(norm)"
     case .model(let error): "model: \(error)"
     }
   }
@@ -194,6 +198,7 @@ public struct PPOStep: Sendable {
     for (k, minibatch) in order.enumerated() {
       let record = try optimizerStep(
         minibatch,
+        index: k,
         rows: rows,
         batch: batch,
         prepared: prepared,

@@ -179,6 +179,12 @@ struct PPOStepTests {
       Issue.record("long")
       return
     }
+    var poisoned = rollouts
+    poisoned[0].rewardModelScore = .nan
+    guard case .nonFiniteGradient(optimizerStep: 0, _) = error(F.step, poisoned) else {
+      Issue.record("NaN score")
+      return
+    }
     #expect(Array(models.policyParameters.parameters.buffer) == before)
   }
 
