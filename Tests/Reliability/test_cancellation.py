@@ -1,7 +1,8 @@
 """B1 cancellation: a GenerateStream cancelled by its client mid-generation leaves the batch.
 Measured: from the client's cancel() to the moment /metrics shows the policy scheduler's
 `rlhfd_scheduler_running` back at its idle value (the sequence freed; the gauge is updated at
-each step boundary), polled every 1-2 ms. Pass: p99 <= 50 ms; the running gauge, queue and KV
+each step boundary), polled every 1-2 ms; the cancel comes after the third delta while a
+reader thread keeps reading (a round whose stream ended before the cancel is not counted). Pass: p99 <= 50 ms; the running gauge, queue and KV
 blocks back to their idle values; the daemon still serves. Then B1 under load: half of 32 streams
 cancelled at random points, the rest finish OK."""
 
@@ -31,24 +32,39 @@ def test_cancel_frees_the_sequence_within_50ms(rlhfd_bin, tmp_path, figures):
         stub.Generate(generate_request(max_new_tokens=2), timeout=30)  # warm-up
         idle = scheduler_state(daemon.metrics_port)
         latencies, polls = [], []
-        for round_ in range(ROUNDS):
+        finished_first = 0
+        while len(latencies) < ROUNDS and finished_first < ROUNDS:
             call = stub.GenerateStream(request, timeout=60)
-            next(call)
-            next(call)  # two deltas: the sequence is running
-            busy, _ = wait_until(lambda: scheduler_state(daemon.metrics_port)["running"] >= 1, 5)
-            assert busy, "the stream never showed as running"
+            received, done = [0], threading.Event()
+
+            def read(call=call, received=received, done=done):
+                try:
+                    for _ in call:
+                        received[0] += 1
+                except grpc.RpcError:
+                    pass
+                done.set()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            wait_until(lambda: received[0] >= 3 or done.is_set(), 10, 0.001)
             start = time.perf_counter()
             call.cancel()
             count = 0
             while scheduler_state(daemon.metrics_port)["running"] > idle["running"]:
                 count += 1
                 assert time.perf_counter() - start < 5, "the sequence was not freed within 5 s"
-            latencies.append(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            reader.join(timeout=10)
+            if call.code() != grpc.StatusCode.CANCELLED or received[0] >= 150:
+                finished_first += 1  # it ended before the cancel: not a measurement
+                continue
+            latencies.append(elapsed)
             polls.append(count)
         after, _ = wait_until(lambda: (s := scheduler_state(daemon.metrics_port)) == idle and s, 5)
         step = scrape(daemon.metrics_port)
         p99 = percentile(latencies, 99) * 1000
-        figures.add(rounds=ROUNDS, cancel_to_freed_p50_ms=round(percentile(latencies, 50) * 1000, 2),
+        figures.add(rounds=len(latencies), ended_before_cancel=finished_first, cancel_to_freed_p50_ms=round(percentile(latencies, 50) * 1000, 2),
                     cancel_to_freed_p99_ms=round(p99, 2),
                     cancel_to_freed_max_ms=round(max(latencies) * 1000, 2),
                     scrapes_per_measure_max=max(polls), idle=idle,
