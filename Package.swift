@@ -292,12 +292,18 @@ if Context.environment["RLHFD_FUZZ"] == "1" {
     ("FuzzSafeTensors", ["Checkpoints"]),
     ("FuzzImaging", ["Imaging"]),
     ("FuzzConfig", ["Daemon"]),
-    ("FuzzValidation", ["Services", "API", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+    (
+      "FuzzValidation",
+      ["Services", "API", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+    ),
   ]
   for (name, dependencies) in fuzzTargets {
     package.targets.append(
       .executableTarget(
-        name: name, dependencies: dependencies, path: "Fuzz/\(name)", swiftSettings: swiftSettings
+        name: name,
+        dependencies: dependencies,
+        path: "Fuzz/\(name)",
+        swiftSettings: swiftSettings
       )
     )
     package.products.append(.executable(name: name, targets: [name]))

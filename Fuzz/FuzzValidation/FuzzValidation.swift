@@ -2,8 +2,9 @@
 // service acts on them (research/reliability.md G4). The first byte picks the request type, the
 // rest is the protobuf encoding. Built only by scripts/fuzz.sh (debug, so `@testable` works).
 import API
-@testable import Services
 import SwiftProtobuf
+
+@testable import Services
 
 let limits = RequestLimits()
 
