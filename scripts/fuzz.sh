@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# libFuzzer targets (Fuzz/, docs/reliability.md "Fuzzing"): builds them with
-# `swift build --sanitize=fuzzer --sanitize=address` into .build-fuzz (so the normal .build is
-# untouched) and runs each for N seconds from its seed corpus (Fuzz/Corpus/<target>), then replays
+# libFuzzer targets (Fuzz/, docs/reliability.md "Fuzzing"): builds them with libFuzzer and
+# AddressSanitizer into .build-fuzz (so the normal .build is untouched) and runs each for N seconds from its seed corpus (Fuzz/Corpus/<target>), then replays
 # the regression inputs (Fuzz/Regressions/<target>). Fails on any crash, leak or timeout; the
 # input is left in .build-fuzz/artifacts/<target>/.
 #   scripts/fuzz.sh                  600 s per target (the long run)
@@ -29,10 +28,16 @@ export RLHFD_FUZZ=1
 export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
+# Not `--sanitize=fuzzer --sanitize=address`: SwiftPM 6.3 passes them to swiftc as two flags in
+# a random order, and when address comes last the driver drops the fuzzer's coverage
+# instrumentation (a build that runs but never finds anything). One combined -sanitize= flag is
+# deterministic; `--sanitize=fuzzer` stays for the link (libFuzzer's main) and the C targets.
+build=(swift build --scratch-path "$scratch" -c debug --sanitize=fuzzer
+  -Xswiftc -sanitize=fuzzer,address)
 for target in "${targets[@]}"; do
   echo "fuzz: building $target" >&2
-  swift build --scratch-path "$scratch" -c debug --sanitize=fuzzer --sanitize=address \
-    --product "$target" 2>&1 | grep -E "error|warning: unre|Compiling|complete" | tail -3 >&2
+  "${build[@]}" --product "$target" 2>&1 | grep -E "error|warning: unre|Compiling|complete" |
+    tail -3 >&2
 done
 bin="$(RLHFD_FUZZ=1 swift build --scratch-path "$scratch" -c debug --show-bin-path)"
 
@@ -64,6 +69,10 @@ for target in "${targets[@]}"; do
   set -e
   runs="$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')"
+  if ((rc == 0)) && [[ $cov == "?" ]]; then
+    rc=1
+    echo "fuzz: $target reports no coverage: the build is not instrumented" >&2
+  fi
   if ((rc != 0)); then
     tail -40 "$log" >&2
     summary+=("$target FAIL rc=$rc runs=$runs (input in $artifacts)")
