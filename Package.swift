@@ -310,3 +310,30 @@ let package = Package(
   ],
   cxxLanguageStandard: .cxx17
 )
+
+// MARK: - libFuzzer targets (scripts/fuzz.sh, docs/reliability.md)
+// They export `LLVMFuzzerTestOneInput` and have no `main`: they link only under
+// `swift build --sanitize=fuzzer`, so they are in the manifest only when RLHFD_FUZZ=1 (the
+// script sets it and builds into its own scratch path, .build-fuzz).
+if Context.environment["RLHFD_FUZZ"] == "1" {
+  let fuzzTargets: [(String, [Target.Dependency])] = [
+    ("FuzzSafeTensors", ["Checkpoints"]),
+    ("FuzzImaging", ["Imaging"]),
+    ("FuzzConfig", ["Daemon"]),
+    (
+      "FuzzValidation",
+      ["Services", "API", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+    ),
+  ]
+  for (name, dependencies) in fuzzTargets {
+    package.targets.append(
+      .executableTarget(
+        name: name,
+        dependencies: dependencies,
+        path: "Fuzz/\(name)",
+        swiftSettings: swiftSettings
+      )
+    )
+    package.products.append(.executable(name: name, targets: [name]))
+  }
+}

@@ -3,7 +3,7 @@
 # Generated code is excluded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'Sources/*.swift' 'Tests/*.swift' 'Benchmarks/*.swift' 'Package.swift' | grep -v '/Generated/')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'Sources/*.swift' 'Tests/*.swift' 'Benchmarks/*.swift' 'Fuzz/*.swift' 'Package.swift' | grep -v '/Generated/')
 if [[ "${1:-}" == "-l" ]]; then
   swift format lint --strict --parallel "${files[@]}"
 else

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian 12 machine: set-up, the soundness checks, the Swift tests,
 # the Python client's tests, the world tools' tests and the black-box interop tests against the
-# built rlhfd binary.
+# built rlhfd binary, the short reliability suite and fuzz run (docs/reliability.md).
 #   scripts/test.sh              everything
 #   SKIP_SOUNDNESS=1 scripts/test.sh   skip format/import/generated-code checks (faster locally)
 set -euo pipefail
@@ -39,6 +39,9 @@ step "world tools tests (generator, judge, feedback export; no torch)"
 
 step "interop tests (real rlhfd binary, grpcio client)"
 RLHFD_BIN="$(swift build --show-bin-path)/rlhfd" .venv/bin/python -m pytest -q Tests/Interop
+
+step "reliability, short (soak, overload, deadlines, cancellation, descriptors, slow clients, malformed input, kill -9, drain; fuzz 20 s per target)"
+RLHFD_BIN="$(swift build --show-bin-path)/rlhfd" scripts/reliability.sh --short
 
 step "benchmark smoke (engine.sh and serving.sh still run, on the tiny models; no timings checked)"
 bin="$(swift build --show-bin-path)"
