@@ -44,7 +44,7 @@ struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
     if request.reason.utf8.count > 1024 {
       throw Validation.invalid("reason is longer than 1024 bytes")
     }
-    let trainer = try trainerOrError()
+    let trainer = try trainerOrError("Admin.PauseTraining")
     let status: TrainerStatus
     do { status = try await trainer.pause(reason: request.reason) } catch {
       throw PolicyService.rpcError(error)
@@ -56,19 +56,14 @@ struct AdminService: Rlhfd_V1_Admin.SimpleServiceProtocol {
     request: Rlhfd_V1_ResumeTrainingRequest,
     context: ServerContext
   ) async throws -> Rlhfd_V1_ResumeTrainingResponse {
-    let trainer = try trainerOrError()
+    let trainer = try trainerOrError("Admin.ResumeTraining")
     let status: TrainerStatus
     do { status = try await trainer.resume() } catch { throw PolicyService.rpcError(error) }
     return .with { $0.status = (try? trainingStatus?(status)) ?? TrainingMapping.status(status) }
   }
 
-  private func trainerOrError() throws(RPCError) -> any TrainerControl {
-    guard let trainer else {
-      throw RPCError(
-        code: .failedPrecondition,
-        message: "training is off in this daemon's configuration (nothing to pause or resume)"
-      )
-    }
+  private func trainerOrError(_ method: String) throws(RPCError) -> any TrainerControl {
+    guard let trainer else { throw NotBuilt.error(method, needs: "trainer") }
     return trainer
   }
 }

@@ -69,7 +69,7 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
       trainer?.status()
         ?? TrainerStatus(
           state: .disabled,
-          message: "training is off in this daemon's configuration: feedback is stored and waits"
+          message: "no trainer in this rlhfd yet: feedback is stored and waits for it"
         )
     )
   }
@@ -79,12 +79,7 @@ struct FeedbackService: Rlhfd_V1_Feedback.SimpleServiceProtocol {
     response: RPCWriter<Rlhfd_V1_TrainingEvent>,
     context: ServerContext
   ) async throws {
-    guard let trainer else {
-      throw RPCError(
-        code: .failedPrecondition,
-        message: "training is off in this daemon's configuration: there are no events to watch"
-      )
-    }
+    guard let trainer else { throw NotBuilt.error("Feedback.WatchTraining", needs: "trainer") }
     let events = trainer.events(initialStatus: request.sendInitialStatus)
     // gRPC signals a cancelled RPC (the client went away, the deadline passed, the server
     // drains) through the context, not by cancelling this task: race the two, and cancelling

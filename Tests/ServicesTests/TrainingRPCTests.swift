@@ -120,19 +120,19 @@ final class FakeTrainer: TrainerControl {
     #expect(trainer.hub.watcherCount == 0)
   }
 
-  @Test func withTrainingOffTheStatusIsDisabledAndControlIsAPreconditionFailure() async throws {
+  @Test func withoutATrainerControlIsUnimplemented() async throws {
     try await withServices { client, _ in
       let admin = Rlhfd_V1_Admin.Client(wrapping: client)
       let feedback = Rlhfd_V1_Feedback.Client(wrapping: client)
       let pause = await rpcError { _ = try await admin.pauseTraining(.init()) }
-      #expect(pause?.code == .failedPrecondition)
-      #expect(pause?.message.contains("training is off") == true)
+      #expect(pause?.code == .unimplemented)
+      #expect(pause?.message.contains("trainer") == true)
       let watch = await rpcError {
         try await feedback.watchTraining(.init()) { response in
           for try await _ in response.messages {}
         }
       }
-      #expect(watch?.code == .failedPrecondition)
+      #expect(watch?.code == .unimplemented)
     }
   }
 
