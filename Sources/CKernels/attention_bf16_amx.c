@@ -16,6 +16,7 @@
 // Queries go 32 rows (two row groups) at a time: scores, softmax, product, store. Every output
 // is summed over the same k steps in the same order whatever T, h or the thread.
 #include "ckernels.h"
+#include "amx_tiles.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +27,6 @@
 
 #define AMX \
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
-
-typedef struct {
-  uint8_t palette, start_row, reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-} tile_config;
-
-// All eight tiles 16 rows x 64 bytes: the configuration bf16_products_amx.c loads, so either
-// file's kernels can run after the other's on a thread. Loaded on every call (cheap; a call is
-// a whole head).
-AMX static void configure_tiles(void) {
-  tile_config config;
-  memset(&config, 0, sizeof config);
-  config.palette = 1;
-  for (int t = 0; t < 8; t++) {
-    config.colsb[t] = 64;
-    config.rows[t] = 16;
-  }
-  _tile_loadconfig(&config);
-}
 
 // exp(x) for x <= 0 (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-7 polynomial, 2^n by
 // scalef): ~1 ulp; below -87.3 (where expf underflows) the result is clamped near 2^-126.
@@ -143,7 +124,7 @@ AMX void ckernels_attention_bf16_amx(
   float *out, const float *q, const float *k, const float *v, ptrdiff_t T, ptrdiff_t NH,
   ptrdiff_t HS, ptrdiff_t h0, ptrdiff_t h1) {
   if (T <= 0 || h0 >= h1) return;
-  configure_tiles();
+  ckernels_amx_configure_tiles();  // the shared layout (amx_tiles.h)
   const ptrdiff_t D = (HS + 31) / 32 * 32, L = (T + 31) / 32 * 32, row = NH * HS;
   const float scale = 1 / __builtin_sqrtf((float)HS);
   const size_t qBytes = (size_t)L * D * 2, sBytes = (size_t)32 * L * 4, pBytes = (size_t)32 * L * 2;

@@ -20,6 +20,7 @@
 // round like VDPBF16PS (which adds the odd product, rounds, then the even one), so results are
 // NOT bit-identical to bf16_products.c: one path is used for all M (BF16Products.swift).
 #include "ckernels.h"
+#include "amx_tiles.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,11 @@ typedef struct {
 } tile_config;
 
 // Tile configuration is per thread and survives between calls (the pool's threads are
-// long-lived); nothing else in the process configures tiles, so it is loaded once per thread.
+// long-lived); every tile kernel uses this one layout (amx_tiles.h), so it is loaded once per
+// thread.
 static _Thread_local int configured;
 
-AMX static void configure_tiles(void) {
+AMX void ckernels_amx_configure_tiles(void) {
   if (configured) return;
   tile_config config;
   memset(&config, 0, sizeof config);
@@ -181,7 +183,7 @@ AMX static inline __attribute__((always_inline)) void panels_product(
   float *out, const uint16_t *x, const uint16_t *panels, const float *bias, ptrdiff_t M,
   ptrdiff_t rowsA, ptrdiff_t N, ptrdiff_t K, ptrdiff_t p0, ptrdiff_t p1, int accumulate,
   const int S) {
-  configure_tiles();
+  ckernels_amx_configure_tiles();
   const ptrdiff_t panelElements = (K + 1) / 2 * 64;
   const ptrdiff_t steps = ((K + 1) / 2 + 15) / 16;
   // Partial sums, only when K takes more than one k block: (MB / 32, NB) blocks of 32 x 32.

@@ -33,7 +33,8 @@ import peft
 import torch
 import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+from tiny_reward import TinyReward
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "Tests/Fixtures"
@@ -104,26 +105,8 @@ def policy(generator):
     return ids, tensors
 
 
-class Reward(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        cfg = transformers.LlavaConfig.from_pretrained(str(FIX / "tiny-llava-reward"))
-        self.model = transformers.LlavaModel(cfg)
-        self.score = torch.nn.Linear(cfg.text_config.hidden_size, 1, bias=False)
-        # The checkpoint has the llava-hf v4 layout (language_model.model.*, vision_tower.*, ...).
-        state = {}
-        for name, value in load_file(str(FIX / "tiny-llava-reward/model.safetensors")).items():
-            if name.startswith("language_model.model."):
-                name = "model.language_model." + name[len("language_model.model."):]
-            elif name.startswith(("vision_tower.", "multi_modal_projector.")):
-                name = "model." + name
-            state[name] = value
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        assert not unexpected and not missing, (missing, unexpected)
-
-
 def reward(generator):
-    holder = Reward()
+    holder = TinyReward()
     holder.model.config.text_config._attn_implementation = "eager"
     config = LoraConfig(r=4, lora_alpha=8, target_modules=PATTERN, lora_dropout=0.0, init_lora_weights=False)
     model = get_peft_model(holder, config)

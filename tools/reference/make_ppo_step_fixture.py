@@ -39,7 +39,8 @@ import peft
 import torch
 import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+from tiny_reward import TinyReward
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "Tests/Fixtures"
@@ -116,25 +117,11 @@ def policy_logprobs(model, row):
     return logp.gather(1, torch.tensor(row["kept"]).unsqueeze(1))[:, 0]
 
 
-class Value(torch.nn.Module):
+class Value(TinyReward):
     """tiny-llava-reward's backbone with a scalar head (weight and bias)."""
 
     def __init__(self):
-        super().__init__()
-        cfg = transformers.LlavaConfig.from_pretrained(str(FIX / "tiny-llava-reward"))
-        self.model = transformers.LlavaModel(cfg)
-        self.score = torch.nn.Linear(cfg.text_config.hidden_size, 1, bias=True)
-        state = {}
-        for name, value in load_file(str(FIX / "tiny-llava-reward/model.safetensors")).items():
-            if name.startswith("score."):
-                continue
-            if name.startswith("language_model.model."):
-                name = "model.language_model." + name[len("language_model.model."):]
-            elif name.startswith(("vision_tower.", "multi_modal_projector.")):
-                name = "model." + name
-            state[name] = value
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        assert not unexpected and set(missing) == {"score.weight", "score.bias"}, (missing, unexpected)
+        super().__init__(score_bias=True, checkpoint_head=False)
 
 
 def values_of(value, row):

@@ -28,7 +28,8 @@ import peft
 import torch
 import transformers
 from peft import LoraConfig, get_peft_model
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+from tiny_reward import TinyReward
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "Tests/Fixtures"
@@ -47,21 +48,7 @@ torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
 
-class Reward(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        cfg = transformers.LlavaConfig.from_pretrained(str(FIX / "tiny-llava-reward"))
-        self.model = transformers.LlavaModel(cfg)
-        self.score = torch.nn.Linear(cfg.text_config.hidden_size, 1, bias=False)
-        state = {}
-        for name, value in load_file(str(FIX / "tiny-llava-reward/model.safetensors")).items():
-            if name.startswith("language_model.model."):
-                name = "model.language_model." + name[len("language_model.model."):]
-            elif name.startswith(("vision_tower.", "multi_modal_projector.")):
-                name = "model." + name
-            state[name] = value
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        assert not unexpected and not missing, (missing, unexpected)
+class Reward(TinyReward):
 
     def reward(self, ids, image_rows):
         embed = self.model.get_input_embeddings()
