@@ -173,7 +173,7 @@ let package = Package(
     // preference pairs, held-out split. Arrays in, arrays out; never imports the API or Daemon.
     .target(
       name: "Training",
-      dependencies: ["Engine", "Models", "Serving", "ServingTypes"],
+      dependencies: ["Engine", "Models", "Checkpoints", "Serving", "ServingTypes"],
       exclude: ["README.md"],
       swiftSettings: swiftSettings
     ),

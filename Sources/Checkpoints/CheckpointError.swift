@@ -51,6 +51,8 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
     case shapeMismatch
     /// A PEFT adapter that is malformed or uses features this loader does not implement.
     case invalidAdapter
+    /// Tensor bytes that do not match the checksum the file was written with (a corrupt file).
+    case checksumMismatch
   }
 
   public var code: Code

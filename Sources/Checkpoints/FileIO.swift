@@ -40,5 +40,5 @@ enum FileIO {
     return bytes
   }
 
-  private static func reason() -> String { String(cString: strerror(errno)) }
+  static func reason() -> String { String(cString: strerror(errno)) }
 }

@@ -43,30 +43,28 @@ public enum LoRAAdapterWriter {
     if lstat(target, &status) == 0 {
       throw CheckpointError(.io, "\(target) already exists; an adapter is never overwritten")
     }
-    let slash = target.lastIndex(of: "/")
-    let parent = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
-    let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
-    let temporary = FileIO.join(
-      parent,
-      ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    )
+    let (parent, name) = FileIO.split(target)
+    let temporary = FileIO.temporaryPath(parent: parent, name: name)
     guard mkdir(temporary, 0o755) == 0 else {
-      throw CheckpointError(.io, "cannot create \(temporary): \(reason())")
+      throw CheckpointError(.io, "cannot create \(temporary): \(FileIO.reason())")
     }
     do throws(CheckpointError) {
-      try writeFile(FileIO.join(temporary, LoRAAdapter.configFileName), json)
-      try writeFile(FileIO.join(temporary, LoRAAdapter.weightsFileName), weights)
-      try syncPath(temporary, directory: true)
+      try FileIO.writeNewFile(FileIO.join(temporary, LoRAAdapter.configFileName), json)
+      try FileIO.writeNewFile(FileIO.join(temporary, LoRAAdapter.weightsFileName), weights)
+      try FileIO.sync(temporary, directory: true)
       // rename(2) onto an existing non-empty directory fails (ENOTEMPTY/EEXIST); the lstat above
       // refused an empty one.
       guard rename(temporary, target) == 0 else {
-        throw CheckpointError(.io, "cannot rename \(temporary) to \(target): \(reason())")
+        throw CheckpointError(
+          .io,
+          "cannot rename \(temporary) to \(target): \(FileIO.reason())"
+        )
       }
     } catch {
       removeTree(temporary)
       throw error
     }
-    try syncPath(parent, directory: true)
+    try FileIO.sync(parent, directory: true)
   }
 
   /// The safetensors bytes: F32 tensors sorted by name, the header padded to 8 bytes.
@@ -91,28 +89,7 @@ public enum LoRAAdapterWriter {
       tensors.append((prefix + "lora_B.weight", [pair.outFeatures, rank], pair.b))
     }
     tensors.sort { $0.name < $1.name }
-    var entries = ["\"__metadata__\":{\"format\":\"pt\"}"]
-    var offset = 0
-    for tensor in tensors {
-      let end = offset + tensor.values.count * 4
-      let shape = tensor.shape.map(String.init).joined(separator: ",")
-      entries.append(
-        "\(JSONText.quoted(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}"
-      )
-      offset = end
-    }
-    var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
-    while header.count % 8 != 0 { header.append(0x20) }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(8 + header.count + offset)
-    withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
-    bytes += header
-    for tensor in tensors {
-      for value in tensor.values {
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
-      }
-    }
-    return bytes
+    return try SafeTensorsEncoder.bytes(tensors, metadata: ["format": "pt"])
   }
 
   /// `adapter_config.json` for `config` (keys sorted, as PEFT writes them).
@@ -143,36 +120,6 @@ public enum LoRAAdapterWriter {
     return Array(("{\n" + body + "\n}\n").utf8)
   }
 
-  /// Creates `path` (which must not exist), writes `bytes`, fsyncs and closes it.
-  static func writeFile(_ path: String, _ bytes: [UInt8]) throws(CheckpointError) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw CheckpointError(.io, "cannot create \(path): \(reason())") }
-    var done = 0
-    while done < bytes.count {
-      let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-      if count < 0 && errno == EINTR { continue }
-      guard count > 0 else {
-        let why = reason()
-        close(fd)
-        throw CheckpointError(.io, "cannot write \(path): \(why)")
-      }
-      done += count
-    }
-    guard fsync(fd) == 0 else {
-      let why = reason()
-      close(fd)
-      throw CheckpointError(.io, "cannot fsync \(path): \(why)")
-    }
-    guard close(fd) == 0 else { throw CheckpointError(.io, "cannot close \(path): \(reason())") }
-  }
-
-  static func syncPath(_ path: String, directory: Bool) throws(CheckpointError) {
-    let fd = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CheckpointError(.io, "cannot open \(path): \(reason())") }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else { throw CheckpointError(.io, "cannot fsync \(path): \(reason())") }
-  }
-
   /// Removes the temporary directory and the two files it may hold.
   static func removeTree(_ path: String) {
     for name in [LoRAAdapter.configFileName, LoRAAdapter.weightsFileName] {
@@ -181,5 +128,4 @@ public enum LoRAAdapterWriter {
     rmdir(path)
   }
 
-  private static func reason() -> String { String(cString: strerror(errno)) }
 }

@@ -36,6 +36,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
   case adapter(String)
   /// A training pass's inputs do not fit (target positions, gradient lengths, parameters).
   case training(String)
+  /// A training pass's yield hook stopped it (`TrainingYield`); parameters may be partially
+  /// updated.
+  case interrupted(TrainingInterrupted)
 
   public var description: String {
     switch self {
@@ -61,6 +64,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case .negativeStart(let start): "a batch entry starts at position \(start)"
     case .adapter(let message): "LoRA adapter: \(message)"
     case .training(let message): "training: \(message)"
+    case .interrupted(let interruption): "\(interruption)"
     case .bf16ProductsUnsupported:
       "precision bf16 needs a CPU with AVX512-BF16 (Zen 4 or later, Sapphire Rapids or later;"
         + " RLHFD_NO_AVX512=1 turns it off); use precision fp32 on this one"

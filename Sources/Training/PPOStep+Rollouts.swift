@@ -77,7 +77,8 @@ extension PPOStep {
   /// Step 5: old log-probs (the policy as it is now), reference log-probs and values per slot.
   func rolloutBatch(
     _ rows: [PPOStepRow],
-    models: borrowing PPOModels
+    models: borrowing PPOModels,
+    yielding: TrainingYield?
   ) throws(PPOStepError) -> RolloutBatch<Float> {
     let window = settings.responseLength
     var batch = RolloutBatch<Float>(
@@ -89,6 +90,7 @@ extension PPOStep {
       scores: rows.map { Float($0.score) }
     )
     for (b, row) in rows.enumerated() {
+      try yieldPoint(yielding)
       let old = try Self.logProbs(row, model: models.policy, parameters: models.policyParameters)
       let reference = try Self.logProbs(
         row,

@@ -27,7 +27,8 @@ extension PPOStep {
     models: inout PPOModels,
     learningRate: Float,
     dropoutSeed: UInt64,
-    statistics: inout PPOStatistics
+    statistics: inout PPOStatistics,
+    yielding: TrainingYield?
   ) throws(PPOStepError) -> PPOOptimizerStepRecord {
     // Counted slots of the `.tokens` window: the minibatch's response tokens.
     let denominator = minibatch.reduce(0) { $0 + rows[$1].length }
@@ -36,6 +37,7 @@ extension PPOStep {
     var sums = PPOLossSums()
     let micro = max(1, settings.microBatchSize)
     for start in stride(from: 0, to: minibatch.count, by: micro) {
+      try yieldPoint(yielding)
       for b in minibatch[start..<min(start + micro, minibatch.count)] {
         let rowSeed = (dropoutSeed &* 0x2545_F491_4F6C_DD1D) &+ UInt64(b) &* 2
         try policyBackward(

@@ -90,6 +90,10 @@ public enum PPOStepError: Error, Sendable, Equatable, CustomStringConvertible {
   /// earlier optimizer steps of the PPO step were applied (restore a checkpoint to undo them).
   case nonFiniteGradient(optimizerStep: Int, norm: Double)
   case model(ModelError)
+  /// The yield hook stopped the step (`TrainingYield`). The optimizer steps of earlier
+  /// minibatches were applied and the current one's gradients are partial: restore the trainer
+  /// checkpoint before training again.
+  case interrupted(TrainingInterrupted)
 
   public var description: String {
     switch self {
@@ -99,6 +103,7 @@ public enum PPOStepError: Error, Sendable, Equatable, CustomStringConvertible {
     case .unsupported(let what): "unsupported: \(what)"
     case .nonFiniteGradient(let step, let norm): "optimizer step \(step): gradient norm \(norm)"
     case .model(let error): "model: \(error)"
+    case .interrupted(let interruption): "\(interruption)"
     }
   }
 }
@@ -146,13 +151,17 @@ public struct PPOStep: Sendable {
   /// Runs PPO step `step` (0-based: the scheduler's count of PPO steps done before this one) on
   /// `rollouts`, updating `models.policyParameters` and `models.valueParameters`. `decode` turns a
   /// kept response into text for the correctness term. `minibatches` replaces the seeded shuffle
-  /// (a reference comparison gives its own row order).
+  /// (a reference comparison gives its own row order). `yielding` is called before each
+  /// rollout's forwards (old and reference log-probs, values) and before every micro-batch's
+  /// forward and backward: rollouts + Σ over minibatches of ⌈rows / microBatchSize⌉ calls; when
+  /// it throws, the step ends with `.interrupted` (parameters possibly partially updated).
   public func run(
     _ rollouts: [PPORollout],
     models: inout PPOModels,
     step: Int,
     decode: ([Int32]) -> String,
-    minibatches: [[Int]]? = nil
+    minibatches: [[Int]]? = nil,
+    yielding: TrainingYield? = nil
   ) throws(PPOStepError) -> PPOStepResult {
     var errors = settings.validate()
     errors += optimizer.validate("ppo_optimizer")
@@ -169,7 +178,7 @@ public struct PPOStep: Sendable {
     }
     guard step >= 0 else { throw .unsupported("negative step \(step)") }
     let rows = try prepareRows(rollouts, models: models, decode: decode)
-    let batch = try rolloutBatch(rows, models: models)
+    let batch = try rolloutBatch(rows, models: models, yielding: yielding)
     let prepared = PPORollouts.prepare(batch, settings: settings)
     let order =
       minibatches
@@ -205,10 +214,17 @@ public struct PPOStep: Sendable {
         models: &models,
         learningRate: learningRate,
         dropoutSeed: seed ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15) &+ UInt64(k),
-        statistics: &result.statistics
+        statistics: &result.statistics,
+        yielding: yielding
       )
       result.optimizerSteps.append(record)
     }
     return result
+  }
+
+  /// One yield point: the hook's interruption as this step's error.
+  func yieldPoint(_ hook: TrainingYield?) throws(PPOStepError) {
+    guard let hook else { return }
+    do { try hook() } catch { throw .interrupted(error) }
   }
 }

@@ -3,6 +3,7 @@
 // shuffled per epoch by a seeded generator, batches of `batchSize`, the last one partial as HF's
 // DataLoader), measure the candidate on the same pairs, and adopt it only if its accuracy is at
 // least the current one's minus the tolerance.
+public import Engine
 public import Models
 
 /// Whether a candidate reward model replaces the current one, and why.
@@ -70,6 +71,8 @@ extension RewardModelUpdate {
   /// The whole update: see the file comment. `current`: the current version's held-out accuracy
   /// when the caller knows it; nil = measure the starting parameters (the current version when
   /// started from its adapter). Throws when there are fewer than `minimumPairs` training pairs.
+  /// `yielding` goes to every step and both held-out evaluations (`ModelError.interrupted` ends
+  /// the run; nothing is returned, so nothing partial is adopted).
   public static func run(
     weights: LlavaWeights,
     settings: RewardModelTrainingSettings,
@@ -77,7 +80,8 @@ extension RewardModelUpdate {
     heldOut: [PreferenceExample],
     from adapter: DecoderAdapter? = nil,
     currentAccuracy: Double? = nil,
-    seed: UInt64 = 0
+    seed: UInt64 = 0,
+    yielding: TrainingYield? = nil
   ) throws(ModelError) -> RewardModelUpdateResult {
     guard train.count >= settings.minimumPairs else {
       throw .training("\(train.count) training pairs; an update needs \(settings.minimumPairs)")
@@ -89,7 +93,7 @@ extension RewardModelUpdate {
       seed: seed
     )
     var current = currentAccuracy
-    if current == nil { current = try update.accuracy(heldOut) }
+    if current == nil { current = try update.accuracy(heldOut, yielding: yielding) }
     let clock = ContinuousClock()
     let started = clock.now
     var steps: [RewardModelStepResult] = []
@@ -104,14 +108,14 @@ extension RewardModelUpdate {
       for start in stride(from: 0, to: order.count, by: settings.batchSize) {
         if steps.count >= cap { break epochs }
         let batch = order[start..<min(start + settings.batchSize, order.count)].map { train[$0] }
-        steps.append(try update.step(batch))
+        steps.append(try update.step(batch, yielding: yielding))
         pairs += batch.count
       }
     }
     let elapsed = clock.now - started
     let seconds =
       Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    let candidate = try update.accuracy(heldOut)
+    let candidate = try update.accuracy(heldOut, yielding: yielding)
     let head = update.head()
     return RewardModelUpdateResult(
       adapter: try update.adapter(),

@@ -89,10 +89,14 @@ public struct RewardModelUpdate: ~Copyable {
     self.parameters = parameters
   }
 
-  /// One optimizer step on `batch` (see the file comment).
-  public mutating func step(_ batch: [PreferenceExample]) throws(ModelError)
-    -> RewardModelStepResult
-  {
+  /// One optimizer step on `batch` (see the file comment). `yielding` is called before every
+  /// micro-batch's forwards and backward (⌈pairs / microBatchSize⌉ calls); when it throws, the
+  /// step ends with `ModelError.interrupted` before the optimizer update (the gradients are
+  /// partial, the parameters and moments as before the step).
+  public mutating func step(
+    _ batch: [PreferenceExample],
+    yielding: TrainingYield? = nil
+  ) throws(ModelError) -> RewardModelStepResult {
     guard !batch.isEmpty else { throw .training("an empty batch of preference pairs") }
     let micro = max(1, settings.microBatchSize)
     let starts = Array(stride(from: 0, to: batch.count, by: micro))
@@ -100,6 +104,7 @@ public struct RewardModelUpdate: ~Copyable {
     parameters.zeroGradients()
     var (loss, right) = (0.0, 0.0)
     for (k, start) in starts.enumerated() {
+      try Self.yieldPoint(yielding)
       let chunk = batch[start..<min(start + micro, batch.count)]
       var kept: [KeptActivations] = []  // first, second per pair
       var (first, second) = ([Double](), [Double]())
@@ -173,12 +178,15 @@ public struct RewardModelUpdate: ~Copyable {
     )
   }
 
-  /// The scores (r₁, r₂) of each pair under the current parameters (no gradients).
-  public func scores(_ examples: [PreferenceExample]) throws(ModelError) -> (
-    first: [Float], second: [Float]
-  ) {
+  /// The scores (r₁, r₂) of each pair under the current parameters (no gradients); `yielding`
+  /// is called before each pair's two forwards.
+  public func scores(
+    _ examples: [PreferenceExample],
+    yielding: TrainingYield? = nil
+  ) throws(ModelError) -> (first: [Float], second: [Float]) {
     var (first, second) = ([Float](), [Float]())
     for example in examples {
+      try Self.yieldPoint(yielding)
       first.append(try score(example.first, example.imageEmbeddings))
       second.append(try score(example.second, example.imageEmbeddings))
     }
@@ -186,9 +194,12 @@ public struct RewardModelUpdate: ~Copyable {
   }
 
   /// Pairwise accuracy on `examples` (held-out evaluation), or nil when there are none.
-  public func accuracy(_ examples: [PreferenceExample]) throws(ModelError) -> Double? {
+  public func accuracy(
+    _ examples: [PreferenceExample],
+    yielding: TrainingYield? = nil
+  ) throws(ModelError) -> Double? {
     guard !examples.isEmpty else { return nil }
-    let (first, second) = try scores(examples)
+    let (first, second) = try scores(examples, yielding: yielding)
     return RewardModelLoss.accuracy(
       first: first,
       second: second,
@@ -213,6 +224,12 @@ public struct RewardModelUpdate: ~Copyable {
   private func score(_ tokens: [Int32], _ image: [Float]?) throws(ModelError) -> Float {
     let acts = try training.forward(tokens: tokens, imageEmbeddings: image, parameters: parameters)
     return try training.values(acts, rows: [acts.T - 1], parameters: parameters)[0]
+  }
+
+  /// One yield point: the hook's interruption as a model error.
+  static func yieldPoint(_ hook: TrainingYield?) throws(ModelError) {
+    guard let hook else { return }
+    do { try hook() } catch { throw .interrupted(error) }
   }
 
   /// LoRA dropout's seed for one sequence of a step (unused when the dropout is 0).
