@@ -117,7 +117,8 @@ public enum TrainerCheckpoint {
   }
 }
 
-/// A validated checkpoint: the trainer's metadata and the parameter sets to restore.
+/// A validated checkpoint: the trainer's metadata and the parameter sets to restore. The file
+/// stays mapped while this value lives; drop it once the sets are restored.
 public struct RestoredTrainerCheckpoint<Metadata> {
   public let metadata: Metadata
   public let contents: TrainerCheckpointFile.Contents
