@@ -30,11 +30,11 @@ struct VersionAdmin: PolicyVersionAdmin {
   }
 
   func promote(_ id: String) throws(BackendError) -> PromotionChange {
-    try slot.require().versions.promote(id)
+    try slot.require().promoteVersion(id)
   }
 
   func rollback(to id: String) throws(BackendError) -> PromotionChange {
-    try slot.require().versions.rollback(to: id)
+    try slot.require().rollbackPromotion(to: id)
   }
 
   func retire(_ id: String) throws(BackendError) {

@@ -3,8 +3,8 @@
 // RegisterPolicyVersion, source `admin`; the trainer's publications, source `trainer`); an
 // adapter written as a PEFT directory, atomically and never over an existing one (Admin's
 // SaveCheckpoint, the trainer's publications); and the trainer's internal live versions.
-// Promotion and rollback are `versions.promote` / `versions.rollback`, journaled like every
-// registry change, whoever calls them.
+// Promotion and rollback go through the registry's journal whoever calls them (Admin, the
+// trainer's guard).
 public import Checkpoints
 import Foundation
 public import Models
@@ -41,15 +41,19 @@ extension ModelRunner {
   /// `<root>/<id>` (atomically; `root` is created if needed; an existing directory is never
   /// overwritten), then registers it from there as `registerVersion` does with source
   /// `trainer`, so that what is served is what a restart loads. A failed registration removes
-  /// the directory it wrote. Not promoted: `versions.promote(id)`.
-  public func publish(
-    _ adapter: DecoderAdapter,
+  /// the directory it wrote. Not promoted: `promoteVersion(id)`.
+  @discardableResult
+  public func publishVersion(
     id: String,
     parent: String,
+    adapter: DecoderAdapter,
     root: String,
     baseModelNameOrPath: String? = nil
   ) throws(BackendError) -> PolicyVersionInfo {
     try Self.checkNewID(id, versions)
+    if id == "." || id == ".." {
+      throw BackendError(.invalidArgument, "policy version id '\(id)' cannot name a directory")
+    }
     let path = PolicyVersions.absolutePath(root + "/" + id)
     try Self.writeAdapter(adapter, to: path, version: id, baseModelNameOrPath: baseModelNameOrPath)
     do {
@@ -58,6 +62,20 @@ extension ModelRunner {
       try? FileManager.default.removeItem(atPath: path)
       throw error
     }
+  }
+
+  /// Makes `id` the version served for "" (`PolicyVersions.promote`: journaled, as Admin's
+  /// PromotePolicy). Internal versions are refused.
+  @discardableResult
+  public func promoteVersion(_ id: String) throws(BackendError) -> PromotionChange {
+    try versions.promote(id)
+  }
+
+  /// Promotes again the version promoted before the current one, or `id` (`PolicyVersions
+  /// .rollback`: journaled, as Admin's RollbackPolicy).
+  @discardableResult
+  public func rollbackPromotion(to id: String = "") throws(BackendError) -> PromotionChange {
+    try versions.rollback(to: id)
   }
 
   /// Writes `adapter` as a new PEFT directory at `path` (parents created). ALREADY_EXISTS when

@@ -28,7 +28,12 @@ import Testing
     defer { try? FileManager.default.removeItem(atPath: root) }
     let adapter = try DecoderAdapter(directory: AdapterFixtures.peft, base: runner.model.weights)
     try runner.registerInternal(id: "live-1", parent: "base", adapter: adapter)
-    let published = try runner.publish(adapter, id: "ppo-1", parent: "base", root: root)
+    let published = try runner.publishVersion(
+      id: "ppo-1",
+      parent: "base",
+      adapter: adapter,
+      root: root
+    )
     #expect(published.source == "trainer" && published.parent == "base")
     #expect(published.adapterPath == PolicyVersions.absolutePath(root + "/ppo-1"))
     #expect(published.adapterBytes > 0 && published.createdUnixMs > 0)
@@ -45,23 +50,28 @@ import Testing
     let served = try await collect(request, runner: runner).result
     #expect(served.tokenIds == live.tokenIds)
 
-    _ = try runner.versions.promote("ppo-1")
-    _ = try runner.versions.rollback(to: "")
+    #expect(
+      try runner.promoteVersion("ppo-1") == PromotionChange(previous: "base", promoted: "ppo-1")
+    )
+    #expect(try runner.rollbackPromotion() == PromotionChange(previous: "ppo-1", promoted: "base"))
     #expect(journal.log.withLock { $0 } == ["register ppo-1", "promote ppo-1", "rollback base"])
 
     expectBackend(.alreadyExists) {
-      _ = try runner.publish(adapter, id: "ppo-1", parent: "base", root: root)
+      _ = try runner.publishVersion(id: "ppo-1", parent: "base", adapter: adapter, root: root)
     }
     expectBackend(.alreadyExists) {
-      _ = try runner.publish(adapter, id: "live-1", parent: "base", root: root)
+      _ = try runner.publishVersion(id: "live-1", parent: "base", adapter: adapter, root: root)
     }
     expectBackend(.invalidArgument) {
-      _ = try runner.publish(adapter, id: "../x", parent: "base", root: root)
+      _ = try runner.publishVersion(id: "../x", parent: "base", adapter: adapter, root: root)
+    }
+    expectBackend(.invalidArgument) {
+      _ = try runner.publishVersion(id: "..", parent: "base", adapter: adapter, root: root)
     }
     // The store refuses: nothing registered, nothing left on disk.
     journal.failing.store(true, ordering: .relaxed)
     expectBackend(.unavailable) {
-      _ = try runner.publish(adapter, id: "ppo-2", parent: "ppo-1", root: root)
+      _ = try runner.publishVersion(id: "ppo-2", parent: "ppo-1", adapter: adapter, root: root)
     }
     #expect(!FileManager.default.fileExists(atPath: root + "/ppo-2"))
     #expect(!runner.versions.listing().versions.contains { $0.id == "ppo-2" })

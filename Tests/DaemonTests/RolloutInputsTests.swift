@@ -18,21 +18,28 @@ import Tokenizer
     settings.template = .llavaRLHF
     settings.imageLimits.minWidth = 2
     settings.imageLimits.minHeight = 2
-    return try ModelRunner(directory: RunnerFixtures.root + "/tiny-llava-policy", settings: settings)
+    return try ModelRunner(
+      directory: RunnerFixtures.root + "/tiny-llava-policy",
+      settings: settings
+    )
   }
 
   @Test func trainingLogProbsEqualTheRolloutsOnTwoImages() async throws {
     let runner = try Self.runner()
     let weights = runner.model.weights
     // The PEFT fixture (rank 4, alpha 8, all seven linears, non-zero B) as the trained set.
-    let training = try DecoderTraining(weights: weights, lora: DecoderLoRASettings(rank: 4, alpha: 8))
+    let training = try DecoderTraining(
+      weights: weights,
+      lora: DecoderLoRASettings(rank: 4, alpha: 8)
+    )
     let set = try training.makeParameters(
       from: try DecoderAdapter(directory: AdapterFixtures.peft, base: weights)
     )
     try runner.registerInternal(id: "live-1", parent: "base", adapter: try training.adapter(set))
     var request = GenerationRequest(prompt: "What differs between these two pictures?")
     request.images = [
-      .data(try RunnerFixtures.image("rgb_64x48.png")), .data(try RunnerFixtures.image("grey_64x48.png")),
+      .data(try RunnerFixtures.image("rgb_64x48.png")),
+      .data(try RunnerFixtures.image("grey_64x48.png")),
     ]
     request.policyVersion = "live-1"
     request.priority = .batch

@@ -7,8 +7,8 @@
 // registering the next while that one's rollouts finish. An id, once used, is never used again
 // (it salts the KV blocks of its sequences).
 import Foundation
-import Synchronization
 public import ServingTypes
+import Synchronization
 
 extension PolicyVersions {
   /// Serves `adapter` as the internal version `id`, derived from `parent` (a served or retired
@@ -21,7 +21,10 @@ extension PolicyVersions {
     adapter: any PolicyAdapter
   ) throws(BackendError) -> PolicyVersionInfo {
     if let problem = PolicyVersionInfo.problem(withID: id) {
-      throw BackendError(.invalidArgument, "internal policy version id '\(id.prefix(128))' \(problem)")
+      throw BackendError(
+        .invalidArgument,
+        "internal policy version id '\(id.prefix(128))' \(problem)"
+      )
     }
     var info = PolicyVersionInfo(
       id: id,
