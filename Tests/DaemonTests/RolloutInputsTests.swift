@@ -81,6 +81,65 @@ import Tokenizer
     #expect(try runner.rolloutInputs(GenerationRequest(prompt: "Hi")).imageRows == nil)
   }
 
+  /// Sampled at temperature 1 (as PPO's rollouts are) in one batch with a base-model request
+  /// and a text-only one: each rollout's log-probs are still the training forward's.
+  @Test func sampledRolloutsInAMixedBatchMatchTraining() async throws {
+    let runner = try Self.runner()
+    let weights = runner.model.weights
+    let training = try DecoderTraining(
+      weights: weights,
+      lora: DecoderLoRASettings(rank: 4, alpha: 8)
+    )
+    let set = try training.makeParameters(
+      from: try DecoderAdapter(directory: AdapterFixtures.peft, base: weights)
+    )
+    try runner.registerInternal(id: "live-2", parent: "base", adapter: try training.adapter(set))
+    func rollout(_ prompt: String, images: [GenerationImage], seed: UInt64) -> GenerationRequest {
+      var request = GenerationRequest(prompt: prompt)
+      request.images = images
+      request.policyVersion = "live-2"
+      request.priority = .batch
+      request.sampling.temperature = 1
+      request.sampling.seed = seed
+      request.sampling.maxNewTokens = 12
+      request.sampling.logprobs = true
+      return request
+    }
+    let png = try RunnerFixtures.image("tall_40x90.png")
+    let requests = [
+      rollout("Describe the picture.", images: [.data(png)], seed: 7),
+      rollout("Tell me a story.", images: [], seed: 8),
+    ]
+    var base = GenerationRequest(prompt: "Describe the picture.")
+    base.images = [.data(png)]
+    base.sampling.maxNewTokens = 12
+    async let other = collect(base, runner: runner)
+    async let first = collect(requests[0], runner: runner)
+    async let second = collect(requests[1], runner: runner)
+    let results = try await [first.result, second.result]
+    #expect(try await other.result.policyVersion == "base")
+    var worst: Float = 0
+    for (request, result) in zip(requests, results) {
+      let inputs = try runner.rolloutInputs(request)
+      let tokens = inputs.query + result.tokenIds
+      let acts = try training.forward(
+        tokens: tokens,
+        imageEmbeddings: inputs.imageRows,
+        parameters: set
+      )
+      let head = try training.policyHead(
+        acts,
+        tokens: tokens,
+        targets: Array(inputs.query.count..<tokens.count)
+      )
+      let logprobs = try #require(result.logprobs)
+      #expect(logprobs.count == head.logProbs.count && !logprobs.isEmpty)
+      worst = max(worst, zip(head.logProbs, logprobs).map { abs($0 - $1) }.max() ?? .infinity)
+    }
+    print("sampled rollouts vs training log-probs: max |Δ| \(worst)")
+    #expect(worst <= 1e-4)
+  }
+
   @Test func theInputsOfABadRequestAreRefusedAsGenerateRefusesThem() throws {
     let runner = RunnerFixtures.runner
     var request = GenerationRequest(prompt: "Look")
