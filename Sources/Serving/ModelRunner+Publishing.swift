@@ -5,7 +5,6 @@
 // SaveCheckpoint, the trainer's publications); and the trainer's internal live versions.
 // Promotion and rollback go through the registry's journal whoever calls them (Admin, the
 // trainer's guard).
-public import Checkpoints
 import Foundation
 public import Models
 public import ServingTypes

@@ -3,7 +3,7 @@
 // encoding before the scheduler sees it) through waiting and running in the batch. Rollouts and
 // other `batch`-priority work are counted apart, so the trainer's own requests never hold it
 // back. Cheap: two atomics and the scheduler's counters under its lock.
-public import Scheduler
+import Scheduler
 import ServingTypes
 import Synchronization
 
