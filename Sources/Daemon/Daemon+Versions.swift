@@ -104,9 +104,7 @@ extension Daemon {
     }
   }
 
-  static func absolutePath(_ path: String) -> String {
-    URL(fileURLWithPath: path).standardizedFileURL.path
-  }
+  static func absolutePath(_ path: String) -> String { PolicyVersions.absolutePath(path) }
 
   static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -2,7 +2,8 @@ import Foundation
 import Models
 import Services
 // Admin's policy-version RPCs over the policy runner's registry (UNAVAILABLE while the model
-// loads). Registering loads and validates the adapter before the registry sees it.
+// loads). Registering and writing adapters are the runner's (ModelRunner+Publishing.swift), the
+// same calls the trainer makes.
 import Serving
 import ServingTypes
 
@@ -20,31 +21,20 @@ struct VersionAdmin: PolicyVersionAdmin {
   func register(id: String, adapterPath: String, parent: String) throws(BackendError)
     -> PolicyVersionInfo
   {
-    let runner = try slot.require()
-    if runner.versions.listing().versions.contains(where: { $0.id == id }) {
-      throw BackendError(.alreadyExists, "policy version '\(id)' exists")
-    }
-    let path = Daemon.absolutePath(adapterPath)
-    let adapter = try runner.adapterLoader.load(directory: path)
-    let info = PolicyVersionInfo(
+    try slot.require().registerVersion(
       id: id,
-      parent: parent.isEmpty ? runner.settings.policyVersion : parent,
-      source: "admin",
-      adapterPath: path,
-      createdUnixMs: Daemon.nowMs()
+      adapterPath: adapterPath,
+      parent: parent,
+      source: "admin"
     )
-    try runner.versions.register(info, adapter: adapter)
-    var registered = info
-    registered.adapterBytes = adapter.byteCount
-    return registered
   }
 
   func promote(_ id: String) throws(BackendError) -> PromotionChange {
-    try slot.require().versions.promote(id)
+    try slot.require().promoteVersion(id)
   }
 
   func rollback(to id: String) throws(BackendError) -> PromotionChange {
-    try slot.require().versions.rollback(to: id)
+    try slot.require().rollbackPromotion(to: id)
   }
 
   func retire(_ id: String) throws(BackendError) {
@@ -66,20 +56,12 @@ struct VersionAdmin: PolicyVersionAdmin {
     guard let target = path ?? checkpointRoot.map({ $0 + "/" + checkpointID }) else {
       throw BackendError(.invalidArgument, "path is required: the daemon has no state directory")
     }
-    if FileManager.default.fileExists(atPath: target) {
-      throw BackendError(.alreadyExists, "\(target) exists; a checkpoint never overwrites one")
-    }
-    do {
-      try FileManager.default.createDirectory(
-        atPath: (target as NSString).deletingLastPathComponent,
-        withIntermediateDirectories: true
-      )
-      try handle.adapter.write(to: target, baseModelNameOrPath: baseModel)
-    } catch {
-      let message = "cannot write the checkpoint of '\(lease.id)' to \(target): \(error)"
-      let full = "\(error)".contains("No space left")
-      throw BackendError(full ? .resourceExhausted : .unavailable, message)
-    }
+    try ModelRunner.writeAdapter(
+      handle.adapter,
+      to: target,
+      version: lease.id,
+      baseModelNameOrPath: baseModel
+    )
     return SavedCheckpoint(id: checkpointID, path: target, version: lease.id)
   }
 }

@@ -299,7 +299,7 @@ public struct LanguageModel: Sendable {
   }
 
   /// Refuses an adapter validated for a decoder of another shape.
-  func checkAdapter(_ adapter: DecoderAdapter?) throws(ModelError) {
+  public func checkAdapter(_ adapter: DecoderAdapter?) throws(ModelError) {
     guard let adapter else { return }
     let shape = DecoderAdapter.shape(of: config)
     guard adapter.baseShape != shape else { return }

@@ -127,8 +127,10 @@ public final class SchedulerCore {
   public var snapshot: SchedulerSnapshot {
     var snapshot = stats
     snapshot.waiting = waiting[0].count + waiting[1].count
+    snapshot.waitingInteractive = waiting[Priority.interactive.rawValue].count
     snapshot.waitingRequests = waitingGroups.count
     snapshot.running = running.count
+    snapshot.runningInteractive = running.count { $0.priority == .interactive }
     snapshot.parked = parked.count
     snapshot.blocksUsed = pool.usedCount
     snapshot.blocksFree = pool.freeCount

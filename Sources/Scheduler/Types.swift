@@ -186,9 +186,14 @@ public protocol StepExecutor: AnyObject {
 public struct SchedulerSnapshot: Sendable, Equatable {
   /// Sequences waiting (including preempted ones).
   public var waiting = 0
+  /// Of `waiting`, those of `interactive` priority.
+  public var waitingInteractive = 0
   /// Requests (groups) with at least one waiting sequence.
   public var waitingRequests = 0
   public var running = 0
+  /// Of `running`, those of `interactive` priority (parked ones not counted: they compute
+  /// nothing until their consumer catches up).
+  public var runningInteractive = 0
   /// Blocks referenced by running sequences.
   public var blocksUsed = 0
   /// Blocks on the free list.

@@ -59,6 +59,8 @@ final class BatchedModel<Executor: RegisteringExecutor>: Sendable {
   let scheduler: Scheduler
   let encoder = ImageEncoder()
   let preprocess: WorkerPool
+  /// Interactive requests accepted and not yet submitted to the scheduler.
+  let preparing = PreparingCount()
   private let nextID = Atomic<UInt64>(0)
 
   /// Loads the tokenizer and image preprocessor of `directory`, checks the tokenizer against
@@ -99,6 +101,9 @@ final class BatchedModel<Executor: RegisteringExecutor>: Sendable {
     preprocess.shutdown()
     scheduler.shutdown()
   }
+
+  /// The load signal (`RunnerLoad`).
+  var load: RunnerLoad { RunnerLoad(preparing: preparing.value, scheduler.snapshot) }
 
   /// A fresh sequence id.
   func nextSequenceID() -> SequenceID { SequenceID(nextID.add(1, ordering: .relaxed).newValue) }

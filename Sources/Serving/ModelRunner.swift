@@ -63,6 +63,12 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
   public var batchSnapshot: SchedulerSnapshot { batch.scheduler.snapshot }
 
+  /// Interactive work in this runner now (`RunnerLoad`), for the trainer's background lane.
+  public var load: RunnerLoad { batch.load }
+
+  /// Interactive requests preparing, waiting or running (`RunnerLoad.interactiveDemand`).
+  public var interactiveDemand: Int { batch.load.interactiveDemand }
+
   /// Loads `config.json`, the safetensors, `tokenizer.model` (+ `tokenizer_config.json`) and
   /// `preprocessor_config.json` from a llava-hf directory, sizes the KV cache and starts the
   /// scheduler thread.
@@ -118,6 +124,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       onCancel: { scheduler.cancel(id) },
       onCaughtUp: { scheduler.wake() }
     )
+    let mark = batch.preparing.mark(request.priority)
     do {
       // The version is fixed now: a promotion while the request waits does not move it.
       let version = try versions.acquire(request.policyVersion)
@@ -130,7 +137,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       try BatchErrors.submit(
         { [self] in
           guard !output.isTerminated else { return version.release() }  // the client left
-          do { try prepare(id: id, request, version: version, output: output) } catch {
+          do { try prepare(id: id, request, version: version, output: output, mark: mark) } catch {
             version.release()  // never admitted
             output.finish(throwing: error)
           }
@@ -149,11 +156,12 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
     id: SequenceID,
     _ request: GenerationRequest,
     version: PolicyVersionLease,
-    output: GenerationOutput
+    output: GenerationOutput,
+    mark: PreparingMark
   ) throws {
     let sequence = try makeSequence(id: id, request, version: version, output: output)
     guard sequence.images.contains(where: { $0.embeddings == nil }) else {
-      return try admit(sequence, request)
+      return try admit(sequence, request, mark: mark)
     }
     batch.encodeImages(
       of: [sequence],
@@ -165,7 +173,7 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
       then: { [self] encoded in
         do {
           try encoded.get()
-          try admit(sequence, request)
+          try admit(sequence, request, mark: mark)
         } catch {
           version.release()  // never admitted
           output.finish(throwing: error)
@@ -175,7 +183,12 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
   }
 
   /// Registers the sequence with the executor and submits it to the scheduler.
-  private func admit(_ sequence: GenerationSequence, _ request: GenerationRequest) throws {
+  private func admit(
+    _ sequence: GenerationSequence,
+    _ request: GenerationRequest,
+    mark: PreparingMark
+  ) throws {
+    defer { mark.done() }
     try batch.admit(
       [sequence],
       maxNewTokens: \.maxNewTokens,
@@ -257,34 +270,5 @@ public final class ModelRunner: PolicyBackend, @unchecked Sendable {
         )
       }
     )
-  }
-
-  /// The rendered, tokenized prompt with each `<image>` expanded to the image's feature rows.
-  func promptTokens(_ request: GenerationRequest) throws -> [Int32] {
-    let rendered: ChatTemplate.Prompt =
-      request.rawPrompt
-      ? .raw(request.prompt) : .chat(request.prompt, imageCount: request.images.count)
-    let ids: [Int32]
-    do { ids = try settings.template.encode(rendered, with: tokenizer) } catch {
-      throw BackendError(.invalidArgument, "the prompt cannot be tokenized: \(error)")
-    }
-    let imageTokens = ids.count { $0 == imageTokenId }
-    if imageTokens != request.images.count {
-      throw BackendError(
-        .invalidArgument,
-        "the prompt has \(imageTokens) \(settings.template.imageToken) tokens but \(request.images.count) images were given"
-      )
-    }
-    let rows = model.weights.config.imageFeatureCount
-    var expanded: [Int32] = []
-    expanded.reserveCapacity(ids.count + imageTokens * rows)
-    for id in ids {
-      if id == imageTokenId {
-        expanded += repeatElement(id, count: rows)
-      } else {
-        expanded.append(id)
-      }
-    }
-    return expanded
   }
 }

@@ -57,6 +57,12 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   /// The scheduler's counters (waiting, running, KV blocks) for tests and metrics.
   public var batchSnapshot: SchedulerSnapshot { batch.scheduler.snapshot }
 
+  /// Interactive work in this runner now (`RunnerLoad`), for the trainer's background lane.
+  public var load: RunnerLoad { batch.load }
+
+  /// Interactive requests preparing, waiting or running (`RunnerLoad.interactiveDemand`).
+  public var interactiveDemand: Int { batch.load.interactiveDemand }
+
   static let evaluationHead =
     " USER: Please evaluate the quality of your last response. There are several dimensions you should consider in your evaluation:\n\n1. Accurate: The AI should provide factual and accurate information from the image, and refrain from making statements that are not supported by the image or inconsistent with the image."
   static let factualIntro =
@@ -119,6 +125,8 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
 
   public func score(_ request: RewardRequest) async throws -> RewardResult {
     let submitted = ContinuousClock.now
+    let mark = batch.preparing.mark(request.priority)
+    defer { mark.done() }
     let context = model.weights.config.text.maxPositionEmbeddings
     let fixed =
       request.prompt.utf8.count
@@ -138,7 +146,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     }
     let (image, sequences, group) = (prepared.image, prepared.sequences, prepared.group)
     if image.embeddings == nil { try await batch.encodeImages(of: sequences) }  // a new image
-    let scores = try await run(sequences, group: group, request: request)
+    let scores = try await run(sequences, group: group, request: request, mark: mark)
     let rewards = zip(scores, prepared.terms).map { score, terms in
       RewardBreakdown(
         modelScore: score,
@@ -163,7 +171,8 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
   private func run(
     _ sequences: [RewardSequence],
     group: RewardGroup,
-    request: RewardRequest
+    request: RewardRequest,
+    mark: PreparingMark
   ) async throws -> [Float] {
     let ids = sequences.map(\.id)
     try batch.admit(
@@ -172,6 +181,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
       priority: request.priority,
       deadline: request.deadline
     )
+    mark.done()
     let scheduler = batch.scheduler
     return try await withTaskCancellationHandler {
       try await group.wait()

@@ -3,7 +3,8 @@
 // a lease on its version when it arrives (pinned, or the promoted one at that moment) and keeps
 // it until its sequence ends, so every running request finishes on the version it started with
 // and a version in use cannot be retired. Promotions form a stack (rollback pops), mirrored by
-// the journal (the store) so that a restart restores the same state.
+// the journal (the store) so that a restart restores the same state. Internal versions (the
+// trainer's live policy) live beside them in memory only: PolicyVersions+Internal.swift.
 public import ServingTypes
 import Synchronization
 
@@ -12,17 +13,24 @@ public final class PolicyVersions: Sendable {
     var info: PolicyVersionInfo
     var adapter: (any PolicyAdapter)?
     var inUse = 0
+    /// An internal version (`registerInternal`): never journaled, listed or promoted.
+    var isInternal = false
+    /// Removed (`removeInternal`) while in use: refused to new requests, dropped at the last
+    /// release.
+    var removing = false
   }
 
   struct State {
     var entries: [String: Entry] = [:]
-    /// Ids once served and since retired (never reused).
+    /// Ids once served and since retired or removed (never reused: an id salts KV blocks).
     var retired: Set<String> = []
+    /// Ids of internal versions, registered or removed.
+    var internalIDs: Set<String> = []
     /// Promotions, oldest first; the last is promoted. Never empty.
     var stack: [String]
   }
 
-  private let state: Mutex<State>
+  let state: Mutex<State>
   private let journal: (any PolicyVersionJournal)?
 
   /// A registry serving only `base`, promoted.
@@ -55,7 +63,7 @@ public final class PolicyVersions: Sendable {
   public func acquire(_ requested: String) throws(BackendError) -> PolicyVersionLease {
     try state.withLock { state throws(BackendError) in
       let id = requested.isEmpty ? state.stack[state.stack.count - 1] : requested
-      guard var entry = state.entries[id] else {
+      guard var entry = state.entries[id], !entry.removing else {
         throw Self.unknown(id, state, field: "policy_version")
       }
       entry.inUse += 1
@@ -67,14 +75,19 @@ public final class PolicyVersions: Sendable {
   }
 
   private func release(_ id: String) {
-    state.withLock { state in state.entries[id]?.inUse -= 1 }
+    state.withLock { state in
+      guard var entry = state.entries[id] else { return }
+      entry.inUse -= 1
+      state.entries[id] = entry.removing && entry.inUse == 0 ? nil : entry
+    }
   }
 
-  /// Every served version, newest first, and the promoted one.
+  /// Every served version, newest first, and the promoted one. Internal versions are not
+  /// listed (`internalVersions()`).
   public func listing() -> PolicyVersionListing {
     state.withLock { state in
       PolicyVersionListing(
-        versions: state.entries.values.map { entry in
+        versions: state.entries.values.filter { !$0.isInternal }.map { entry in
           var info = entry.info
           info.adapterBytes = entry.adapter?.byteCount ?? 0
           return info
@@ -93,17 +106,16 @@ public final class PolicyVersions: Sendable {
   public func inUse(_ id: String) -> Int { state.withLock { $0.entries[id]?.inUse ?? 0 } }
 
   /// Serves a new version. ALREADY_EXISTS for an id served or retired before; NOT_FOUND for
-  /// an unknown parent.
+  /// an unknown parent; FAILED_PRECONDITION for an internal parent (a restart would not know
+  /// it).
   public func register(_ info: PolicyVersionInfo, adapter: any PolicyAdapter) throws(BackendError) {
     try state.withLock { state throws(BackendError) in
-      if state.entries[info.id] != nil || state.retired.contains(info.id) {
-        let what = state.retired.contains(info.id) ? "was retired (ids are never reused)" : "exists"
-        throw BackendError(.alreadyExists, "policy version '\(info.id)' \(what)")
-      }
-      if !info.parent.isEmpty, state.entries[info.parent] == nil,
-        !state.retired.contains(info.parent)
-      {
-        throw BackendError(.notFound, "parent_version '\(info.parent)' is not registered")
+      try Self.checkNew(info, state)
+      if state.internalIDs.contains(info.parent) {
+        throw BackendError(
+          .failedPrecondition,
+          "parent_version '\(info.parent)' is internal: it is not kept across restarts"
+        )
       }
       try journal?.registered(info)
       state.entries[info.id] = Entry(info: info, adapter: adapter)
@@ -113,7 +125,13 @@ public final class PolicyVersions: Sendable {
   /// Makes `id` the version served for "" (a no-op when it is already).
   public func promote(_ id: String) throws(BackendError) -> PromotionChange {
     try state.withLock { state throws(BackendError) in
-      guard state.entries[id] != nil else { throw Self.unknown(id, state) }
+      guard let entry = state.entries[id], !entry.removing else { throw Self.unknown(id, state) }
+      if entry.isInternal {
+        throw BackendError(
+          .failedPrecondition,
+          "policy version '\(id)' is internal (the trainer's live policy) and cannot be promoted; publish it"
+        )
+      }
       let previous = state.stack[state.stack.count - 1]
       if previous != id {
         try journal?.promoted(id)
@@ -161,7 +179,13 @@ public final class PolicyVersions: Sendable {
   /// version, or one that running or waiting sequences use.
   public func retire(_ id: String) throws(BackendError) {
     try state.withLock { state throws(BackendError) in
-      guard let entry = state.entries[id] else { throw Self.unknown(id, state) }
+      guard let entry = state.entries[id], !entry.removing else { throw Self.unknown(id, state) }
+      if entry.isInternal {
+        throw BackendError(
+          .failedPrecondition,
+          "policy version '\(id)' is internal: the trainer removes it"
+        )
+      }
       if entry.adapter == nil && entry.info.source == "base" {
         throw BackendError(.failedPrecondition, "the base version cannot be retired")
       }
@@ -184,15 +208,31 @@ public final class PolicyVersions: Sendable {
     }
   }
 
-  private static func unknown(
+  /// ALREADY_EXISTS for an id served, retired or removed before; NOT_FOUND for an unknown
+  /// parent.
+  static func checkNew(_ info: PolicyVersionInfo, _ state: State) throws(BackendError) {
+    if state.entries[info.id] != nil || state.retired.contains(info.id) {
+      let what = state.retired.contains(info.id) ? "was retired (ids are never reused)" : "exists"
+      throw BackendError(.alreadyExists, "policy version '\(info.id)' \(what)")
+    }
+    if !info.parent.isEmpty, state.entries[info.parent] == nil,
+      !state.retired.contains(info.parent)
+    {
+      throw BackendError(.notFound, "parent_version '\(info.parent)' is not registered")
+    }
+  }
+
+  static func unknown(
     _ id: String,
     _ state: State,
     field: String = "policy version"
   ) -> BackendError {
-    if state.retired.contains(id) {
-      return BackendError(.notFound, "\(field) '\(id.prefix(128))' is retired")
+    if state.retired.contains(id) || state.entries[id]?.removing == true {
+      let what = state.internalIDs.contains(id) ? "removed" : "retired"
+      return BackendError(.notFound, "\(field) '\(id.prefix(128))' is \(what)")
     }
-    let known = state.entries.keys.sorted().prefix(20).joined(separator: ", ")
+    let known = state.entries.filter { !$0.value.isInternal }.keys.sorted().prefix(20)
+      .joined(separator: ", ")
     return BackendError(
       .notFound,
       "\(field) '\(id.prefix(128))' is unknown; this daemon serves: \(known)"
