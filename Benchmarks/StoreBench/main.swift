@@ -40,11 +40,18 @@ func freshPath(_ options: Options, _ name: String) -> String {
   return directory.appendingPathComponent(name).path
 }
 
+/// GRDB's pool sets its writer's synchronous to NORMAL when it turns WAL on (after
+/// `prepareDatabase`): FULL again, as the store does, so that every commit fsyncs.
+func syncEveryCommit(_ pool: DatabasePool) throws {
+  try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+}
+
 /// SQLite alone: one small row per transaction, synchronous=FULL, WAL.
 func rawCommitsPerSecond(_ options: Options) throws -> Double {
   var configuration = Configuration()
   configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
   let pool = try DatabasePool(path: freshPath(options, "raw.sqlite3"), configuration: configuration)
+  try syncEveryCommit(pool)
   try pool.write { try $0.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)") }
   let end = Date().addingTimeInterval(options.seconds)
   var commits = 0
@@ -71,6 +78,7 @@ func sameRowsPerSecond(
   configuration.foreignKeysEnabled = true
   configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
   let pool = try DatabasePool(path: path, configuration: configuration)
+  try syncEveryCommit(pool)
   let image = Data(repeating: 7, count: 2048)
   // BEGIN and COMMIT prepared once, as the store's group commit does.
   let hash = String(repeating: "ab", count: 32)

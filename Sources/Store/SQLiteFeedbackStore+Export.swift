@@ -35,47 +35,50 @@ extension SQLiteFeedbackStore {
       let page = try pool.read { db in
         try Row.fetchAll(
           db,
-          sql: """
-            SELECT p.rowid AS row, p.*, g1.text AS g1_text, g2.text AS g2_text FROM preferences p
-            LEFT JOIN generations g1 ON g1.id = p.response_1_generation
-            LEFT JOIN generations g2 ON g2.id = p.response_2_generation
-            WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?
-            """,
+          sql: "\(Self.preferenceSelect) WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?",
           arguments: [after, pageSize]
         )
       }
-      for row in page {
-        let first: ResponseRef =
-          (row["response_1_generation"] as String?).map { .generation($0) }
-          ?? .text(row["response_1"] ?? "")
-        let second: ResponseRef =
-          (row["response_2_generation"] as String?).map { .generation($0) }
-          ?? .text(row["response_2"] ?? "")
-        var record = PreferenceRecord(
-          image: .sha256(row["image_sha256"]),
-          prompt: row["prompt"],
-          response1: first,
-          response2: second,
-          preferred: row["preferred"]
-        )
-        record.response1Hallucinated = row["response_1_hallucinated"]
-        record.response2Hallucinated = row["response_2_hallucinated"]
-        record.datasetFlag = row["dataset_flag"]
-        record.facts = try Self.facts(row["facts"])
-        try body(
-          StoredPreference(
-            id: row["id"],
-            createdUnixMs: row["created_unix_ms"],
-            consumed: (row["consumed_unix_ms"] as Int64?) != nil,
-            record: record,
-            text1: row["response_1"] ?? row["g1_text"] ?? "",
-            text2: row["response_2"] ?? row["g2_text"] ?? ""
-          )
-        )
-      }
+      for row in page { try body(Self.storedPreference(row)) }
       guard let last = page.last else { return }
       after = last["row"]
     }
+  }
+
+  /// Preferences with their generations' texts (`row`: the rowid): add WHERE, ORDER and LIMIT.
+  static let preferenceSelect = """
+    SELECT p.rowid AS row, p.*, g1.text AS g1_text, g2.text AS g2_text FROM preferences p
+    LEFT JOIN generations g1 ON g1.id = p.response_1_generation
+    LEFT JOIN generations g2 ON g2.id = p.response_2_generation
+    """
+
+  /// A row of `preferenceSelect` as the preference it stores.
+  static func storedPreference(_ row: Row) throws -> StoredPreference {
+    let first: ResponseRef =
+      (row["response_1_generation"] as String?).map { .generation($0) }
+      ?? .text(row["response_1"] ?? "")
+    let second: ResponseRef =
+      (row["response_2_generation"] as String?).map { .generation($0) }
+      ?? .text(row["response_2"] ?? "")
+    var record = PreferenceRecord(
+      image: .sha256(row["image_sha256"]),
+      prompt: row["prompt"],
+      response1: first,
+      response2: second,
+      preferred: row["preferred"]
+    )
+    record.response1Hallucinated = row["response_1_hallucinated"]
+    record.response2Hallucinated = row["response_2_hallucinated"]
+    record.datasetFlag = row["dataset_flag"]
+    record.facts = try facts(row["facts"])
+    return StoredPreference(
+      id: row["id"],
+      createdUnixMs: row["created_unix_ms"],
+      consumed: (row["consumed_unix_ms"] as Int64?) != nil,
+      record: record,
+      text1: row["response_1"] ?? row["g1_text"] ?? "",
+      text2: row["response_2"] ?? row["g2_text"] ?? ""
+    )
   }
 
   /// Calls `body` with every RL prompt, oldest first, reading `pageSize` per transaction.
@@ -85,28 +88,32 @@ extension SQLiteFeedbackStore {
       let page = try pool.read { db in
         try Row.fetchAll(
           db,
-          sql: "SELECT rowid AS row, * FROM prompts WHERE rowid > ? ORDER BY rowid LIMIT ?",
+          sql: "\(Self.promptSelect) WHERE rowid > ? ORDER BY rowid LIMIT ?",
           arguments: [after, pageSize]
         )
       }
-      for row in page {
-        var record = PromptRecord(image: .sha256(row["image_sha256"]), prompt: row["prompt"])
-        record.facts = try Self.facts(row["facts"])
-        record.lengthBonus = Float(row["length_bonus"] as Double)
-        record.clientID = row["client_id"]
-        try body(
-          StoredPrompt(
-            id: row["id"],
-            batchID: row["batch_id"],
-            createdUnixMs: row["created_unix_ms"],
-            consumed: (row["consumed_unix_ms"] as Int64?) != nil,
-            record: record
-          )
-        )
-      }
+      for row in page { try body(Self.storedPrompt(row)) }
       guard let last = page.last else { return }
       after = last["row"]
     }
+  }
+
+  /// RL prompts (`row`: the rowid): add WHERE, ORDER and LIMIT.
+  static let promptSelect = "SELECT rowid AS row, * FROM prompts"
+
+  /// A row of `promptSelect` as the prompt it stores.
+  static func storedPrompt(_ row: Row) throws -> StoredPrompt {
+    var record = PromptRecord(image: .sha256(row["image_sha256"]), prompt: row["prompt"])
+    record.facts = try facts(row["facts"])
+    record.lengthBonus = Float(row["length_bonus"] as Double)
+    record.clientID = row["client_id"]
+    return StoredPrompt(
+      id: row["id"],
+      batchID: row["batch_id"],
+      createdUnixMs: row["created_unix_ms"],
+      consumed: (row["consumed_unix_ms"] as Int64?) != nil,
+      record: record
+    )
   }
 
   /// A stored image's bytes, nil when it is not stored.

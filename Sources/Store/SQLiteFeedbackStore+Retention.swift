@@ -196,17 +196,27 @@ extension SQLiteFeedbackStore {
     guard !ids.isEmpty else { return [] }
     let when = atUnixMs ?? Self.nowMs()
     let ack = try await committer.submit { db in
-      var marked: [String] = []
-      let statement = try db.cachedStatement(
-        sql:
-          "UPDATE \(kind.table) SET consumed_unix_ms = ? WHERE id = ? AND consumed_unix_ms IS NULL"
-      )
-      for id in ids {
-        try statement.execute(arguments: [when, id])
-        if db.changesCount > 0 { marked.append(id) }
-      }
-      return StoreAck(ids: marked)
+      StoreAck(ids: try Self.mark(kind, ids: ids, atUnixMs: when, db))
     }
     return ack.ids
+  }
+
+  /// Marks `ids` of `kind` consumed at `atUnixMs` inside the caller's write transaction,
+  /// leaving unknown and already marked ids alone; the ids newly marked, in order.
+  static func mark(
+    _ kind: FeedbackKind,
+    ids: [String],
+    atUnixMs: Int64,
+    _ db: Database
+  ) throws -> [String] {
+    var marked: [String] = []
+    let statement = try db.cachedStatement(
+      sql: "UPDATE \(kind.table) SET consumed_unix_ms = ? WHERE id = ? AND consumed_unix_ms IS NULL"
+    )
+    for id in ids {
+      try statement.execute(arguments: [atUnixMs, id])
+      if db.changesCount > 0 { marked.append(id) }
+    }
+    return marked
   }
 }

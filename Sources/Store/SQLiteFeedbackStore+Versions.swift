@@ -30,7 +30,7 @@ extension SQLiteFeedbackStore: PolicyVersionStore {
   }
 
   public func registerPolicyVersion(_ record: PolicyVersionRecord) throws(StoreError) {
-    try write { db in
+    try writing { db in
       if try Self.version(record.id, db) != nil {
         throw StoreError(.exists, "policy version '\(record.id)' exists already")
       }
@@ -49,7 +49,7 @@ extension SQLiteFeedbackStore: PolicyVersionStore {
   }
 
   public func promotePolicyVersion(_ id: String) throws(StoreError) {
-    try write { db in
+    try writing { db in
       try Self.requireServed(id, db)
       if try Self.stack(db).last?.version == id { return }
       try db.execute(
@@ -60,7 +60,7 @@ extension SQLiteFeedbackStore: PolicyVersionStore {
   }
 
   public func rollbackPolicyVersion(to id: String) throws(StoreError) {
-    try write { db in
+    try writing { db in
       try Self.requireServed(id, db)
       let stack = try Self.stack(db)
       if stack.last?.version == id {
@@ -82,7 +82,7 @@ extension SQLiteFeedbackStore: PolicyVersionStore {
   }
 
   public func retirePolicyVersion(_ id: String) throws(StoreError) {
-    try write { db in
+    try writing { db in
       try Self.requireServed(id, db)
       if id == PolicyVersionRecord.baseID {
         throw StoreError(.precondition, "the base version cannot be retired")
@@ -103,10 +103,6 @@ extension SQLiteFeedbackStore: PolicyVersionStore {
         arguments: [now, id]
       )
     }
-  }
-
-  private func write(_ body: (Database) throws -> Void) throws(StoreError) {
-    do { try pool.write { db in try body(db) } } catch { throw StoreError.from(error) }
   }
 
   /// The live promotion entries, oldest first, consecutive repeats of one version collapsed.

@@ -36,6 +36,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, @unchecked Sendable {
         try db.execute(sql: "PRAGMA synchronous = FULL")
       }
       pool = try DatabasePool(path: path, configuration: configuration)
+      // GRDB's pool turns WAL on after `prepareDatabase` ran on its writer, setting that
+      // connection's synchronous to NORMAL (commits not fsynced): FULL again, on the one
+      // connection that commits.
+      try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
       try Schema.migrator.migrate(pool)
     } catch {
       close(lockDescriptor)

@@ -23,6 +23,9 @@ enum Schema {
     migrator.registerMigration(v4Name) { db in
       try db.execute(sql: "UPDATE prompts SET length_bonus = 1.0 WHERE length_bonus = 0")
     }
+    migrator.registerMigration(v5Name) { db in
+      try db.execute(sql: v5)
+    }
     return migrator
   }
 
@@ -146,6 +149,7 @@ enum Schema {
   static let v1Name = "v1: feedback, generations, images"
   static let v3Name = "v3: retention indexes"
   static let v4Name = "v4: length_bonus is the multiplier (0 was the default, 1)"
+  static let v5Name = "v5: trainer checkpoints, reward-model versions, unconsumed indexes"
 
   static let v3 = """
     CREATE INDEX preferences_response_1_generation ON preferences(response_1_generation);
@@ -154,5 +158,40 @@ enum Schema {
     CREATE INDEX generation_images_image ON generation_images(image_sha256);
     CREATE INDEX preferences_image ON preferences(image_sha256);
     CREATE INDEX prompts_image ON prompts(image_sha256);
+    """
+}
+
+extension Schema {
+  /// The trainer's side: its checkpoints (`seq` orders them; `metadata` is the caller's JSON,
+  /// opaque here), committed in the transaction that marks the feedback they used consumed;
+  /// the reward-model versions it trained, adopted or not (registration order = `rowid`).
+  /// Partial indexes hold only unconsumed feedback (rowid order), so that the trainer finds
+  /// what is pending without scanning what it consumed.
+  static let v5 = """
+    CREATE TABLE trainer_checkpoints (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      step INTEGER NOT NULL,
+      path TEXT NOT NULL,
+      sha256 TEXT NOT NULL,
+      policy_version TEXT NOT NULL,
+      reward_model_version TEXT NOT NULL,
+      created_unix_ms INTEGER NOT NULL,
+      metadata TEXT NOT NULL
+    );
+    CREATE TABLE reward_model_versions (
+      id TEXT PRIMARY KEY NOT NULL,
+      parent TEXT NOT NULL,
+      adapter_path TEXT,
+      held_out_accuracy REAL,
+      train_pairs INTEGER NOT NULL,
+      adopted INTEGER NOT NULL CHECK (adopted IN (0, 1)),
+      reason TEXT NOT NULL,
+      created_unix_ms INTEGER NOT NULL
+    );
+    CREATE INDEX preferences_unconsumed ON preferences(consumed_unix_ms)
+      WHERE consumed_unix_ms IS NULL;
+    CREATE INDEX prompts_unconsumed ON prompts(consumed_unix_ms) WHERE consumed_unix_ms IS NULL;
+    CREATE INDEX ratings_unconsumed ON ratings(consumed_unix_ms) WHERE consumed_unix_ms IS NULL;
     """
 }
