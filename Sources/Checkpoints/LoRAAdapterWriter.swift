@@ -147,7 +147,8 @@ public enum LoRAAdapterWriter {
       (
         "modules_to_save",
         config.modulesToSave.isEmpty
-          ? "null" : "[" + config.modulesToSave.map { JSONText.quoted($0) }.joined(separator: ", ") + "]"
+          ? "null"
+          : "[" + config.modulesToSave.map { JSONText.quoted($0) }.joined(separator: ", ") + "]"
       ),
       ("peft_type", "\"LORA\""),
       ("r", "\(config.rank)"),

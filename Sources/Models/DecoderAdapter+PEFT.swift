@@ -32,7 +32,9 @@ extension DecoderAdapter {
         outFeatures: pair.b.count / config.rank
       )
     }
-    do { try LoRAAdapterWriter.write(config: config, pairs: written, head: head, to: directory) } catch {
+    do {
+      try LoRAAdapterWriter.write(config: config, pairs: written, head: head, to: directory)
+    } catch {
       throw .adapter(error.message)
     }
   }

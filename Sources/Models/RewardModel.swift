@@ -63,7 +63,9 @@ public struct RewardModel: Sendable {
     guard let head else { return }
     let C = weights.config.text.hiddenSize
     guard head.weight.count == C else {
-      throw .adapter("the score head has \(head.weight.count) inputs; the model's hidden size is \(C)")
+      throw .adapter(
+        "the score head has \(head.weight.count) inputs; the model's hidden size is \(C)"
+      )
     }
     guard head.weight.allSatisfy(\.isFinite), head.bias?.isFinite ?? true else {
       throw .adapter("the score head is not finite")

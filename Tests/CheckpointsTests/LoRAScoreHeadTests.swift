@@ -6,8 +6,16 @@ import Testing
 
 @Suite struct LoRAScoreHeadTests {
   static let lora = [
-    TestTensor.f32("base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_A.weight", [2, 8], seed: 3),
-    TestTensor.f32("base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_B.weight", [8, 2], seed: 5),
+    TestTensor.f32(
+      "base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_A.weight",
+      [2, 8],
+      seed: 3
+    ),
+    TestTensor.f32(
+      "base_model.model.model.language_model.layers.0.self_attn.q_proj.lora_B.weight",
+      [8, 2],
+      seed: 5
+    ),
   ]
   static var rewardConfig: LoRAAdapterConfig {
     var config = LoRAAdapterConfig(rank: 2, alpha: 4)
@@ -46,7 +54,10 @@ import Testing
 
   @Test(arguments: [
     (#"{"peft_type": "LORA", "modules_to_save": ["score"]}"#, ["score"]),
-    (#"{"peft_type": "LORA", "modules_to_save": ["classifier", "score"]}"#, ["classifier", "score"]),
+    (
+      #"{"peft_type": "LORA", "modules_to_save": ["classifier", "score"]}"#,
+      ["classifier", "score"]
+    ),
     (#"{"peft_type": "LORA", "modules_to_save": null}"#, []),
   ])
   func acceptsTheScoreHead(json: String, modules: [String]) throws {

@@ -101,9 +101,20 @@ enum RewardVersionFixtures {
       do { try body() } catch { return (error as? BackendError)?.code }
       return nil
     }
-    #expect(code { try versions.register(RewardVersionFixtures.info("a"), adapter: nil, head: nil) } == .alreadyExists)
-    #expect(code { try versions.register(RewardVersionFixtures.info("b", parent: "x"), adapter: nil, head: nil) } == .notFound)
-    #expect(code { try versions.register(RewardVersionFixtures.info("c"), adapter: nil, head: ([1, 2], nil)) } == .invalidArgument)
+    #expect(
+      code { try versions.register(RewardVersionFixtures.info("a"), adapter: nil, head: nil) }
+        == .alreadyExists
+    )
+    #expect(
+      code {
+        try versions.register(RewardVersionFixtures.info("b", parent: "x"), adapter: nil, head: nil)
+      } == .notFound
+    )
+    #expect(
+      code {
+        try versions.register(RewardVersionFixtures.info("c"), adapter: nil, head: ([1, 2], nil))
+      } == .invalidArgument
+    )
     #expect(code { try versions.setCurrent("nope") } == .notFound)
     try versions.setCurrent("a")
     #expect(code { try versions.retire("a") } == .failedPrecondition)
@@ -111,7 +122,10 @@ enum RewardVersionFixtures {
     try versions.setCurrent("base")
     try versions.retire("a")
     #expect(code { try versions.setCurrent("a") } == .notFound)
-    #expect(code { try versions.register(RewardVersionFixtures.info("a"), adapter: nil, head: nil) } == .alreadyExists)
+    #expect(
+      code { try versions.register(RewardVersionFixtures.info("a"), adapter: nil, head: nil) }
+        == .alreadyExists
+    )
     // Start-up: restored versions and the current one come back.
     try versions.restore(
       [(RewardVersionFixtures.info("r"), adapter, head)],
@@ -120,7 +134,7 @@ enum RewardVersionFixtures {
     )
     #expect(versions.current.id == "r")
     #expect(versions.listing().map(\.id).sorted() == ["base", "r"])
-    #expect(code { try runner.loadVersion(directory: "/nonexistent/adapter") } == .notFound)
+    #expect(code { _ = try runner.loadVersion(directory: "/nonexistent/adapter") } == .notFound)
   }
 
   @Test func aPolicyRefusesAnAdapterWithAScoreHead() throws {

@@ -51,7 +51,9 @@ struct RewardAdapterTests {
     let again = try LoRAAdapter(directory: target)
     #expect(again.config.modulesToSave == ["score"])
     #expect(again.head == file.head)
-    #expect(try DecoderAdapter(adapter: again, base: weights).pairs.map(\.a) == adapter.pairs.map(\.a))
+    #expect(
+      try DecoderAdapter(adapter: again, base: weights).pairs.map(\.a) == adapter.pairs.map(\.a)
+    )
     // Without a head the config says modules_to_save null and no head is read.
     let plain = target + "-plain"
     defer { try? FileManager.default.removeItem(atPath: plain) }
