@@ -4,7 +4,9 @@
 // `_remove_adapter_name_from_state_dict_key`); a `.lora_A.<adapter>.weight` spelling is accepted
 // and the adapter name dropped. Module paths follow the model's module names, which depend on the
 // transformers version, so each is mapped to a canonical tensor name through `LlavaLayout`. The
-// deltas stay unmerged (views into the file); `LoRAMerge` folds them into fp32 copies.
+// deltas stay unmerged (views into the file); `LoRAMerge` folds them into fp32 copies. With
+// `modules_to_save: ["score"]` the file also holds a reward model's trained score head
+// (`RewardScoreHead`), read into `head`.
 
 /// One LoRA pair: the target weight W (out, in) becomes W + scale · B · A.
 public struct LoRADelta: Sendable {
@@ -32,6 +34,8 @@ public final class LoRAAdapter: Sendable {
   public let file: SafeTensorsFile
   /// One delta per targeted weight, sorted by target.
   public let deltas: [LoRADelta]
+  /// The trained score head (`modules_to_save: ["score"]`), or nil.
+  public let head: RewardScoreHead?
   private let byTarget: [String: Int]
 
   public convenience init(directory: String) throws(CheckpointError) {
@@ -42,7 +46,14 @@ public final class LoRAAdapter: Sendable {
 
   public init(config: LoRAAdapterConfig, file: SafeTensorsFile) throws(CheckpointError) {
     var halves: [String: (a: TensorView?, b: TensorView?)] = [:]
+    let headKeys = [RewardScoreHead.weightKey, RewardScoreHead.biasKey]
     for key in file.tensorNames {
+      if headKeys.contains(key) {
+        if config.savesScoreHead { continue }
+        throw adapterError(
+          "\(file.path): tensor '\(key)' is a trained score head, but adapter_config.json has no modules_to_save [\"score\"]"
+        )
+      }
       let (module, half) = try Self.parseKey(key, file: file.path)
       var pair = halves[module] ?? (nil, nil)
       if half == "lora_A" { pair.a = try file.tensor(key) } else { pair.b = try file.tensor(key) }
@@ -89,6 +100,7 @@ public final class LoRAAdapter: Sendable {
         throw adapterError("\(file.path): two modules adapt the same weight '\(delta.target)'")
       }
     }
+    self.head = config.savesScoreHead ? try RewardScoreHead.read(file) : nil
     self.config = config
     self.file = file
     self.deltas = deltas
@@ -109,6 +121,14 @@ public final class LoRAAdapter: Sendable {
       if info.shape != [delta.outFeatures, delta.inFeatures] {
         problems.append(
           "\(delta.module): base weight is \(info.shape), the adapter needs [\(delta.outFeatures), \(delta.inFeatures)]"
+        )
+      }
+    }
+    if let head {
+      let shape = checkpoint.weights.info(checkpoint.name(LlavaWeightNames.score))?.shape
+      if shape != [1, head.weight.count] {
+        problems.append(
+          "score: the adapter's head has \(head.weight.count) inputs, the base's score.weight is \(shape.map { "\($0)" } ?? "absent (not a reward model)")"
         )
       }
     }

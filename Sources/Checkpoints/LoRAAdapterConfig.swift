@@ -4,7 +4,9 @@
 // modules_to_save None. Scaling as in src/peft/tuners/lora/layer.py `update_layer`:
 // lora_alpha / sqrt(r) with use_rslora, else lora_alpha / r. PEFT forces fan_in_fan_out to False
 // for nn.Linear targets (every LLaVA target is one), so it is ignored here as well. Options that
-// change the arithmetic or add tensors beyond A and B are refused by name.
+// change the arithmetic or add tensors beyond A and B are refused by name, except
+// `modules_to_save: ["score"]`: a reward model's trained score head (`RewardScoreHead`; PEFT's
+// SEQ_CLS task type adds "classifier" too, which no LLaVA or LLaMA model has, so it is allowed).
 import Foundation
 
 /// Which modules an adapter targets, as `target_modules` says.
@@ -40,6 +42,12 @@ public struct LoRAAdapterConfig: Sendable, Equatable, Decodable {
   public var fanInFanOut = false
   public var baseModelNameOrPath: String?
   public var taskType: String?
+  /// Fully trained modules saved beside the LoRA pairs: empty, or `["score"]` (a reward
+  /// model's score head, possibly with PEFT's "classifier").
+  public var modulesToSave: [String] = []
+
+  /// Whether the adapter carries a trained score head.
+  public var savesScoreHead: Bool { modulesToSave.contains("score") }
 
   public init(
     rank: Int = 8,
@@ -84,16 +92,19 @@ public struct LoRAAdapterConfig: Sendable, Equatable, Decodable {
     guard bias == "none" else {
       throw adapterError("bias '\(bias)' is not supported (only 'none')")
     }
+    if let modules: [String] = try c.optional("modules_to_save"), !modules.isEmpty {
+      guard modules.contains("score"), modules.allSatisfy(["score", "classifier"].contains) else {
+        throw adapterError(
+          "modules_to_save \(modules) is not supported: the only fully trained module an adapter may carry is a reward model's score head ([\"score\"])"
+        )
+      }
+      modulesToSave = modules
+    }
     try Self.refuseUnsupported(c)
   }
 
   /// Options whose effect this loader does not implement, each refused by name.
   private static func refuseUnsupported(_ c: KeyedDecodingContainer<AnyKey>) throws {
-    if let modules: [String] = try c.optional("modules_to_save"), !modules.isEmpty {
-      throw adapterError(
-        "modules_to_save \(modules) is not supported (fully trained modules are not LoRA deltas)"
-      )
-    }
     let flags = ["use_dora": "DoRA", "lora_bias": "lora_bias", "use_qalora": "QA-LoRA"]
     for (key, name) in flags.sorted(by: { $0.key < $1.key })
     where try c.value(AnyKey(stringValue: key), or: false) {

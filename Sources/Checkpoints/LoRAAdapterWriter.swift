@@ -2,7 +2,9 @@
 // layout `LoRAAdapter` reads and PEFT's `PeftModel.from_pretrained` loads), atomically: both files
 // go into a temporary directory beside the target, each is fsynced, the directory is renamed to the
 // target and the parent is fsynced. A reader sees the whole adapter or nothing; an existing target
-// is an error (never replaced). Tensors are F32 `base_model.model.<module>.lora_{A,B}.weight`.
+// is an error (never replaced). Tensors are F32 `base_model.model.<module>.lora_{A,B}.weight`,
+// and a reward model's trained score head as PEFT saves it (`RewardScoreHead`, with
+// `modules_to_save: ["score"]` in the config).
 import Glibc
 
 /// One adapted module's LoRA pair, as written.
@@ -29,13 +31,17 @@ public struct LoRAWeightPair: Sendable, Equatable {
 }
 
 public enum LoRAAdapterWriter {
-  /// Writes a new adapter directory at `directory` (which must not exist).
+  /// Writes a new adapter directory at `directory` (which must not exist); `head`: a reward
+  /// model's trained score head (the config then says `modules_to_save: ["score"]`).
   public static func write(
     config: LoRAAdapterConfig,
     pairs: [LoRAWeightPair],
+    head: RewardScoreHead? = nil,
     to directory: String
   ) throws(CheckpointError) {
-    let weights = try safetensors(pairs, rank: config.rank)
+    var config = config
+    config.modulesToSave = head == nil ? [] : ["score"]
+    let weights = try safetensors(pairs, rank: config.rank, head: head)
     let json = configJSON(config)
     let target = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
     guard !target.isEmpty else { throw CheckpointError(.io, "empty adapter directory path") }
@@ -68,10 +74,17 @@ public enum LoRAAdapterWriter {
   }
 
   /// The safetensors bytes: F32 tensors sorted by name, the header padded to 8 bytes.
-  public static func safetensors(_ pairs: [LoRAWeightPair], rank: Int) throws(CheckpointError)
-    -> [UInt8]
-  {
+  public static func safetensors(
+    _ pairs: [LoRAWeightPair],
+    rank: Int,
+    head: RewardScoreHead? = nil
+  ) throws(CheckpointError) -> [UInt8] {
     var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    if let head {
+      guard !head.weight.isEmpty else { throw adapterError("the score head has no weights") }
+      tensors.append((RewardScoreHead.weightKey, [1, head.weight.count], head.weight))
+      if let bias = head.bias { tensors.append((RewardScoreHead.biasKey, [1], [bias])) }
+    }
     var modules = Set<String>()
     for pair in pairs {
       guard modules.insert(pair.module).inserted else {
@@ -108,7 +121,12 @@ public enum LoRAAdapterWriter {
       ("init_lora_weights", "true"),
       ("lora_alpha", "\(config.alpha)"),
       ("lora_dropout", "0.0"),
-      ("modules_to_save", "null"),
+      (
+        "modules_to_save",
+        config.modulesToSave.isEmpty
+          ? "null"
+          : "[" + config.modulesToSave.map { JSONText.quoted($0) }.joined(separator: ", ") + "]"
+      ),
       ("peft_type", "\"LORA\""),
       ("r", "\(config.rank)"),
       ("target_modules", targets),

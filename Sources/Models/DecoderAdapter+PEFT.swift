@@ -1,7 +1,7 @@
 // Saving a served adapter as a PEFT directory (for `SaveCheckpoint`), and random adapters for
 // benchmarks and tests. Module paths are transformers 5's (`model.language_model.layers.<l>.…`),
 // the names PEFT gives the keys of a LlavaForConditionalGeneration it wraps.
-import Checkpoints
+public import Checkpoints
 public import Engine
 
 extension DecoderAdapter {
@@ -12,8 +12,13 @@ extension DecoderAdapter {
 
   /// Writes this adapter as a new PEFT adapter directory at `directory`, atomically (temp dir,
   /// fsync of each file, rename, fsync of the parent); an existing `directory` is an error.
-  /// `target_modules` is a pattern naming exactly the adapted layers and linears.
-  public func write(to directory: String, baseModelNameOrPath: String? = nil) throws(ModelError) {
+  /// `target_modules` is a pattern naming exactly the adapted layers and linears. `head`: a
+  /// reward model's trained score head, saved as PEFT's `modules_to_save: ["score"]`.
+  public func write(
+    to directory: String,
+    baseModelNameOrPath: String? = nil,
+    head: RewardScoreHead? = nil
+  ) throws(ModelError) {
     var config = self.config
     config.targetModules = .pattern(targetPattern)
     config.baseModelNameOrPath = baseModelNameOrPath ?? config.baseModelNameOrPath
@@ -27,7 +32,9 @@ extension DecoderAdapter {
         outFeatures: pair.b.count / config.rank
       )
     }
-    do { try LoRAAdapterWriter.write(config: config, pairs: written, to: directory) } catch {
+    do {
+      try LoRAAdapterWriter.write(config: config, pairs: written, head: head, to: directory)
+    } catch {
       throw .adapter(error.message)
     }
   }

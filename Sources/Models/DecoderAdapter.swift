@@ -72,12 +72,19 @@ public final class DecoderAdapter: @unchecked Sendable {
     try self.init(adapter: adapter, base: base, directory: directory)
   }
 
-  /// Validates a parsed adapter against `base` and converts it.
+  /// Validates a parsed adapter against `base` and converts it. A trained score head
+  /// (`modules_to_save: ["score"]`) is refused unless `base` is a reward model; it is not part
+  /// of the result (`adapter.head` holds it; the reward runner serves it with the LoRA).
   public convenience init(
     adapter: LoRAAdapter,
     base: LlavaWeights,
     directory: String? = nil
   ) throws(ModelError) {
+    if adapter.config.savesScoreHead && base.head != .reward {
+      throw .adapter(
+        "\(adapter.file.path): modules_to_save \(adapter.config.modulesToSave) carries a trained score head, which only a reward model has; a policy adapter must hold LoRA pairs only (modules_to_save null)"
+      )
+    }
     var pairs: [Pair] = []
     for delta in adapter.deltas {
       guard let (layer, linear) = Self.decoderTarget(delta.target) else {

@@ -14,7 +14,7 @@ extension RewardModel {
     let hidden = try language.forwardBatch(entries, cache: cache)  // (R, C)
     let C = weights.config.text.hiddenSize
     return (0..<(hidden.count / C)).map { r in
-      Self.head(weights, lastHidden: Array(hidden[(r * C)..<((r + 1) * C)]))
+      score(lastHidden: Array(hidden[(r * C)..<((r + 1) * C)]), head: nil)
     }
   }
 }

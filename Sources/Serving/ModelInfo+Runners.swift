@@ -12,9 +12,9 @@ extension ModelInfo {
     describe(runner.model.weights.config)
   }
 
-  /// The reward model's version and shapes.
+  /// The reward model's current version and shapes.
   public mutating func describe(_ runner: RewardRunner) {
-    rewardModelVersion = runner.settings.rewardModelVersion
+    rewardModelVersion = runner.versions.current.id
     describe(runner.model.weights.config)
   }
 

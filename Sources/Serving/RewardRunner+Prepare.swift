@@ -19,7 +19,7 @@ struct PreparedScore: @unchecked Sendable {
 }
 
 extension RewardRunner {
-  func prepare(_ request: RewardRequest) throws -> PreparedScore {
+  func prepare(_ request: RewardRequest, version: RewardModelVersion) throws -> PreparedScore {
     let image = try features.prepare(request.image, field: "image")
     let captions = request.facts?.captions ?? []
     let context = model.weights.config.text.maxPositionEmbeddings
@@ -58,12 +58,13 @@ extension RewardRunner {
             imageTokenId: imageTokenId,
             images: [image.key],
             rowsPerImage: model.weights.config.imageFeatureCount,
-            salt: salt
+            salt: version.salt
           ),
           images: [image],
           imageTokenId: imageTokenId,
           group: group,
-          index: index
+          index: index,
+          version: version
         )
       )
     }

@@ -16,7 +16,9 @@
 // candidates of a request are one group in the reward model's continuous batch: their shared
 // image+prompt prefix is computed once, their tails in packed batched passes (RewardExecutor).
 // Symbolic rewards: SymbolicRewards.swift. Text responses count as ended with EOS (they are
-// complete turns).
+// complete turns). Reward-model versions (`versions`, Versions/RewardModelVersions.swift): a
+// request runs on the version current at its arrival, with its LoRA and score head, and
+// answers its id; the base version (`settings.rewardModelVersion`) is the checkpoint alone.
 import Checkpoints
 public import Engine
 import Foundation
@@ -47,8 +49,9 @@ public struct RewardRunnerSettings: Sendable {
 public final class RewardRunner: RewardBackend, @unchecked Sendable {
   public let model: RewardModel
   public let settings: RewardRunnerSettings
+  /// The served reward-model versions; the base is `settings.rewardModelVersion`.
+  public let versions: RewardModelVersions
   let batch: BatchedModel<RewardExecutor>
-  let salt: UInt64
 
   public var tokenizer: SentencePieceTokenizer { batch.tokenizer }
   var features: ImageFeatures { batch.features }
@@ -80,7 +83,16 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     let model = RewardModel(weights: weights)
     self.model = model
     self.settings = settings
-    self.salt = SequenceKeys.salt("reward:" + settings.rewardModelVersion)
+    versions = RewardModelVersions(
+      base: RewardModelVersionInfo(
+        id: settings.rewardModelVersion,
+        parent: "",
+        source: "base",
+        adapterPath: nil,
+        createdUnixMs: 0
+      ),
+      check: { adapter, head in try model.check(adapter: adapter, head: head) }
+    )
     batch = try BatchedModel(
       directory: directory,
       weights: weights,
@@ -127,6 +139,8 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     let submitted = ContinuousClock.now
     let mark = batch.preparing.mark(request.priority)
     defer { mark.done() }
+    let lease = versions.acquire()  // the version current at arrival
+    defer { lease.release() }
     let context = model.weights.config.text.maxPositionEmbeddings
     let fixed =
       request.prompt.utf8.count
@@ -142,7 +156,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
       )
     }
     let prepared = try await BatchErrors.run(on: batch.preprocess) { [self] in
-      try prepare(request)
+      try prepare(request, version: lease.version)
     }
     let (image, sequences, group) = (prepared.image, prepared.sequences, prepared.group)
     if image.embeddings == nil { try await batch.encodeImages(of: sequences) }  // a new image
@@ -158,7 +172,7 @@ public final class RewardRunner: RewardBackend, @unchecked Sendable {
     let computed = group.started ?? submitted
     return RewardResult(
       rewards: rewards,
-      rewardModelVersion: settings.rewardModelVersion,
+      rewardModelVersion: lease.version.info.id,
       promptTokens: prepared.promptTokens,
       completionTokens: prepared.completionTokens,
       queueTimeMs: ModelRunner.milliseconds(computed - submitted),

@@ -1,7 +1,10 @@
 // The reward model's side of continuous batching. A Score request is one group of sequences,
 // one per candidate, all starting with the same image and prompt: the scheduler computes that
 // shared prefix once and each candidate's own tail in packed batched passes. A candidate is
-// done when its last position has run: the reward head reads its final hidden state.
+// done when its last position has run: the reward head reads its final hidden state. Each
+// candidate runs with its reward-model version's LoRA (the entry's adapter, as for policy
+// versions) and head (`RewardModel.score(lastHidden:head:)`; nil = the checkpoint's).
+import Checkpoints
 import Foundation
 import Models
 import Scheduler
@@ -90,8 +93,11 @@ final class RewardSequence: BatchSequence, @unchecked Sendable {
   let imageTokenId: Int32
   let group: RewardGroup
   let index: Int
+  /// The reward-model version the request runs on (kept alive while the sequence is).
+  let version: RewardModelVersion
   var imageEmbeddings: [Float]?
   var promptCount: Int { tokens.count }
+  var adapter: (any PolicyAdapter)? { version.handle }
 
   init(
     id: SequenceID,
@@ -100,7 +106,8 @@ final class RewardSequence: BatchSequence, @unchecked Sendable {
     images: [PreparedImage],
     imageTokenId: Int32,
     group: RewardGroup,
-    index: Int
+    index: Int,
+    version: RewardModelVersion
   ) {
     self.id = id
     self.tokens = tokens
@@ -109,6 +116,7 @@ final class RewardSequence: BatchSequence, @unchecked Sendable {
     self.imageTokenId = imageTokenId
     self.group = group
     self.index = index
+    self.version = version
   }
 
   func markStarted() { group.markStarted() }
@@ -136,15 +144,22 @@ final class RewardExecutor: RegisteringExecutor, @unchecked Sendable {
   func execute(_ plan: StepPlan) -> [StepOutcome] {
     var outcomes = [StepOutcome](repeating: .finish, count: plan.entries.count)
     guard
-      let (found, included, scores) = forward(
+      let (found, included, hidden) = forward(
         plan,
-        { entries throws(ModelError) in try model.scoresBatch(entries, cache: cache) }
-      )
+        { entries throws(ModelError) in try model.language.forwardBatch(entries, cache: cache) }
+      )  // (R, C)
     else { return outcomes }
+    let C = model.weights.config.text.hiddenSize
     var row = 0
     for (index, step) in plan.entries.enumerated() where included[index] {
       if step.producesOutput {
-        found[index]?.group.record(scores[row], at: found[index]?.index ?? 0)
+        if let sequence = found[index] {
+          let score = model.score(
+            lastHidden: Array(hidden[(row * C)..<((row + 1) * C)]),
+            head: sequence.version.head
+          )
+          sequence.group.record(score, at: sequence.index)
+        }
         row += 1
       } else {
         outcomes[index] = .none
