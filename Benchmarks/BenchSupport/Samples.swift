@@ -39,4 +39,3 @@ public final class Samples {
     Dictionary(uniqueKeysWithValues: keys.map { ($0, stat($0)!.json) })
   }
 }
-

@@ -26,7 +26,8 @@ struct Options {
   var batch: Int?
   var micro: Int?
   // peer, output
-  var python = ProcessInfo.processInfo.environment["RLHFD_TORCH_PYTHON"] ?? ".build-ref/venv/bin/python"
+  var python =
+    ProcessInfo.processInfo.environment["RLHFD_TORCH_PYTHON"] ?? ".build-ref/venv/bin/python"
   var noPeer = false
   var smoke = false
   var blasCore = "auto"

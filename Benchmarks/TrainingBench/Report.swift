@@ -29,8 +29,10 @@ struct Rounds {
     for round in 1...rounds {
       print("ROUND   \(round)/\(rounds): load average \(ProcStatus.loadAverage)")
       let (times, wall) = try once()
-      for (part, seconds) in zip(Self.parts, [times.forward, times.backward, times.optimizer, wall])
-      {
+      for (part, seconds) in zip(
+        Self.parts,
+        [times.forward, times.backward, times.optimizer, wall]
+      ) {
         samples.add("rlhfd_\(part)", seconds * perK)
       }
       guard let side = peer else { continue }
@@ -63,7 +65,9 @@ struct Rounds {
     var lines = header
     lines.append(peerNote)
     lines.append("")
-    lines.append("| s per 1k \(unit) (median of rounds, min–max) | rlhfd | PyTorch | rlhfd ÷ PyTorch |")
+    lines.append(
+      "| s per 1k \(unit) (median of rounds, min–max) | rlhfd | PyTorch | rlhfd ÷ PyTorch |"
+    )
     lines.append("|---|---|---|---|")
     for part in Self.parts {
       let mine = samples.stat("rlhfd_\(part)")?.text(3) ?? "–"

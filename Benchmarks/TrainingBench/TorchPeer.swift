@@ -30,6 +30,9 @@ final class TorchPeer {
         "peer not run: no python at \(python) (set RLHFD_TORCH_PYTHON or --python; tools/reference/README.md makes the venv)"
       )
     }
+    guard FileManager.default.fileExists(atPath: script) else {
+      return (nil, "peer not run: \(script) not found (run from the repository root)")
+    }
     let log = NSTemporaryDirectory() + "/trainingbench-torch-\(getpid()).log"
     FileManager.default.createFile(atPath: log, contents: nil)
     let process = Process()
@@ -50,9 +53,10 @@ final class TorchPeer {
     guard let ready = peer.line(), ready.hasPrefix("READY ") else {
       process.waitUntilExit()
       let tail = peer.logTail()
+      let missing = tail.split(separator: "|").last { $0.contains("No module named") }
       let why =
-        tail.contains("No module named")
-        ? "torch, transformers or peft is not installed for \(python) (\(tail))" : tail
+        missing.map { "\(python) lacks a module (\($0.trimmingCharacters(in: .whitespaces)))" }
+        ?? tail
       return (nil, "peer not run: \(why)")
     }
     peer.info = String(ready.dropFirst("READY ".count))

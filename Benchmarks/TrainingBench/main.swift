@@ -44,11 +44,15 @@ do {
   switch options.mode {
   case .ppo:
     let box = Box(try PPOBench(options))
-    (describe, peerArguments, units) = (box.bench.describe, box.bench.peerArguments, box.bench.units)
+    (describe, peerArguments, units) = (
+      box.bench.describe, box.bench.peerArguments, box.bench.units
+    )
     once = { try box.bench.once() }
   case .rm:
     let box = Box(try RMBench(options))
-    (describe, peerArguments, units) = (box.bench.describe, box.bench.peerArguments, box.bench.units)
+    (describe, peerArguments, units) = (
+      box.bench.describe, box.bench.peerArguments, box.bench.units
+    )
     once = { try box.bench.once() }
   }
   print("loaded in \(fmt(Clock.now() - t0, 1)) s: \(describe)")
@@ -67,7 +71,9 @@ do {
   let limits = LimitDrift(start: start, end: end)
   let unit = options.mode == .ppo ? "response tokens" : "pairs"
   var header: [String] = []
-  if options.smoke { header.append("SMOKE run (tiny sizes, tiny limit probes): the figures mean nothing") }
+  if options.smoke {
+    header.append("SMOKE run (tiny sizes, tiny limit probes): the figures mean nothing")
+  }
   header += [
     limits.verdictLine, "CPU: \(host.line)", "kernels: \(host.kernels)",
     "machine before the run: \(host.machineState.isEmpty ? "(not recorded)" : host.machineState)",
@@ -86,7 +92,10 @@ do {
     json["host"] = host.json
     json["limits"] = limits.json
     json["rounds"] = options.rounds
-    let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+    let data = try JSONSerialization.data(
+      withJSONObject: json,
+      options: [.prettyPrinted, .sortedKeys]
+    )
     try data.write(to: URL(fileURLWithPath: path))
     print("wrote \(path)")
   }
