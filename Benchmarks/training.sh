@@ -18,8 +18,10 @@
 # TrainingBench: skip the release build), RLHFD_TORCH_PYTHON (the peer's python, default
 # .build-ref/venv/bin/python; without torch the peer is skipped and said so),
 # KEEP_OPENBLAS_CORETYPE=1 (as engine.sh).
-# At TinyLlama scale (fp32: ~5.5 GB per process, rlhfd's and the peer's at once) a round of both
-# modes takes minutes; the defaults below keep a 3-round run near half an hour on 2 cores.
+# At TinyLlama scale (fp32: ~5.5 GB per process, rlhfd's and the peer's at once) a step takes
+# minutes (PyTorch's several times rlhfd's): with the shapes below expect roughly an hour for 3
+# rounds of both modes on 2 cores (a 1-round run of tiny shapes, 2 rollouts of 16 + 16 tokens and 2
+# pairs of 64, took 5 min on a loaded host). Options after DIR override the shapes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -45,9 +47,9 @@ if [ "$SMOKE" = 1 ]; then
   RM_ARGS=(--smoke --rounds 1 --tokens 32 --response 8 --batch 2 --micro 1)
 elif [ -n "$DIR" ]; then
   # The paper's LoRA; 4 rollouts, 2 epochs × 2 minibatches of 2 (the paper's 4 optimizer steps
-  # per PPO step), 64 + 64 tokens; the reward model on 8 pairs of 256 tokens in micro-batches of 2.
+  # per PPO step), 64 + 64 tokens; the reward model on 4 pairs of 256 tokens in micro-batches of 2.
   PPO_ARGS=("$DIR" --rank 64 --rollouts 4 --step-batch 2 --micro 1 --epochs 2 --query 64 --response 64)
-  RM_ARGS=("$DIR" --rank 64 --tokens 256 --response 32 --batch 8 --micro 2)
+  RM_ARGS=("$DIR" --rank 64 --tokens 256 --response 32 --batch 4 --micro 2)
 else
   PPO_ARGS=()
   RM_ARGS=()
@@ -66,13 +68,15 @@ echo "== cpu: $(host_line)"
 
 mkdir -p bench-results .build-bench
 rm -f "$OUT-report.md"
-if [ "$SMOKE" = 1 ]; then SHOW=/dev/null; else SHOW=/dev/stdout; fi
-for mode in ppo rm; do
-  if [ "$mode" = ppo ]; then MODE_ARGS=("${PPO_ARGS[@]}"); else MODE_ARGS=("${RM_ARGS[@]}"); fi
-  rc=0
+run_mode() {  # the mode's output to its log, and to stdout unless a smoke run
   "$BIN" "--$mode" --state-directory .build-bench/state --machine-state "$QUIET_STATE" \
     --json "$OUT-$mode.json" --report "$OUT-$mode-report.md" \
-    ${MODE_ARGS[@]+"${MODE_ARGS[@]}"} ${ARGS[@]+"${ARGS[@]}"} 2>&1 | tee "$OUT-$mode.log" > "$SHOW" || rc=$?
+    ${MODE_ARGS[@]+"${MODE_ARGS[@]}"} ${ARGS[@]+"${ARGS[@]}"} 2>&1 | tee "$OUT-$mode.log"
+}
+for mode in ppo rm; do
+  if [ "$mode" = ppo ]; then MODE_ARGS=(${PPO_ARGS[@]+"${PPO_ARGS[@]}"}); else MODE_ARGS=(${RM_ARGS[@]+"${RM_ARGS[@]}"}); fi
+  rc=0
+  if [ "$SMOKE" = 1 ]; then run_mode > /dev/null || rc=$?; else run_mode || rc=$?; fi
   if [ "$rc" != 0 ] || [ ! -f "$OUT-$mode-report.md" ]; then
     tail -30 "$OUT-$mode.log"; echo "training.sh: TrainingBench --$mode failed ($rc), see $OUT-$mode.log" >&2; exit 1
   fi

@@ -30,13 +30,10 @@ W_NO_EOS, W_LENGTH = -8.0, -10.0
 
 
 class Holder(torch.nn.Module):
-    def __init__(self, policy_lm, lm_head, value_lm, hidden):
+    def __init__(self, **modules):
         super().__init__()
-        self.policy_lm = policy_lm
-        self.lm_head = lm_head
-        if value_lm is not None:
-            self.value_lm = value_lm
-        self.head = torch.nn.Linear(hidden, 1, bias=True)
+        for name, module in modules.items():
+            setattr(self, name, module)
 
 
 def main() -> None:
@@ -55,21 +52,30 @@ def main() -> None:
     policy_lm, lm_head, _ = load(a.policy)
     value_lm = None if shared else load(a.value)[0]
     hidden = policy_lm.config.hidden_size
-    holder = Holder(policy_lm, lm_head, value_lm, hidden)
-    config = dict(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0)
-    model = get_peft_model(holder, LoraConfig(target_modules=pattern("policy_lm"), **config), adapter_name="policy")
-    model.add_adapter("value", LoraConfig(target_modules=pattern("policy_lm" if shared else "value_lm"), **config))
-    value_lm = policy_lm if shared else holder.value_lm
-    lora = {name: [p for n, p in model.named_parameters() if "lora_" in n and f".{name}." in n]
-            for name in ("policy", "value")}
+    head = torch.nn.Linear(hidden, 1, bias=True)
+    config = LoraConfig(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0, target_modules=pattern("lm"))
+    if shared:  # one base, two adapters; switching costs ~3 ms a call (nothing at TinyLlama scale)
+        value_lm = policy_lm
+        policy_model = value_model = get_peft_model(Holder(lm=policy_lm, lm_head=lm_head, head=head), config,
+                                                    adapter_name="policy")
+        policy_model.add_adapter("value", config)
+        activate = policy_model.set_adapter
+    else:  # two models, one adapter each: nothing to switch
+        policy_model = get_peft_model(Holder(lm=policy_lm, lm_head=lm_head), config, adapter_name="policy")
+        value_model = get_peft_model(Holder(lm=value_lm, head=head), config, adapter_name="value")
+
+        def activate(_name):
+            pass
+    lora = {name: [p for n, p in m.named_parameters() if "lora_" in n and f".{name}." in n]
+            for name, m in (("policy", policy_model), ("value", value_model))}
     for salt, p in enumerate(lora["policy"] + lora["value"]):
         if p.dim() == 2 and p.shape[1] == a.rank:  # B (N, r); A keeps PEFT's Kaiming init
             small_values(p, salt)
     reference = [p.detach().clone() * 0.9 for p in lora["policy"]]
-    for p in (holder.head.weight, holder.head.bias):
+    for p in (head.weight, head.bias):
         small_values(p, 3)
         p.requires_grad_(True)
-    trainable = lora["policy"] + lora["value"] + [holder.head.weight, holder.head.bias]
+    trainable = lora["policy"] + lora["value"] + [head.weight, head.bias]
     optimizer = torch.optim.AdamW(trainable, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
 
     vocab = min(policy_lm.config.vocab_size, 32000)
@@ -86,7 +92,7 @@ def main() -> None:
 
     def values(ids):
         h = value_lm(input_ids=ids.unsqueeze(0)).last_hidden_state[0, Q - 1:Q + R - 1]
-        return holder.head(h)[:, 0]
+        return head(h)[:, 0]
 
     def swap(values_in):
         out = []
@@ -99,12 +105,12 @@ def main() -> None:
         parts = Parts()
         t0 = parts.mark
         with torch.no_grad():  # the rollout side
-            model.set_adapter("policy")
+            activate("policy")
             old = torch.stack([logprobs(ids) for ids in rows])
             kept = swap(reference)
             ref = torch.stack([logprobs(ids) for ids in rows])
             swap(kept)
-            model.set_adapter("value")
+            activate("value")
             vals = torch.stack([values(ids) for ids in rows])
             score = rm_scores + W_NO_EOS + W_LENGTH * 1.0  # no EOS, L = R
             shaped = -KL_COEF * torch.clamp(old - ref, min=0.0)
@@ -130,7 +136,7 @@ def main() -> None:
             parts.add("optimizer")
             N = len(minibatch) * R
             for b in minibatch:  # micro-batches only group rows: each row its own forward, as rlhfd
-                model.set_adapter("policy")
+                activate("policy")
                 lp = logprobs(rows[b])
                 ratio = torch.exp(lp - old[b])
                 pg = torch.maximum(-advantages[b] * ratio,
@@ -138,7 +144,7 @@ def main() -> None:
                 parts.add("forward")
                 pg.backward()
                 parts.add("backward")
-                model.set_adapter("value")
+                activate("value")
                 v = values(rows[b])
                 vclip = torch.clamp(v, vals[b] - VCLIP, vals[b] + VCLIP)
                 vf = 0.5 * torch.maximum((v - returns[b]) ** 2, (vclip - returns[b]) ** 2).sum() / N
