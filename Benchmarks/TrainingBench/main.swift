@@ -78,6 +78,7 @@ do {
     limits.verdictLine, "CPU: \(host.line)", "kernels: \(host.kernels)",
     "machine before the run: \(host.machineState.isEmpty ? "(not recorded)" : host.machineState)",
     limits.limitsLine, describe,
+    "rlhfd's peak RSS (VmHWM): \(gb(ProcStatus.peakRSS)) (the limit probes' buffers included)",
   ]
   let text = rounds.text(unit: unit, header: header)
   print("\n" + text)
