@@ -35,6 +35,7 @@ do {
     "TrainingBench: load average \(ProcStatus.loadAverage); \(options.rounds) rounds\(options.smoke ? " (smoke: figures meaningless)" : "")"
   )
   let start = Limits.measure("at start", small: options.smoke)
+  ProcStatus.resetPeak()  // the probe's buffers are not the model's
 
   let t0 = Clock.now()
   let describe: String
@@ -66,6 +67,7 @@ do {
   var rounds = Rounds(peerNote: peerNote)
   try rounds.run(rounds: options.rounds, units: units, once: once, peer: &peer)
   peer?.stop()
+  let peakRSS = ProcStatus.peakRSS  // before the end probe's buffers
   let end = Limits.measure("at end", small: options.smoke)
 
   let limits = LimitDrift(start: start, end: end)
@@ -78,7 +80,7 @@ do {
     limits.verdictLine, "CPU: \(host.line)", "kernels: \(host.kernels)",
     "machine before the run: \(host.machineState.isEmpty ? "(not recorded)" : host.machineState)",
     limits.limitsLine, describe,
-    "rlhfd's peak RSS (VmHWM): \(gb(ProcStatus.peakRSS)) (the limit probes' buffers included)",
+    "rlhfd's peak RSS (VmHWM, load and rounds): \(gb(peakRSS))",
   ]
   let text = rounds.text(unit: unit, header: header)
   print("\n" + text)
