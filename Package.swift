@@ -214,16 +214,25 @@ let package = Package(
 
     // MARK: - Benchmarks (executables, never timed tests)
 
+    // What the benchmark executables share: the machine's limits and their drift (the
+    // RELIABLE / UNRELIABLE rule), the CPU, the interleaved rounds' samples, clock and formats.
+    .target(
+      name: "BenchSupport",
+      dependencies: ["Engine"],
+      path: "Benchmarks/BenchSupport",
+      swiftSettings: swiftSettings
+    ),
+
     .executableTarget(
       name: "EngineBench",
-      dependencies: ["Models", "Engine", "Checkpoints"],
+      dependencies: ["BenchSupport", "Models", "Engine", "Checkpoints"],
       path: "Benchmarks/EngineBench",
       swiftSettings: swiftSettings
     ),
 
     .executableTarget(
       name: "TrainingBench",
-      dependencies: ["Training", "Models", "Checkpoints"],
+      dependencies: ["BenchSupport", "Training", "Serving", "Models", "Engine", "Checkpoints"],
       path: "Benchmarks/TrainingBench",
       swiftSettings: swiftSettings
     ),

@@ -2,6 +2,7 @@
 // of `LanguageModel.run` and `VisionTower.forward` here: the same kernels on the same loaded
 // weights, in the same order, with a clock read around each kernel call. The replica's total is
 // printed next to the real forward's time so a divergence would show.
+import BenchSupport
 import Checkpoints
 import Engine
 import Foundation
@@ -24,18 +25,6 @@ final class PhaseTimer {
   func scaled(by factor: Double) -> [(String, Double)] {
     order.map { ($0, seconds[$0]! * factor) }
   }
-}
-
-/// Owned zeroed fp32 scratch.
-final class Scratch {
-  private var buffers: [UnsafeMutablePointer<Float>] = []
-  func make(_ count: Int) -> UnsafeMutablePointer<Float> {
-    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
-    p.initialize(repeating: 0, count: max(1, count))
-    buffers.append(p)
-    return p
-  }
-  deinit { for p in buffers { p.deallocate() } }
 }
 
 /// The decoder replica; keeps its own KV cache so prefill and decode can be timed separately.

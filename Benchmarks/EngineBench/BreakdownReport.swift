@@ -1,6 +1,7 @@
 // `EngineBench` without `--no-breakdown`: where the time of a prefill, a decode step and an
 // image encode goes, per kernel, from the replicas in Breakdown.swift (after the rounds, on the
 // last precision loaded). Diagnosis only: no goal depends on it.
+import BenchSupport
 import Foundation
 
 enum Breakdowns {

@@ -3,6 +3,7 @@
 // `model.safetensors` (~2.9 GB). The tensor list and shapes come from the project's own
 // `LlavaWeightNames.expected(for:head:)`, spelled with `LlavaLayout.hub`. Written once into the
 // cache directory and reused while its marker matches.
+import BenchSupport
 import Checkpoints
 import Foundation
 import Glibc

@@ -2,19 +2,13 @@
 // best type (F16 or BF16, whichever was faster in the same run) in fp32 and ≥ 1.5× in bf16 where
 // the CPU has bf16 instructions; batch-1 decode ≥ 1.0×. A FAIL names the limit measured here
 // (sgemm ceiling for prefill, bandwidth ÷ bytes per token for decode). The run is UNRELIABLE
-// when a limit moved by more than 20 % between its start and its end.
+// when a limit moved by more than 20 % between its start and its end (LimitDrift,
+// Benchmarks/BenchSupport).
+import BenchSupport
 import Foundation
 
-struct LimitReading {
-  var sgemm: Double  // GFLOP/s, fp32 sgemm M=512, 2048→5632
-  var bandwidth: Double  // GB/s, read
-  var json: [String: Any] { ["sgemm_gflops_512x5632x2048": sgemm, "read_gb_s": bandwidth] }
-}
-
 struct GoalReport {
-  static let maxDrift = 0.20
-
-  var host: Host
+  var host: BenchHost
   var start: LimitReading
   var end: LimitReading
   var samples: Samples
@@ -26,19 +20,8 @@ struct GoalReport {
   var prefillTokens: Int
   var decodeTokens: Int
 
-  var drift: [(what: String, from: Double, to: Double, change: Double)] {
-    [
-      ("sgemm ceiling (GFLOP/s)", start.sgemm, end.sgemm, end.sgemm / start.sgemm - 1),
-      (
-        "read bandwidth (GB/s)", start.bandwidth, end.bandwidth, end.bandwidth / start.bandwidth - 1
-      ),
-    ]
-  }
-  var unreliable: [String] {
-    drift.filter { abs($0.change) > Self.maxDrift }.map {
-      "\($0.what) moved \(fmt(100 * $0.change, 0)) % during the run (\(fmt($0.from, 1)) → \(fmt($0.to, 1)); limit ±\(Int(Self.maxDrift * 100)) %)"
-    }
-  }
+  var limits: LimitDrift { LimitDrift(start: start, end: end) }
+  var unreliable: [String] { limits.unreliable }
 
   func best(_ figure: String) -> (type: String, value: Double)? {
     let all: [(type: String, value: Double)] = peerTypes.compactMap { t in
@@ -156,23 +139,13 @@ struct GoalReport {
 
   var text: String {
     var lines: [String] = []
-    let bad = unreliable
-    lines.append(
-      bad.isEmpty
-        ? "RELIABLE: the limits moved by at most \(Int(Self.maxDrift * 100)) % during the run"
-        : "UNRELIABLE: " + bad.joined(separator: "; ")
-    )
+    lines.append(limits.verdictLine)
     lines.append("CPU: \(host.line)")
     lines.append("kernels: \(host.kernels)")
     lines.append(
       "machine before the run: \(host.machineState.isEmpty ? "(not recorded)" : host.machineState)"
     )
-    lines.append(
-      "limits: "
-        + drift.map {
-          "\($0.what) start \(fmt($0.from, 1)), end \(fmt($0.to, 1)) (\(fmt(100 * $0.change, 0)) %)"
-        }.joined(separator: "; ")
-    )
+    lines.append(limits.limitsLine)
     lines.append(peerNote)
     lines.append("")
     lines.append("| figure (median of rounds, min–max) | value |")

@@ -4,6 +4,7 @@
 // both threads busy means CPU ≈ 2 × wall), then the vision replica's per-kernel breakdown of the
 // last precision. For A/B checks of the vision kernels in minutes on a shared machine (e.g.
 // with and without RLHFD_NO_AMX_ATTENTION=1); Benchmarks/engine.sh stays the reference run.
+import BenchSupport
 import Engine
 import Foundation
 import Glibc

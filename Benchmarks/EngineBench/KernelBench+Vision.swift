@@ -1,5 +1,6 @@
 // `EngineBench --kernels`: the vision tower's elementwise kernels on its shapes (T = 577 tokens,
 // MLP 4096): QuickGELU through `exp8` against its libm reference.
+import BenchSupport
 import Engine
 import Foundation
 

@@ -2,6 +2,7 @@
 // quick before/after checks (seconds, not minutes). Each line is the best and the median of
 // `runs` timed calls after one warm-up call; the fp32 sgemm ceiling is printed first, in the
 // same run, because the machine's load changes from minute to minute.
+import BenchSupport
 import Engine
 import Foundation
 

@@ -6,6 +6,7 @@
 // take turns step by step, and the ratio is the median of paired neighbouring steps (also shown:
 // ratios of median steps, by wall time and by the process's CPU time). Memory per version = its
 // A and B buffers (`--lora-dtype`: bf16 by default, as a bf16 PEFT file is stored; f32 doubles it).
+import BenchSupport
 import Checkpoints
 import Engine
 import Foundation

@@ -1,5 +1,6 @@
 // The llama.cpp peer: `llama-bench -m MODEL -p P -n N -t 2 -r 3 -o json`, run as a child process
 // after EngineBench's own phases (never at the same time), its tokens/s parsed from the JSON.
+import BenchSupport
 import Foundation
 
 struct PeerResult {

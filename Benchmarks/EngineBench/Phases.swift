@@ -1,6 +1,7 @@
 // rlhfd's side of a round: one prefill, one batch-1 decode, one image encode on a model loaded
 // with `LlavaWeights` exactly as the daemon loads it, and the arithmetic each figure is held to
 // (FLOPs of a prefill, bytes of weights read per decoded token, FLOPs of an image encode).
+import BenchSupport
 import Checkpoints
 import Engine
 import Foundation

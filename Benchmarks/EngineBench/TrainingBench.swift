@@ -3,6 +3,7 @@
 // one sequence of `tokens` text tokens; the seconds per 1k tokens of each part (medians over the
 // rounds). `--training [--training-tokens N] [--training-tiny DIR] [--training-recompute]
 // [--training-transposed]`; `--model DIR` as elsewhere.
+import BenchSupport
 import Checkpoints
 import Engine
 import Foundation

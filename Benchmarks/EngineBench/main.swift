@@ -5,6 +5,7 @@
 // the rounds for both sides. The limits (sgemm ceiling, read bandwidth) are measured at the start
 // and at the end; the report (Goals.swift) names the CPU and kernels and judges issue 10's goals.
 // Entry point: Benchmarks/engine.sh.
+import BenchSupport
 import Checkpoints
 import Engine
 import Foundation
@@ -36,17 +37,7 @@ var json: [String: Any] = [:]
 
 /// The limits now: small problems in a smoke run (the figures are then meaningless).
 @MainActor func measureLimits(_ when: String) -> LimitReading {
-  let r =
-    options.smoke
-    ? LimitReading(
-      sgemm: Limits.sgemm(M: 64, N: 512, K: 512, runs: 2),
-      bandwidth: Limits.readBandwidth(bytes: 16 << 20, passes: 2)
-    )
-    : LimitReading(sgemm: Limits.sgemm(M: 512, N: 5632, K: 2048), bandwidth: Limits.readBandwidth())
-  print(
-    "LIMITS  \(when): sgemm (OpenBLAS via Matmul.forward, fp32, M=512, 2048→5632, best of 5) \(fmt(r.sgemm, 1)) GFLOP/s; read bandwidth (\(ThreadPool.shared.threadCount) threads, best of 5) \(fmt(r.bandwidth, 1)) GB/s"
-  )
-  return r
+  Limits.measure(when, small: options.smoke)
 }
 
 if options.limitsOnly {  // serving.sh, before and after its rounds
@@ -61,7 +52,7 @@ if options.limitsOnly {  // serving.sh, before and after its rounds
 }
 
 do {
-  let host = Host.current(machineState: options.machineState)
+  let host = BenchHost.current(machineState: options.machineState)
   print("EngineBench: CPU \(host.line)")
   print("EngineBench: kernels \(host.kernels)")
   print(

@@ -1,71 +1,113 @@
-// Reward-model update time per 1k pairs (issue 13 benchmarks): `RewardModelUpdate.step` over
-// random text-only pairs on a reward checkpoint — both sequences of a pair share a prompt of
-// T − R tokens and end in R-token responses (T tokens each, the reward input's length); the
-// settings' LoRA (rank, targets), batch and micro-batch; clipping, AdamW, schedule as the preset.
-// The same shapes in PyTorch: tools/reference/bench_torch_rm_step.py.
-//
-//   swift run -c release TrainingBench [DIR] [--tokens T] [--response R] [--pairs N]
-//     [--rank r] [--batch B] [--micro M] [--paper]
-import Checkpoints
+// TrainingBench (issue 13, "Benchmarks"): rlhfd's training steps against PyTorch CPU on the same
+// shapes, in the same run, interleaved. `--ppo`: one whole PPO step per round, seconds per 1k
+// response tokens; `--rm` (default): one reward-model optimizer step, seconds per 1k pairs. Both
+// show forward, backward and optimizer separately (`TrainingStepTimes`) and the step's wall time,
+// against the PyTorch peer (tools/reference/bench_torch_{ppo,rm}_step.py: fp32, the same LoRA,
+// 2 threads) run as a child process between rlhfd's steps; medians of `--rounds` rounds; the
+// machine's limits at start and end (UNRELIABLE when they moved > 20 %), the CPU named. Without
+// torch it says so and prints rlhfd's figures only. Entry point: Benchmarks/training.sh.
+import BenchSupport
 import Foundation
-import Models
+import Glibc
 import Training
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-let numbers: [String: Int] = Dictionary(
-  stride(from: 0, to: arguments.count - 1, by: 1).compactMap { i in
-    arguments[i].hasPrefix("--") ? Int(arguments[i + 1]).map { (arguments[i], $0) } : nil
-  },
-  uniquingKeysWith: { $1 }
+Kernels.probeIfAsked()
+signal(SIGPIPE, SIG_IGN)
+let options = Options.parse(CommandLine.arguments)
+// Before any thread of ours: the daemon's choice of OpenBLAS kernels (may re-execute).
+_ = Kernels.choose(
+  setting: options.blasCore,
+  stateDirectory: options.stateDirectory,
+  name: "TrainingBench"
 )
-func option(_ name: String, _ fallback: Int) -> Int { numbers[name] ?? fallback }
-let tokens = option("--tokens", 256)
-let responseLength = option("--response", 32)
-let pairCount = option("--pairs", 32)
-let paper = arguments.contains("--paper")
-var settings: RewardModelTrainingSettings = paper ? .paper : .small
-settings.lora.rank = option("--rank", settings.lora.rank)
-settings.batchSize = option("--batch", settings.batchSize)
-settings.microBatchSize = option("--micro", settings.microBatchSize)
-let directory =
-  arguments.enumerated().first { i, a in
-    !a.hasPrefix("--")
-      && (i == 0 || !arguments[i - 1].hasPrefix("--") || arguments[i - 1] == "--paper")
-  }?.element ?? "Tests/Fixtures/tiny-llava-reward"
+
+/// A bench over ~Copyable state, as closures.
+final class Box<Bench: ~Copyable> {
+  var bench: Bench
+  init(_ bench: consuming Bench) { self.bench = bench }
+}
 
 do {
-  let weights = try LlavaWeights(directory: directory)
-  let vocabulary = min(Int(weights.config.text.vocabSize), weights.config.imageTokenIndex)
-  var generator = Xoshiro256StarStar(seed: 1)
-  func random(_ n: Int) -> [Int32] {
-    (0..<n).map { _ in Int32(3 + Int(generator.next() % UInt64(min(vocabulary, 32000) - 3))) }
-  }
-  let pairs = (0..<pairCount).map { i in
-    let prompt = [Int32(1)] + random(tokens - responseLength - 1)
-    return PreferenceExample(
-      first: prompt + random(responseLength),
-      second: prompt + random(responseLength),
-      imageEmbeddings: nil,
-      secondPreferred: i % 2 == 0
-    )
-  }
-  var update = try RewardModelUpdate(weights: weights, settings: settings)
-  let clock = ContinuousClock()
-  var seconds: [Double] = []
-  for start in stride(from: 0, to: pairs.count, by: settings.batchSize) {
-    let batch = Array(pairs[start..<min(start + settings.batchSize, pairs.count)])
-    let started = clock.now
-    let result = try update.step(batch)
-    let d = (clock.now - started).components
-    seconds.append((Double(d.seconds) + Double(d.attoseconds) * 1e-18) / Double(batch.count))
-    print("step \(seconds.count): loss \(result.loss), grad norm \(result.gradNorm)")
-  }
-  let perPair = seconds.dropFirst().isEmpty ? seconds : Array(seconds.dropFirst())
-  let mean = perPair.reduce(0, +) / Double(perPair.count)
+  let host = BenchHost.current(machineState: options.machineState)
+  print("TrainingBench \(options.mode.rawValue): CPU \(host.line)")
+  print("TrainingBench: kernels \(host.kernels)")
   print(
-    "reward-model update: \(directory), T \(tokens) per sequence, LoRA r \(settings.lora.rank) on \(settings.lora.targets.count) targets, batch \(settings.batchSize) / micro \(settings.microBatchSize): \(mean * 1000) s per 1k pairs (\(mean * 1000 / Double(2 * tokens)) s per 1k tokens)"
+    "TrainingBench: load average \(ProcStatus.loadAverage); \(options.rounds) rounds\(options.smoke ? " (smoke: figures meaningless)" : "")"
   )
+  let start = Limits.measure("at start", small: options.smoke)
+  ProcStatus.resetPeak()  // the probe's buffers are not the model's
+
+  let t0 = Clock.now()
+  let describe: String
+  let peerArguments: [String]
+  let units: Double
+  let once: () throws -> (TrainingStepTimes, Double)
+  switch options.mode {
+  case .ppo:
+    let box = Box(try PPOBench(options))
+    (describe, peerArguments, units) = (
+      box.bench.describe, box.bench.peerArguments, box.bench.units
+    )
+    once = { try box.bench.once() }
+  case .rm:
+    let box = Box(try RMBench(options))
+    (describe, peerArguments, units) = (
+      box.bench.describe, box.bench.peerArguments, box.bench.units
+    )
+    once = { try box.bench.once() }
+  }
+  print("loaded in \(fmt(Clock.now() - t0, 1)) s: \(describe)")
+
+  let script = "tools/reference/bench_torch_\(options.mode.rawValue)_step.py"
+  var (peer, peerNote): (TorchPeer?, String) =
+    options.noPeer
+    ? (nil, "peer not run: --no-peer")
+    : TorchPeer.start(python: options.python, script: script, arguments: peerArguments)
+  print(peerNote)
+  var rounds = Rounds(peerNote: peerNote)
+  try rounds.run(rounds: options.rounds, units: units, once: once, peer: &peer)
+  peer?.stop()
+  let peakRSS = ProcStatus.peakRSS  // before the end probe's buffers
+  let end = Limits.measure("at end", small: options.smoke)
+
+  let limits = LimitDrift(start: start, end: end)
+  let unit = options.mode == .ppo ? "response tokens" : "pairs"
+  var header: [String] = []
+  if options.smoke {
+    header.append("SMOKE run (tiny sizes, tiny limit probes): the figures mean nothing")
+  }
+  header += [
+    limits.verdictLine, "CPU: \(host.line)", "kernels: \(host.kernels)",
+    "machine before the run: \(host.machineState.isEmpty ? "(not recorded)" : host.machineState)",
+    limits.limitsLine, describe,
+    "rlhfd's peak RSS (VmHWM, load and rounds): \(gb(peakRSS))",
+  ]
+  let text = rounds.text(unit: unit, header: header)
+  print("\n" + text)
+  if let path = options.reportPath {
+    try (text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+  }
+  if let path = options.jsonPath {
+    var json = rounds.json
+    json["mode"] = options.mode.rawValue
+    json["unit"] = unit
+    json["describe"] = describe
+    json["host"] = host.json
+    json["limits"] = limits.json
+    json["rounds"] = options.rounds
+    let data = try JSONSerialization.data(
+      withJSONObject: json,
+      options: [.prettyPrinted, .sortedKeys]
+    )
+    try data.write(to: URL(fileURLWithPath: path))
+    print("wrote \(path)")
+  }
 } catch {
-  print("TrainingBench: \(error)")
+  print("TrainingBench failed: \(error)")
   exit(1)
+}
+
+/// Unbuffered line output (stdout is block-buffered into a pipe; progress should show as it goes).
+func print(_ line: String = "") {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -15,6 +15,7 @@ struct PPOLossSums {
   var value = ValueLossResult<Float>(loss: 0, unweightedLoss: 0, dValue: [], clipFraction: 0)
   var entropy = EntropyResult<Float>(mean: 0, loss: 0, dEntropy: [])
   var maxRatioDeviation = 0.0
+  var times = TrainingStepTimes()
 }
 
 extension PPOStep {
@@ -28,7 +29,8 @@ extension PPOStep {
     learningRate: Float,
     dropoutSeed: UInt64,
     statistics: inout PPOStatistics,
-    yielding: TrainingYield?
+    yielding: TrainingYield?,
+    times: inout TrainingStepTimes
   ) throws(PPOStepError) -> PPOOptimizerStepRecord {
     // Counted slots of the `.tokens` window: the minibatch's response tokens.
     let denominator = minibatch.reduce(0) { $0 + rows[$1].length }
@@ -62,6 +64,7 @@ extension PPOStep {
         )
       }
     }
+    let optimizerStarted = TrainingStepTimes.now()
     let gradients = [
       models.policyParameters.gradients.buffer, models.valueParameters.gradients.buffer,
     ]
@@ -76,6 +79,9 @@ extension PPOStep {
     }
     models.policyParameters.update(optimizer.adamW, learningRate: learningRate)
     models.valueParameters.update(optimizer.adamW, learningRate: learningRate)
+    times.forward += sums.times.forward
+    times.backward += sums.times.backward
+    times.optimizer += TrainingStepTimes.now() - optimizerStarted
     statistics.record(policy: sums.policy, value: sums.value, entropy: sums.entropy)
     return PPOOptimizerStepRecord(
       rows: minibatch,
@@ -103,6 +109,7 @@ extension PPOStep {
     let (row, window, L) = (rows[b], batch.window, rows[b].length)
     let slots = (b * window)..<((b + 1) * window)
     do {
+      let started = TrainingStepTimes.now()
       let acts = try models.policy.forward(
         tokens: row.tokens,
         imageEmbeddings: row.imageEmbeddings,
@@ -142,6 +149,8 @@ extension PPOStep {
       sums.policy.approxKL += policy.approxKL
       sums.entropy.mean += entropy.mean
       sums.entropy.loss += entropy.loss
+      let backwardStarted = TrainingStepTimes.now()
+      sums.times.forward += backwardStarted - started
       let dHidden = try models.policy.policyHeadBackward(
         acts,
         head: head,
@@ -149,6 +158,7 @@ extension PPOStep {
         dEntropy: Array(entropy.dEntropy[..<L])
       )
       models.policy.backward(acts, dHidden: dHidden, parameters: models.policyParameters)
+      sums.times.backward += TrainingStepTimes.now() - backwardStarted
     } catch {
       throw .model(error)
     }
@@ -168,6 +178,7 @@ extension PPOStep {
     let (row, window, L) = (rows[b], batch.window, rows[b].length)
     let slots = (b * window)..<((b + 1) * window)
     do {
+      let started = TrainingStepTimes.now()
       let acts = try models.value.forward(
         tokens: row.tokens,
         imageEmbeddings: row.valueImageEmbeddings,
@@ -195,6 +206,8 @@ extension PPOStep {
       sums.value.loss += value.loss
       sums.value.unweightedLoss += value.unweightedLoss
       sums.value.clipFraction += value.clipFraction
+      let backwardStarted = TrainingStepTimes.now()
+      sums.times.forward += backwardStarted - started
       let dHidden = try models.value.valuesBackward(
         acts,
         rows: row.valueRows,
@@ -202,6 +215,7 @@ extension PPOStep {
         parameters: models.valueParameters
       )
       models.value.backward(acts, dHidden: dHidden, parameters: models.valueParameters)
+      sums.times.backward += TrainingStepTimes.now() - backwardStarted
     } catch {
       throw .model(error)
     }

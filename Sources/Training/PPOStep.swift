@@ -130,6 +130,8 @@ public struct PPOStepResult: Sendable {
   /// The rollout side (KL, shaped rewards, advantages, returns) and the batch it came from.
   public var batch: RolloutBatch<Float>
   public var prepared: PreparedRollouts<Float>
+  /// Where the step's time went (the rollout-side forwards count as forward).
+  public var times = TrainingStepTimes()
 }
 
 /// One PPO step with the given settings.
@@ -177,8 +179,10 @@ public struct PPOStep: Sendable {
       )
     }
     guard step >= 0 else { throw .unsupported("negative step \(step)") }
+    let started = TrainingStepTimes.now()
     let rows = try prepareRows(rollouts, models: models, decode: decode)
     let batch = try rolloutBatch(rows, models: models, yielding: yielding)
+    let rolloutSeconds = TrainingStepTimes.now() - started
     let prepared = PPORollouts.prepare(batch, settings: settings)
     let order =
       minibatches
@@ -200,6 +204,7 @@ public struct PPOStep: Sendable {
       batch: batch,
       prepared: prepared
     )
+    result.times.forward = rolloutSeconds
     let learningRate = optimizer.learningRateSchedule.learningRate(
       base: optimizer.learningRate,
       step: step
@@ -215,7 +220,8 @@ public struct PPOStep: Sendable {
         learningRate: learningRate,
         dropoutSeed: seed ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15) &+ UInt64(k),
         statistics: &result.statistics,
-        yielding: yielding
+        yielding: yielding,
+        times: &result.times
       )
       result.optimizerSteps.append(record)
     }

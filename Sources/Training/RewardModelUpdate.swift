@@ -56,15 +56,19 @@ public struct RewardModelUpdate: ~Copyable {
   public let settings: RewardModelTrainingSettings
   /// LoRA A/B of every adapted linear, the score head; gradients and AdamW moments beside.
   public var parameters: TrainableParameters
+  /// Where the last `step` spent its time.
+  public private(set) var lastStepTimes = TrainingStepTimes()
 
   /// Starts from `adapter` (the current reward-model version's LoRA; its rank and targets must
   /// match the settings) or, without one, from a fresh LoRA (A seeded, B zero: the base model).
-  /// The head starts from the checkpoint's `score`.
+  /// The head starts from the checkpoint's `score` (`head: .zero(bias:)`: a fresh head, for a
+  /// checkpoint without one, e.g. the benchmark on a policy-shaped checkpoint).
   public init(
     weights: LlavaWeights,
     settings: RewardModelTrainingSettings,
     from adapter: DecoderAdapter? = nil,
-    seed: UInt64 = 0
+    seed: UInt64 = 0,
+    head: DecoderScoreHead = .checkpoint
   ) throws(ModelError) {
     var targets: [DecoderLinear] = []
     for name in settings.lora.targets {
@@ -81,7 +85,7 @@ public struct RewardModelUpdate: ~Copyable {
         alpha: Double(settings.lora.alpha),
         dropout: settings.lora.dropout
       ),
-      head: .checkpoint
+      head: head
     )
     let parameters = try training.makeParameters(seed: seed, from: adapter)
     self.training = training
@@ -101,6 +105,8 @@ public struct RewardModelUpdate: ~Copyable {
     let micro = max(1, settings.microBatchSize)
     let starts = Array(stride(from: 0, to: batch.count, by: micro))
     let share = 1 / Double(starts.count)
+    var times = TrainingStepTimes()
+    var mark = TrainingStepTimes.now()
     parameters.zeroGradients()
     var (loss, right) = (0.0, 0.0)
     for (k, start) in starts.enumerated() {
@@ -129,6 +135,8 @@ public struct RewardModelUpdate: ~Copyable {
       )
       loss += result.loss * share
       right += result.accuracy * Double(chunk.count)
+      var now = TrainingStepTimes.now()
+      (times.forward, mark) = (times.forward + now - mark, now)
       for (index, box) in kept.enumerated() {
         let d = (index % 2 == 0 ? result.dFirst : result.dSecond)[index / 2] * share
         let dHidden = try training.valuesBackward(
@@ -139,8 +147,13 @@ public struct RewardModelUpdate: ~Copyable {
         )
         training.backward(box.acts, dHidden: dHidden, parameters: parameters)
       }
+      now = TrainingStepTimes.now()
+      (times.backward, mark) = (times.backward + now - mark, now)
     }
-    return finishStep(loss: loss, accuracy: right / Double(batch.count))
+    let result = finishStep(loss: loss, accuracy: right / Double(batch.count))
+    times.optimizer = TrainingStepTimes.now() - mark
+    lastStepTimes = times
+    return result
   }
 
   /// Clipping, the schedule and AdamW over the accumulated gradients.

@@ -91,6 +91,10 @@ struct PPOStepTests {
     #expect(worstStatistic <= 1e-4 && rollupError <= 1e-5)
     #expect(step.optimizerSteps.count == 4 && step.statistics.optimizerSteps == 4)
     #expect(step.optimizerSteps.allSatisfy { $0.learningRate > 0 })
+    // The parts were timed (TrainingBench's figures) and lie within the step's wall time.
+    let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    #expect(step.times.forward > 0 && step.times.backward > 0 && step.times.optimizer > 0)
+    #expect(step.times.total <= wall)
   }
 
   /// Rollout log-probs and training log-probs come from the same forward: at the first

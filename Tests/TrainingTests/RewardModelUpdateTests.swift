@@ -129,6 +129,24 @@ struct RewardModelUpdateRunTests {
     _ = try frozen.step(batch)
     #expect(frozen.head() == head)
     #expect(frozen.snapshot() != before)
+    // The step's parts were timed (TrainingBench's figures).
+    let times = frozen.lastStepTimes
+    #expect(times.forward > 0 && times.backward > 0 && times.optimizer > 0)
+  }
+
+  /// A checkpoint without a score head (the policy) trains a fresh one when asked to.
+  @Test func aFreshHeadOnAPolicyCheckpoint() throws {
+    let weights = try LlavaWeights(directory: TrainingFixtures.path("tiny-llava-policy"))
+    #expect(throws: ModelError.self) {
+      _ = try RewardModelUpdate(weights: weights, settings: .small)
+    }
+    var update = try RewardModelUpdate(weights: weights, settings: .small, head: .zero(bias: false))
+    #expect(update.head().weight.allSatisfy { $0 == 0 } && update.head().bias == nil)
+    var settings = update.settings
+    settings.optimizer.warmupSteps = 0
+    update = try RewardModelUpdate(weights: weights, settings: settings, head: .zero(bias: false))
+    _ = try update.step(Self.toyPairs(2, seed: 5))
+    #expect(update.head().weight.contains { $0 != 0 })
   }
 
   @Test func accuracyAndScoresAgree() throws {

@@ -4,18 +4,18 @@
 import Engine
 import Foundation
 
-struct Host {
-  var modelName = "?"
-  var family = "?"
-  var model = "?"
-  var flags: [String: Bool] = [:]
-  var kernels = ""
-  var machineState = ""
+public struct BenchHost {
+  public var modelName = "?"
+  public var family = "?"
+  public var model = "?"
+  public var flags: [String: Bool] = [:]
+  public var kernels = ""
+  public var machineState = ""
 
-  static let kernelFlags = ["avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"]
+  public static let kernelFlags = ["avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"]
 
-  static func current(machineState: String) -> Host {
-    var h = Host()
+  public static func current(machineState: String) -> BenchHost {
+    var h = BenchHost()
     let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     var seen: Set<String> = []
     for line in text.split(separator: "\n") {
@@ -40,15 +40,15 @@ struct Host {
   }
 
   /// bf16 dot-product instructions (AVX512-BF16 or AMX): where the bf16 goal applies.
-  var hasBF16: Bool { flags["avx512_bf16"] == true || flags["amx_bf16"] == true }
+  public var hasBF16: Bool { flags["avx512_bf16"] == true || flags["amx_bf16"] == true }
 
-  var line: String {
-    let on = Host.kernelFlags.filter { flags[$0] == true }.joined(separator: " ")
+  public var line: String {
+    let on = BenchHost.kernelFlags.filter { flags[$0] == true }.joined(separator: " ")
     return
       "\(modelName) (family \(family), model \(model)), \(ProcessInfo.processInfo.activeProcessorCount) CPUs; flags: \(on)"
   }
 
-  var json: [String: Any] {
+  public var json: [String: Any] {
     [
       "cpu_model_name": modelName, "cpu_family": family, "cpu_model": model, "cpu_flags": flags,
       "cpus": ProcessInfo.processInfo.activeProcessorCount, "compute_kernels": kernels,

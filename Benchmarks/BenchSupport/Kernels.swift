@@ -1,15 +1,15 @@
-// The OpenBLAS kernel set EngineBench runs with: the daemon's own logic (BLASCoreStartup, in
+// The OpenBLAS kernel set a benchmark runs with: the daemon's own logic (BLASCoreStartup, in
 // Engine), so the figures are what `rlhfd serve` gets on this machine. `--blas-core` as the
 // daemon's; `--state-directory DIR` caches the choice (engine.sh: .build-bench/state).
-import Engine
+public import Engine
 import Foundation
 import Glibc
 
-enum Kernels {
-  static let probeFlag = "--blas-probe"
+public enum Kernels {
+  public static let probeFlag = "--blas-probe"
 
   /// In a probe child (`EngineBench --blas-probe`, OPENBLAS_CORETYPE set): the self-test.
-  static func probeIfAsked() {
+  public static func probeIfAsked() {
     guard CommandLine.arguments.dropFirst().first == Self.probeFlag else { return }
     let expected = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
     let result = BLASProbe.run(expected: expected?.isEmpty == false ? expected : nil, fault: nil)
@@ -17,8 +17,12 @@ enum Kernels {
     exit(result.status == .ok ? 0 : 1)
   }
 
-  /// Chooses (may re-execute EngineBench) and says what runs.
-  static func choose(setting: String, stateDirectory: String?) -> BLASCoreSelection {
+  /// Chooses (may re-execute the benchmark) and says what runs, as `<name>: openblas core …`.
+  public static func choose(
+    setting: String,
+    stateDirectory: String?,
+    name: String = "EngineBench"
+  ) -> BLASCoreSelection {
     let parsed: BLASCoreSetting
     do { parsed = try BLASCoreSetting(parsing: setting) } catch { fatalError(error.message) }
     if let directory = stateDirectory {
@@ -29,7 +33,7 @@ enum Kernels {
       cacheDirectory: stateDirectory,
       probeCommand: ["/proc/self/exe", Self.probeFlag]
     )
-    print("EngineBench: openblas core \(selection.summary)")
+    print("\(name): openblas core \(selection.summary)")
     return selection
   }
 }

@@ -5,9 +5,9 @@
 import Engine
 import Foundation
 
-enum Limits {
+public enum Limits {
   /// Best GFLOP/s of `Matmul.forward` (cblas_sgemm) at M × N × K, fp32 weights (N, K).
-  static func sgemm(M: Int, N: Int, K: Int, runs: Int = 5) -> Double {
+  public static func sgemm(M: Int, N: Int, K: Int, runs: Int = 5) -> Double {
     let s = Scratch()
     let a = s.make(M * K)
     let w = s.make(N * K)
@@ -26,7 +26,7 @@ enum Limits {
 
   /// Best GB/s of reading `bytes` once with the shared pool's threads (5 passes after one
   /// warm-up pass that also faults the pages in).
-  static func readBandwidth(bytes: Int = 2 << 30, passes: Int = 5) -> Double {
+  public static func readBandwidth(bytes: Int = 2 << 30, passes: Int = 5) -> Double {
     let count = bytes / 4
     let s = Scratch()
     let buffer = s.make(count)
