@@ -178,6 +178,21 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // The online trainer: a long-lived Service that reads feedback from the store, rolls out
+    // through the policy runner's scheduler, scores with the reward runner, runs Training's
+    // reward-model updates and PPO steps on its own thread, publishes versions behind the guard
+    // and checkpoints atomically with the feedback it consumed (docs/training.md).
+    .target(
+      name: "Trainer",
+      dependencies: [
+        "Training", "Serving", "ServingTypes", "Store", "StoreMapping", "Models", "Engine",
+        "Checkpoints", "Tokenizer", logging,
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
     // Prometheus's /metrics over HTTP on its own listener (knows nothing of rlhfd).
     .target(
       name: "Observability",
@@ -192,7 +207,7 @@ let package = Package(
       dependencies: [
         "Services", "Serving", "ServingTypes", "GRPCBridge", "API", grpcCore, logging,
         "Models", "Engine", "Tokenizer", "Imaging", "Checkpoints", "Scheduler", "Store",
-        "StoreMapping", "Observability",
+        "StoreMapping", "Observability", "Training", "Trainer",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -262,6 +277,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "TrainerTests",
+      dependencies: ["Trainer", "Training", "Engine", "Store", "Serving", "ServingTypes"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "StoreTests",
       dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")],
       swiftSettings: swiftSettings
@@ -312,7 +332,7 @@ let package = Package(
       name: "DaemonTests",
       dependencies: [
         "Daemon", "Serving", "ServingTypes", "GRPCBridge", "Services", "Imaging", "Tokenizer",
-        "Models", "Scheduler", "Engine", "Checkpoints", "Store",
+        "Models", "Scheduler", "Engine", "Checkpoints", "Store", "Trainer", "Training",
       ],
       swiftSettings: swiftSettings
     ),

@@ -23,12 +23,13 @@ declare -A forbidden=(
   [Imaging]="API Services Daemon GRPCBridge Engine Models Scheduler RLHF Checkpoints Tokenizer GRPCCore"
   [Models]="API Services Daemon GRPCBridge Scheduler RLHF GRPCCore"
   [API]="Services Daemon GRPCBridge"
-  [Services]="Daemon Serving GRPCBridge Engine Models Scheduler Tokenizer Imaging Checkpoints Training"
-  [Serving]="API Services Daemon GRPCBridge GRPCCore Store StoreMapping RLHF Training"
+  [Services]="Daemon Serving GRPCBridge Engine Models Scheduler Tokenizer Imaging Checkpoints Training Trainer"
+  [Serving]="API Services Daemon GRPCBridge GRPCCore Store StoreMapping RLHF Training Trainer"
   [ServingTypes]="API Services Serving Daemon GRPCBridge Engine Models Scheduler RLHF Training Tokenizer Imaging Checkpoints Store StoreMapping GRPCCore"
   [StoreMapping]="API Services Serving Daemon GRPCBridge Engine Models Scheduler RLHF Training Tokenizer Imaging Checkpoints GRPCCore"
   [Store]="API Services Serving ServingTypes StoreMapping Daemon GRPCBridge Engine Models Scheduler RLHF Training Tokenizer Imaging Checkpoints GRPCCore"
-  [Training]="API Services Daemon GRPCBridge GRPCCore"
+  [Training]="API Services Daemon GRPCBridge GRPCCore Store StoreMapping Trainer"
+  [Trainer]="API Services Daemon GRPCBridge GRPCCore"
   [Observability]="API Services Serving ServingTypes StoreMapping Daemon GRPCBridge Engine Models Scheduler Store RLHF Training Tokenizer Imaging Checkpoints GRPCCore"
 )
 imports() { grep -hoE '^\s*(@[A-Za-z_]+\s+)?((public|internal|package|private|fileprivate)\s+)?import\s+[A-Za-z_]+' "$@" 2>/dev/null | awk '{print $NF}' | sort -u; }

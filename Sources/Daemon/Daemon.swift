@@ -15,6 +15,7 @@ import ServingTypes
 import Store
 import StoreMapping
 import Tokenizer
+import Trainer
 import UnixSignals
 
 public enum Daemon {
@@ -65,6 +66,13 @@ public enum Daemon {
     if rewardDirectory == nil {
       logger.notice("serving without a reward model: Reward answers UNIMPLEMENTED")
     }
+    let trainer = try Self.trainer(
+      configuration,
+      store: store,
+      policy: policySlot,
+      reward: rewardSlot,
+      logger: logger
+    )
     let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
       addresses in
       logger.notice(
@@ -93,6 +101,7 @@ public enum Daemon {
         ),
         probeImage: Self.imageProbe(configuration),
         store: store,
+        trainer: trainer,
         deadline: { ($0.transportSpecific as? BridgeCallInfo)?.deadline },
         logger: logger
       ),
@@ -112,7 +121,9 @@ public enum Daemon {
           )
         }
         if let rewardDirectory, let rewardSlot {
-          rewardSlot.set(try Self.loadReward(rewardDirectory, configuration, logger: logger))
+          let runner = try Self.loadReward(rewardDirectory, configuration, logger: logger)
+          try Self.restoreRewardModelVersion(runner, store: store, logger: logger)
+          rewardSlot.set(runner)
         }
       },
       readiness: readiness
@@ -146,7 +157,8 @@ public enum Daemon {
             ),
             successTerminationBehavior: .ignore
           ),
-        ] + (watchdog.map { [.init(service: $0)] } ?? []),
+        ] + (watchdog.map { [.init(service: $0)] } ?? [])
+          + (trainer.map { [.init(service: $0, successTerminationBehavior: .ignore)] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger
       )

@@ -56,6 +56,7 @@ extension DaemonConfiguration {
       throw ConfigurationError("'feedback_store' is empty; give a file, none, or leave it unset")
     }
     try self.retention.validate()
+    _ = try self.training.options()
     do { _ = try BLASCoreSetting(parsing: self.blasCore) } catch {
       throw ConfigurationError(error.message)
     }

@@ -73,6 +73,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var policyVersions: [PolicyVersionConfiguration] = []
   /// The version promoted at the first start; nil = `base`. Later starts keep the store's.
   public var promotedPolicyVersion: String? = nil
+  /// The online trainer (TrainingConfiguration.swift): on by default with the small preset.
+  public var training = TrainingConfiguration()
 
   /// The value of `policy_model` that means "no model".
   public static let noModel = "none"
@@ -104,6 +106,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case metricsListen = "metrics_listen"
     case policyVersions = "policy_versions"
     case promotedPolicyVersion = "promoted_policy_version"
+    case training
   }
 
   public init() {}
@@ -156,6 +159,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.policyVersions =
       try c.decodeIfPresent([PolicyVersionConfiguration].self, forKey: .policyVersions) ?? []
     self.promotedPolicyVersion = try c.decodeIfPresent(String.self, forKey: .promotedPolicyVersion)
+    self.training =
+      try c.decodeIfPresent(TrainingConfiguration.self, forKey: .training) ?? defaults.training
   }
 
   /// Parses YAML text; rejects unknown keys and values out of range.
@@ -195,6 +200,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     if let retention = mapping["retention"]?.mapping {
       let keys = RetentionSettings.CodingKeys.allCases.map(\.rawValue)
       try Self.checkKeys(retention, allowed: keys, path: "retention.")
+    }
+    if let training = mapping["training"]?.mapping {
+      let keys = TrainingConfiguration.CodingKeys.allCases.map(\.rawValue)
+      try Self.checkKeys(training, allowed: keys, path: "training.")
     }
     let configuration: DaemonConfiguration
     do { configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node) } catch {

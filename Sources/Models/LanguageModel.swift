@@ -42,28 +42,39 @@ public struct LanguageModel: Sendable {
     }
   }
 
-  /// The cache-independent part of `validate`: tokens and image rows.
-  func validate(_ tokens: [Int32], imageRows: Int) throws(ModelError) {
+  /// The cache-independent part of `validate`: tokens and image rows. Only image tokens before
+  /// `imageRowsEnd` (all by default) take image rows; later ones (sampled in a response) embed
+  /// their own row, as serving's decode feeds them.
+  func validate(_ tokens: [Int32], imageRows: Int, imageRowsEnd: Int? = nil) throws(ModelError) {
     guard !tokens.isEmpty else { throw .emptyInput }
     let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
-    let imageTokens = try countImageRows(tokens) { tokens[$0] == imageToken }
+    let end = imageRowsEnd ?? tokens.count
+    let imageTokens = try countImageRows(tokens) { $0 < end && tokens[$0] == imageToken }
     guard imageTokens == imageRows else {
       throw .imageTokenCountMismatch(tokens: imageTokens, features: imageRows)
     }
   }
 
-  /// The embeddings of `tokens` into `out (T, C)`, the N image tokens' rows replaced by
-  /// `imageEmbeddings (N, C)` in order (shared by serving and the training forward).
-  func embed(_ tokens: [Int32], imageEmbeddings: [Float]?, into out: UnsafeMutablePointer<Float>) {
+  /// The embeddings of `tokens` into `out (T, C)`, the N image tokens' rows (those before
+  /// `imageRowsEnd`, all by default) replaced by `imageEmbeddings (N, C)` in order (shared by
+  /// serving and the training forward).
+  func embed(
+    _ tokens: [Int32],
+    imageEmbeddings: [Float]?,
+    imageRowsEnd: Int? = nil,
+    into out: UnsafeMutablePointer<Float>
+  ) {
     let (T, C) = (tokens.count, config.hiddenSize)
     let imageToken = Int32(truncatingIfNeeded: weights.config.imageTokenIndex)
-    let lookup = tokens.map { $0 == imageToken ? 0 : $0 }  // (T) image rows overwritten below
+    let end = min(T, imageRowsEnd ?? T)
+    // (T) image rows overwritten below
+    let lookup = tokens.indices.map { t in t < end && tokens[t] == imageToken ? 0 : tokens[t] }
     lookup.withUnsafeBufferPointer {
       Embedding.forward(out: out, tokens: $0.baseAddress!, table: parameters.embed, BT: T, C: C)
     }
     guard let imageEmbeddings else { return }
     var row = 0
-    for t in 0..<T where tokens[t] == imageToken {
+    for t in 0..<end where tokens[t] == imageToken {
       imageEmbeddings.withUnsafeBufferPointer {
         (out + t * C).update(from: $0.baseAddress! + row * C, count: C)
       }

@@ -12,13 +12,17 @@ extension SQLiteFeedbackStore {
   /// Records `record` and marks the `consumed` feedback consumed (at `record.createdUnixMs`),
   /// all in one durable transaction: both or neither. Unknown and already marked ids are left
   /// alone. `.exists` (and nothing marked) when a checkpoint with this id was recorded before.
+  /// With `rewardModelVersion`, that version is registered in the same transaction (`.exists`
+  /// for a used id, again with nothing marked).
   /// The ids newly marked, by kind (kinds given no ids are absent).
   @discardableResult
   public func commitTrainerCheckpoint(
     _ record: TrainerCheckpointRecord,
-    consumed: [FeedbackKind: [String]]
+    consumed: [FeedbackKind: [String]],
+    rewardModelVersion: RewardModelVersionRecord? = nil
   ) throws(StoreError) -> [FeedbackKind: [String]] {
     try writing { db in
+      if let version = rewardModelVersion { try Self.insert(version, db) }
       // Marks first, then the record: a failing insert (a duplicate id) rolls the marks back.
       var marked: [FeedbackKind: [String]] = [:]
       for kind in FeedbackKind.allCases {
@@ -106,27 +110,30 @@ extension SQLiteFeedbackStore {
   /// Records a reward-model version (durable when it returns). `.exists` when the id was
   /// registered before (ids are never reused).
   public func registerRewardModelVersion(_ record: RewardModelVersionRecord) throws(StoreError) {
-    try writing { db in
-      let exists = try Bool.fetchOne(
-        db,
-        sql: "SELECT EXISTS (SELECT 1 FROM reward_model_versions WHERE id = ?)",
-        arguments: [record.id]
-      )
-      if exists == true {
-        throw StoreError(.exists, "reward-model version '\(record.id)' exists already")
-      }
-      try db.execute(
-        sql: """
-          INSERT INTO reward_model_versions (id, parent, adapter_path, held_out_accuracy,
-            train_pairs, adopted, reason, created_unix_ms)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
-          record.id, record.parent, record.adapterPath, record.heldOutAccuracy,
-          record.trainPairs, record.adopted, record.reason, record.createdUnixMs,
-        ]
-      )
+    try writing { db in try Self.insert(record, db) }
+  }
+
+  /// Inserts a reward-model version (`.exists` for a used id) inside the caller's transaction.
+  static func insert(_ record: RewardModelVersionRecord, _ db: Database) throws {
+    let exists = try Bool.fetchOne(
+      db,
+      sql: "SELECT EXISTS (SELECT 1 FROM reward_model_versions WHERE id = ?)",
+      arguments: [record.id]
+    )
+    if exists == true {
+      throw StoreError(.exists, "reward-model version '\(record.id)' exists already")
     }
+    try db.execute(
+      sql: """
+        INSERT INTO reward_model_versions (id, parent, adapter_path, held_out_accuracy,
+          train_pairs, adopted, reason, created_unix_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        record.id, record.parent, record.adapterPath, record.heldOutAccuracy,
+        record.trainPairs, record.adopted, record.reason, record.createdUnixMs,
+      ]
+    )
   }
 
   /// Every reward-model version, in the order they were registered.

@@ -100,7 +100,7 @@ extension SQLiteFeedbackStore {
     }
     return rows.map { row in
       let generation = (row["g_id"] as String?).map { id in
-        RatedGeneration(
+        RatedGenerationRecord(
           policyVersion: row["g_policy_version"],
           prompt: row["g_prompt"],
           rawPrompt: row["g_raw_prompt"],

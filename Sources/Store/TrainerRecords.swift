@@ -15,7 +15,7 @@ public struct StoredRating: Sendable, Equatable {
   /// Nil when the generation is not stored. Retention never prunes a generation a rating names
   /// (and SQLite's foreign key refuses it), so only a database edited by hand has such ratings:
   /// they are returned, not skipped, so that the trainer can mark them consumed and move on.
-  public var generation: RatedGeneration?
+  public var generation: RatedGenerationRecord?
 
   public init(
     id: String,
@@ -24,7 +24,7 @@ public struct StoredRating: Sendable, Equatable {
     hallucinated: Bool?,
     createdUnixMs: Int64,
     consumed: Bool,
-    generation: RatedGeneration?
+    generation: RatedGenerationRecord?
   ) {
     self.id = id
     self.generationID = generationID
@@ -38,7 +38,7 @@ public struct StoredRating: Sendable, Equatable {
 
 /// What a rating's generation was: its request and answer (`GenerationRecord` without the
 /// sampling, timings and log-probabilities).
-public struct RatedGeneration: Sendable, Equatable {
+public struct RatedGenerationRecord: Sendable, Equatable {
   public var policyVersion: String
   public var prompt: String
   public var rawPrompt: Bool

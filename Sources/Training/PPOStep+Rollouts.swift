@@ -117,6 +117,7 @@ extension PPOStep {
       let acts = try model.forward(
         tokens: row.tokens,
         imageEmbeddings: row.imageEmbeddings,
+        imageRowsEnd: row.queryLength,
         parameters: parameters
       )
       return try model.policyHead(acts, tokens: row.tokens, targets: row.targets)
@@ -135,6 +136,7 @@ extension PPOStep {
       let acts = try model.forward(
         tokens: row.tokens,
         imageEmbeddings: row.valueImageEmbeddings,
+        imageRowsEnd: row.queryLength,
         parameters: parameters
       )
       return try model.values(acts, rows: row.valueRows, parameters: parameters)

@@ -113,6 +113,7 @@ extension PPOStep {
       let acts = try models.policy.forward(
         tokens: row.tokens,
         imageEmbeddings: row.imageEmbeddings,
+        imageRowsEnd: row.queryLength,
         parameters: models.policyParameters,
         dropoutSeed: dropoutSeed
       )
@@ -182,6 +183,7 @@ extension PPOStep {
       let acts = try models.value.forward(
         tokens: row.tokens,
         imageEmbeddings: row.valueImageEmbeddings,
+        imageRowsEnd: row.queryLength,
         parameters: models.valueParameters,
         dropoutSeed: dropoutSeed
       )

@@ -79,6 +79,7 @@ extension RewardModelUpdate {
     train: [PreferenceExample],
     heldOut: [PreferenceExample],
     from adapter: DecoderAdapter? = nil,
+    head: (weight: [Float], bias: Float?)? = nil,
     currentAccuracy: Double? = nil,
     seed: UInt64 = 0,
     yielding: TrainingYield? = nil
@@ -90,6 +91,7 @@ extension RewardModelUpdate {
       weights: weights,
       settings: settings,
       from: adapter,
+      startingHead: head,
       seed: seed
     )
     var current = currentAccuracy

@@ -61,33 +61,31 @@ public struct RewardModelUpdate: ~Copyable {
 
   /// Starts from `adapter` (the current reward-model version's LoRA; its rank and targets must
   /// match the settings) or, without one, from a fresh LoRA (A seeded, B zero: the base model).
-  /// The head starts from the checkpoint's `score` (`head: .zero(bias:)`: a fresh head, for a
-  /// checkpoint without one, e.g. the benchmark on a policy-shaped checkpoint).
+  /// The head starts from `startingHead` (the current version's trained head) or else the
+  /// checkpoint's `score` (`head: .zero(bias:)`: a fresh head, for a checkpoint without one,
+  /// e.g. the benchmark on a policy-shaped checkpoint).
   public init(
     weights: LlavaWeights,
     settings: RewardModelTrainingSettings,
     from adapter: DecoderAdapter? = nil,
+    startingHead: (weight: [Float], bias: Float?)? = nil,
     seed: UInt64 = 0,
     head: DecoderScoreHead = .checkpoint
   ) throws(ModelError) {
-    var targets: [DecoderLinear] = []
-    for name in settings.lora.targets {
-      guard let linear = DecoderLinear.allCases.first(where: { $0.moduleName == name }) else {
-        throw .training("unknown LoRA target \(name)")
-      }
-      targets.append(linear)
-    }
     let training = try DecoderTraining(
       weights: weights,
-      lora: DecoderLoRASettings(
-        targets: targets,
-        rank: settings.lora.rank,
-        alpha: Double(settings.lora.alpha),
-        dropout: settings.lora.dropout
-      ),
+      lora: try settings.lora.decoderSettings(),
       head: head
     )
     let parameters = try training.makeParameters(seed: seed, from: adapter)
+    if let startingHead {
+      guard startingHead.weight.count == training.trainables.head?.count else {
+        throw .training(
+          "the reward-model version's head has \(startingHead.weight.count) values; the model's has \(training.trainables.head?.count ?? 0)"
+        )
+      }
+      Self.setHead(startingHead, of: training, in: parameters)
+    }
     self.training = training
     self.settings = settings
     self.parameters = parameters
@@ -263,6 +261,15 @@ public struct RewardModelUpdate: ~Copyable {
   }
 
   private func restoreHead(_ values: (weight: [Float], bias: Float?)) {
+    Self.setHead(values, of: training, in: parameters)
+  }
+
+  /// Writes a head's values into the set's head segments.
+  private static func setHead(
+    _ values: (weight: [Float], bias: Float?),
+    of training: DecoderTraining,
+    in parameters: borrowing TrainableParameters
+  ) {
     if let w = training.trainables.head {
       parameters.parameters(w).update(from: values.weight, count: w.count)
     }
@@ -270,6 +277,7 @@ public struct RewardModelUpdate: ~Copyable {
       parameters.parameters(b)[0] = bias
     }
   }
+
 }
 
 /// A training forward's activations kept until the micro-batch's backward.

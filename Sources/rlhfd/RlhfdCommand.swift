@@ -118,6 +118,13 @@ struct ConfigurationOptions: ParsableArguments {
   )
   var feedbackStore: String?
 
+  @Option(
+    name: .long,
+    help:
+      "The online trainer: on (the configuration's default), off, or paused (on, paused at start)."
+  )
+  var training: String?
+
   @Option(name: .long, help: "Log lines as text (default) or json (one object per line).")
   var logFormat: String?
 
@@ -190,6 +197,15 @@ struct ConfigurationOptions: ParsableArguments {
     if let store = self.feedbackStore { configuration.feedbackStore = store }
     if let address = self.metricsListen { configuration.metricsListen = address }
     if let format = self.logFormat { configuration.logFormat = format }
+    switch self.training {
+    case nil: break
+    case "on": configuration.training.enabled = true
+    case "off": configuration.training.enabled = false
+    case "paused":
+      configuration.training.enabled = true
+      configuration.training.startPaused = true
+    case let other?: throw ValidationError("--training must be on, off or paused, not '\(other)'")
+    }
     try configuration.validate()
     return configuration
   }

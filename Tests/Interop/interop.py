@@ -77,6 +77,7 @@ class Daemon:
         env: Optional[dict] = None,
         credentials: Optional[grpc.ChannelCredentials] = None,
         channel_options: Iterable[tuple] = (),
+        training: str = "off",
     ) -> None:
         Daemon._counter += 1
         self.binary = Path(binary)
@@ -96,6 +97,10 @@ class Daemon:
         self.env = dict(os.environ if env is None else env)
         self.credentials = credentials
         self.channel_options = list(channel_options)
+        # The online trainer is on in the daemon's default configuration; the suites that do not
+        # test it turn it off so that their feedback is not consumed and no version is promoted
+        # behind their backs ("on" / "paused" for the training tests).
+        self.training = training
         name = f"rlhfd-{os.getpid()}-{Daemon._counter}"
         self.stderr_path = self.workdir / f"{name}.stderr"
         self.stdout_path = self.workdir / f"{name}.stdout"
@@ -117,6 +122,8 @@ class Daemon:
             # Each daemon its own feedback database (a database takes one process at a time);
             # the same workdir gives a restarted daemon the same one.
             command += ["--feedback-store", str(self.workdir / "feedback.sqlite3")]
+        if "--training" not in self.args:
+            command += ["--training", self.training]
         return command + self.args
 
     @property

@@ -118,7 +118,7 @@ func submitRatings(_ store: SQLiteFeedbackStore, _ generations: [String], score:
     #expect(rated.policyVersion == "base")
     #expect(
       ratings[1].generation
-        == RatedGeneration(
+        == RatedGenerationRecord(
           policyVersion: "v7",
           prompt: "Describe it.",
           rawPrompt: true,

@@ -125,9 +125,12 @@ public struct DecoderTraining: Sendable {
   /// The training forward: `tokens` at positions `0 ..< T`, the N image tokens' embeddings
   /// replaced by `imageEmbeddings` `(N, C)` in order; every adapted linear adds its LoRA delta
   /// (on a dropped input when `dropoutSeed` is given and the settings' dropout is > 0).
+  /// `imageRowsEnd`: only image tokens before this position take image rows (a rollout's
+  /// query length: an image token sampled in the response embeds its own row, as in serving).
   public func forward(
     tokens: [Int32],
     imageEmbeddings: [Float]? = nil,
+    imageRowsEnd: Int? = nil,
     parameters set: borrowing TrainableParameters,
     dropoutSeed: UInt64? = nil
   ) throws(ModelError) -> TrainingActivations {
@@ -144,7 +147,7 @@ public struct DecoderTraining: Sendable {
     guard T <= config.maxPositionEmbeddings else {
       throw .contextOverflow(needed: T, capacity: config.maxPositionEmbeddings)
     }
-    try model.validate(tokens, imageRows: imageValues / C)
+    try model.validate(tokens, imageRows: imageValues / C, imageRowsEnd: imageRowsEnd)
     let dropout = dropoutSeed.flatMap { seed in
       trainables.settings.dropout > 0
         ? LoRADropout(probability: trainables.settings.dropout, seed: seed) : nil
@@ -155,7 +158,12 @@ public struct DecoderTraining: Sendable {
       keepAttention: keepAttention,
       dropout: dropout
     )
-    model.embed(tokens, imageEmbeddings: imageEmbeddings, into: acts.stream(0))
+    model.embed(
+      tokens,
+      imageEmbeddings: imageEmbeddings,
+      imageRowsEnd: imageRowsEnd,
+      into: acts.stream(0)
+    )
     let positions = (0..<T).map { Int32($0) }
     for l in 0..<config.numHiddenLayers {
       layerForward(l, acts: acts, positions: positions, set: set)

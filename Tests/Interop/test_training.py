@@ -1,0 +1,316 @@
+"""Online Fact-RLHF through the real daemon and the Python client (issue 13): feedback in ->
+training events out -> a new policy version served for policy_version = ""; reward-model updates
+from preferences; pause / resume; kill -9 during a step and during a checkpoint, then restart:
+training resumes from its last checkpoint, nothing acknowledged is lost and nothing is consumed
+twice. The models are the embedded tiny defaults; the settings are scaled down so a PPO step
+takes about a second."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from interop import RPC_TIMEOUT_S, Daemon
+from rlhfd_client._proto.rlhfd.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    feedback_pb2,
+    feedback_pb2_grpc,
+    policy_pb2,
+    policy_pb2_grpc,
+)
+
+IMAGES = Path(__file__).resolve().parent.parent / "Fixtures" / "images"
+PNG = (IMAGES / "rgb_64x48.png").read_bytes()
+KILL_ROUNDS = int(os.environ.get("TRAINING_KILL_ROUNDS", "2"))
+
+CONFIG = """
+training:
+  rollout_batch_size: {rollouts}
+  step_batch_size: {step_batch}
+  micro_batch_size: {micro}
+  epochs: 1
+  response_length: {response}
+  query_length: 1024
+  learning_rate: {lr}
+  lora_rank: 4
+  publish_every: {publish}
+  checkpoint_every: 1
+  guard_prompts: 2
+  guard_prompt_fraction: 0.3
+  max_kl: {max_kl}
+  max_reward_drop: 1000
+  auto_promote: true
+  idle_poll_seconds: 0.1
+  reward_model_min_pairs: 4
+  reward_model_batch_size: 4
+  reward_model_max_steps: 2
+  reward_model_lora_rank: 4
+"""
+
+
+def start(rlhfd_bin, workdir: Path, *, lr: float = 1e-3, publish: int = 1,
+          training: str = "on", extra: str = "", rollouts: int = 4, response: int = 8,
+          max_kl: float = 1000) -> Daemon:
+    config = workdir / "rlhfd.yaml"
+    step_batch = max(1, rollouts // 2)
+    config.write_text(
+        CONFIG.format(lr=lr, publish=publish, rollouts=rollouts, step_batch=step_batch,
+                      micro=1 if step_batch < 4 else 4, response=response, max_kl=max_kl)
+        + extra
+    )
+    return Daemon(
+        rlhfd_bin, workdir, model="default", training=training, args=["--config", str(config)]
+    ).start()
+
+
+def prompts(feedback, count: int, key: str, start_index: int = 0) -> list[str]:
+    ack = feedback.SubmitPrompts(
+        feedback_pb2.PromptBatch(
+            prompts=[
+                feedback_pb2.RlPrompt(
+                    image=common_pb2.Image(data=PNG),
+                    prompt=f"What colour is the square? ({i})",
+                    facts=common_pb2.Facts(captions=["A red square.", "A square, red, on white."]),
+                )
+                for i in range(start_index, start_index + count)
+            ],
+            idempotency_key=key,
+        ),
+        timeout=RPC_TIMEOUT_S,
+    )
+    assert ack.accepted == count
+    return list(ack.feedback_ids)
+
+
+class Watcher:
+    """WatchTraining on a thread; events in a queue."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.events: "queue.Queue" = queue.Queue()
+        self.call = feedback_pb2_grpc.FeedbackStub(channel).WatchTraining(
+            feedback_pb2.WatchTrainingRequest(send_initial_status=True), timeout=600
+        )
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for event in self.call:
+                self.events.put(event)
+        except grpc.RpcError:
+            pass
+
+    def wait_for(self, kind: str, timeout: float, where=lambda e: True):
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(event.WhichOneof("event"))
+            if event.WhichOneof("event") == "status" and event.status.state == \
+                    feedback_pb2.TRAINING_STATE_FAILED:
+                raise AssertionError(f"training failed: {event.status.message}")
+            if event.WhichOneof("event") == kind and where(getattr(event, kind)):
+                return getattr(event, kind)
+        raise AssertionError(f"no {kind} event within {timeout} s; saw {seen}")
+
+    def close(self) -> None:
+        self.call.cancel()
+
+
+def consumed(workdir: Path, table: str) -> int:
+    with sqlite3.connect(workdir / "feedback.sqlite3") as db:
+        return db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE consumed_unix_ms IS NOT NULL"
+        ).fetchone()[0]
+
+
+@pytest.mark.time_limit(240)
+def test_feedback_in_training_events_out_and_a_new_version_served(rlhfd_bin, tmp_path):
+    daemon = start(rlhfd_bin, tmp_path)
+    try:
+        channel = daemon.channel()
+        feedback = feedback_pb2_grpc.FeedbackStub(channel)
+        admin = admin_pb2_grpc.AdminStub(channel)
+        watcher = Watcher(channel)
+        first = watcher.wait_for("status", 30)
+        assert first.state in (feedback_pb2.TRAINING_STATE_IDLE,
+                               feedback_pb2.TRAINING_STATE_RUNNING), first
+        prompts(feedback, 12, "batch-1")
+        progress = watcher.wait_for("rollouts", 120)
+        assert progress.total == 4
+        step = watcher.wait_for("step", 120)
+        assert step.step == 1 and step.rollouts == 4 and step.tokens > 0
+        published = watcher.wait_for("policy_published", 120)
+        assert published.promoted, "the guard's limits are wide open: it must promote"
+        change = watcher.wait_for("promotion_changed", 30)
+        assert change.to_version == published.policy_version and not change.rolled_back
+        watcher.wait_for("checkpoint_saved", 60)
+        versions = admin.ListPolicyVersions(admin_pb2.ListPolicyVersionsRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        assert versions.promoted_version == published.policy_version
+        policy = policy_pb2_grpc.PolicyStub(channel)
+        reply = policy.Generate(
+            policy_pb2.GenerateRequest(
+                prompt="What is in the image?", images=[common_pb2.Image(data=PNG)],
+                sampling=common_pb2.SamplingParams(max_new_tokens=4),
+            ),
+            timeout=RPC_TIMEOUT_S,
+        )
+        assert reply.policy_version == published.policy_version
+        status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        assert status.step >= 1
+        assert status.latest_policy_version.startswith("ppo-")
+        # The rollouts' prompts (and the guard's) are consumed with the checkpoint.
+        assert consumed(tmp_path, "prompts") >= 4 + 2
+        watcher.close()
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.time_limit(240)
+def test_reward_model_update_from_preferences_is_reported_and_score_answers_its_version(
+    rlhfd_bin, tmp_path
+):
+    daemon = start(rlhfd_bin, tmp_path)
+    try:
+        channel = daemon.channel()
+        feedback = feedback_pb2_grpc.FeedbackStub(channel)
+        watcher = Watcher(channel)
+        for i in range(12):
+            feedback.SubmitPreference(
+                feedback_pb2.PreferenceFeedback(
+                    image=common_pb2.Image(data=PNG),
+                    prompt=f"Describe the image. ({i})",
+                    response_1=feedback_pb2.ResponseRef(text="A red square."),
+                    response_2=feedback_pb2.ResponseRef(text="A purple elephant on a beach."),
+                    preferred=1,
+                    facts=common_pb2.Facts(captions=["A red square on white."]),
+                    idempotency_key=f"pref-{i}",
+                ),
+                timeout=RPC_TIMEOUT_S,
+            )
+        update = watcher.wait_for("reward_model_updated", 180)
+        assert update.train_pairs >= 4
+        assert update.reason
+        watcher.wait_for("checkpoint_saved", 60)
+        assert consumed(tmp_path, "preferences") == update.train_pairs + update.held_out_pairs
+        status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        if update.adopted:
+            assert status.reward_model_version == update.reward_model_version
+        watcher.close()
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.time_limit(120)
+def test_pause_and_resume(rlhfd_bin, tmp_path):
+    daemon = start(rlhfd_bin, tmp_path, training="paused")
+    try:
+        channel = daemon.channel()
+        feedback = feedback_pb2_grpc.FeedbackStub(channel)
+        admin = admin_pb2_grpc.AdminStub(channel)
+        status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        assert status.state == feedback_pb2.TRAINING_STATE_PAUSED
+        prompts(feedback, 12, "batch-p")
+        time.sleep(1.5)
+        status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        assert status.state == feedback_pb2.TRAINING_STATE_PAUSED and status.step == 0
+        watcher = Watcher(channel)
+        admin.ResumeTraining(admin_pb2.ResumeTrainingRequest(), timeout=RPC_TIMEOUT_S)
+        watcher.wait_for("step", 120)
+        admin.PauseTraining(admin_pb2.PauseTrainingRequest(reason="maintenance"),
+                            timeout=RPC_TIMEOUT_S)
+        status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        assert status.state == feedback_pb2.TRAINING_STATE_PAUSED
+        assert "maintenance" in status.message
+        watcher.close()
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.time_limit(600)
+def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path):
+    """A reward that clearly prefers a behaviour: ending the answer. The symbolic terms penalise
+    a response without EOS (-8) and its length; the random tiny policy ends only a few of its
+    48-token samples, and PPO must make that more likely: the mean reward rises over the steps
+    while the KL to the reference stays under the ceiling."""
+    steps = int(os.environ.get("TRAINING_RISE_STEPS", "10"))
+    ceiling = 60.0  # mean per-sequence KL (nats over 48 tokens): the guard's max_kl here
+    daemon = start(rlhfd_bin, tmp_path, lr=float(os.environ.get("TRAINING_RISE_LR", "1e-2")),
+                   publish=1000, rollouts=16, response=48, max_kl=ceiling)
+    try:
+        channel = daemon.channel()
+        feedback = feedback_pb2_grpc.FeedbackStub(channel)
+        watcher = Watcher(channel)
+        prompts(feedback, 16 * steps + 8, "rise")
+        rewards, kls = [], []
+        for _ in range(steps):
+            step = watcher.wait_for("step", 120)
+            rewards.append(step.mean_reward)
+            kls.append(step.kl)
+        print("mean rewards", rewards, "kl", kls)
+        third = max(1, steps // 3)
+        early = sum(rewards[:third]) / third
+        late = sum(rewards[-third:]) / third
+        assert late > early + 1.0, f"mean reward did not rise: {rewards}"
+        assert max(kls) < ceiling, kls
+        watcher.close()
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.time_limit(600)
+def test_kill_9_during_steps_and_checkpoints_then_resume(rlhfd_bin, tmp_path):
+    """kill -9 at random moments while training runs (in rollouts, in a step, in a checkpoint);
+    each restart resumes from the last committed checkpoint: the step count never goes back
+    past it, every acknowledged prompt is still stored, and no prompt is consumed twice (a
+    consumed prompt is never rolled out again: consumed + pending == stored)."""
+    daemon = start(rlhfd_bin, tmp_path)
+    channel = daemon.channel()
+    feedback = feedback_pb2_grpc.FeedbackStub(channel)
+    acknowledged = prompts(feedback, 40, "kill-batch")
+    last_step = 0
+    try:
+        for round_ in range(KILL_ROUNDS):
+            watcher = Watcher(daemon.channel())
+            watcher.wait_for("step", 120)
+            time.sleep(0.05 + 0.4 * (round_ % 3) / 3)
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait_exit(10)
+            with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
+                stored = db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
+                committed = db.execute(
+                    "SELECT COALESCE(MAX(step), 0) FROM trainer_checkpoints"
+                ).fetchone()[0]
+            assert stored == len(acknowledged)
+            assert committed >= last_step
+            last_step = committed
+            daemon = start(rlhfd_bin, tmp_path)
+            status = feedback_pb2_grpc.FeedbackStub(daemon.channel()).GetTrainingStatus(
+                feedback_pb2.TrainingStatusRequest(), timeout=RPC_TIMEOUT_S
+            )
+            assert status.step >= committed, (status.step, committed)
+        stub = feedback_pb2_grpc.FeedbackStub(daemon.channel())
+        status = stub.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                        timeout=RPC_TIMEOUT_S)
+        assert status.state != feedback_pb2.TRAINING_STATE_FAILED, status.message
+    finally:
+        daemon.stop()
