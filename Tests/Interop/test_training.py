@@ -174,8 +174,8 @@ def test_feedback_in_training_events_out_and_a_new_version_served(rlhfd_bin, tmp
                                             timeout=RPC_TIMEOUT_S)
         assert status.step >= 1
         assert status.latest_policy_version.startswith("ppo-")
-        # The rollouts' prompts (and the guard's) are consumed with the checkpoint.
-        assert consumed(tmp_path, "prompts") >= 4 + 2
+        # The rollouts' prompts (and any the guard kept) are consumed with the checkpoint.
+        assert consumed(tmp_path, "prompts") >= 4
         watcher.close()
     finally:
         daemon.stop()
@@ -250,12 +250,12 @@ def test_pause_and_resume(rlhfd_bin, tmp_path):
 def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path):
     """A reward that clearly prefers a behaviour: ending the answer. The symbolic terms penalise
     a response without EOS (-8) and its length; the random tiny policy ends only a few of its
-    48-token samples, and PPO must make that more likely: the mean reward rises over the steps
+    96-token samples, and PPO must make that more likely: the mean reward rises over the steps
     while the KL to the reference stays under the ceiling."""
-    steps = int(os.environ.get("TRAINING_RISE_STEPS", "10"))
-    ceiling = 60.0  # mean per-sequence KL (nats over 48 tokens): the guard's max_kl here
+    steps = int(os.environ.get("TRAINING_RISE_STEPS", "12"))
+    ceiling = 100.0  # mean per-sequence KL (nats over up to 96 tokens, ~1 per token): max_kl
     daemon = start(rlhfd_bin, tmp_path, lr=float(os.environ.get("TRAINING_RISE_LR", "1e-2")),
-                   publish=1000, rollouts=16, response=48, max_kl=ceiling)
+                   publish=1000, rollouts=16, response=96, max_kl=ceiling)
     try:
         channel = daemon.channel()
         feedback = feedback_pb2_grpc.FeedbackStub(channel)
@@ -312,5 +312,8 @@ def test_kill_9_during_steps_and_checkpoints_then_resume(rlhfd_bin, tmp_path):
         status = stub.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
                                         timeout=RPC_TIMEOUT_S)
         assert status.state != feedback_pb2.TRAINING_STATE_FAILED, status.message
+        # The store reports ids a checkpoint marks that were consumed already: none may be.
+        for log in tmp_path.glob("rlhfd-*.stderr"):
+            assert "feedback consumed twice" not in log.read_text(errors="replace"), log
     finally:
         daemon.stop()
