@@ -246,7 +246,7 @@ def test_pause_and_resume(rlhfd_bin, tmp_path):
         daemon.stop()
 
 
-@pytest.mark.time_limit(600)
+@pytest.mark.time_limit(900)
 def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path):
     """A reward that clearly prefers a behaviour: ending the answer. The symbolic terms penalise
     a response without EOS (-8) and its length; the random tiny policy ends only a few of its
@@ -263,7 +263,7 @@ def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path)
         prompts(feedback, 16 * steps + 8, "rise")
         rewards, kls = [], []
         for _ in range(steps):
-            step = watcher.wait_for("step", 120)
+            step = watcher.wait_for("step", 300)
             rewards.append(step.mean_reward)
             kls.append(step.kl)
         print("mean rewards", rewards, "kl", kls)
