@@ -17,8 +17,10 @@
 # report says why and the script exits 3.
 #
 #   Benchmarks/training_ttft.sh [--serving-models] [--smoke]
-# Default models: the committed tiny ones (models/default), PPO steps of 64 rollouts × 64 tokens
-#   (2 epochs of micro-batches of 4: ~2.5 s alone on 2 cores; requests take milliseconds there).
+# Default models: the committed tiny ones (models/default), PPO steps of 48 rollouts × 64 tokens
+#   (2 epochs of micro-batches of 4: ~2 s alone on 2 cores; requests take milliseconds there).
+#   From 64 rollouts on, a step's rollouts fill the runner's preprocessing queue (64) and
+#   interactive requests are refused (RESOURCE_EXHAUSTED; retried, counted, in the report).
 # --serving-models: the TinyLlama-shaped models serving.sh makes (.build-serving/models, or
 #   MODELS=dir), 4 rollouts × 32 tokens, micro-batches of 1 (a step takes minutes there).
 # --smoke: tiny models, 1 round, 16 requests of 4 tokens, 4-rollout steps, no wait: checks that
@@ -58,7 +60,7 @@ fi
 ROUNDS="${ROUNDS:-3}" STREAMS="${STREAMS:-4}" REQUESTS="${REQUESTS:-400}"
 PROMPT_TOKENS="${PROMPT_TOKENS:-100}" MAX_NEW_TOKENS="${MAX_NEW_TOKENS:-32}"
 MIN_STEPS="${MIN_STEPS:-2}" QUIET_WAIT="${QUIET_WAIT:-120}" STEP_TIMEOUT="${STEP_TIMEOUT:-3600}"
-ROLLOUTS="${ROLLOUTS:-64}" STEP_BATCH="${STEP_BATCH:-16}" MICRO_BATCH="${MICRO_BATCH:-4}"
+ROLLOUTS="${ROLLOUTS:-48}" STEP_BATCH="${STEP_BATCH:-16}" MICRO_BATCH="${MICRO_BATCH:-4}"
 EPOCHS="${EPOCHS:-2}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-64}" COMPUTE_SHARE="${COMPUTE_SHARE:-0.25}"
 MODELS="${MODELS:-$ROOT/models/default}"
 [ -f "$MODELS/policy/config.json" ] && [ -f "$MODELS/reward/config.json" ] ||

@@ -45,18 +45,28 @@ from training_watch import Trainer, cpu_seconds  # noqa: E402
 def one_request(stub, prompt: str, max_new: int, timeout: float) -> dict:
     r = request(prompt, max_new)
     r.priority = common_pb2.PRIORITY_INTERACTIVE
-    start, first, times, error = time.monotonic(), None, [], ""
-    try:
-        for chunk in stub.GenerateStream(r, timeout=timeout):
-            now = time.monotonic()
-            if chunk.token_ids and first is None:
-                first = now
-            times.extend([now] * len(chunk.token_ids))
-    except grpc.RpcError as e:
-        error = f"{e.code().name}: {(e.details() or '')[:120]}"
+    start, first, times, error, refused, reason = time.monotonic(), None, [], "", 0, ""
+    while True:
+        try:
+            for chunk in stub.GenerateStream(r, timeout=timeout):
+                now = time.monotonic()
+                if chunk.token_ids and first is None:
+                    first = now
+                times.extend([now] * len(chunk.token_ids))
+            break
+        except grpc.RpcError as e:
+            # Refused before any token (a full queue): retried after 0.2 s as load.py does; the
+            # TTFT counts from the first attempt, and the refusals are reported.
+            if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and not times and refused < 50:
+                refused += 1
+                reason = (e.details() or "")[:160]
+                time.sleep(0.2)
+                continue
+            error = f"{e.code().name}: {(e.details() or '')[:120]}"
+            break
     gaps = [b - a for a, b in zip(times, times[1:])]
     return {"start": start, "ttft": None if first is None else first - start, "gaps": gaps,
-            "tokens": len(times),
+            "tokens": len(times), "refused": refused, "refused_reason": reason,
             "error": error or ("no token" if first is None else "")}
 
 
@@ -109,6 +119,8 @@ def phase(stub, trainer: Trainer, a, name: str, words: int, salt: int, pid: int,
         "itl_p50_ms": None if not gaps else 1000 * percentile(gaps, 0.5),
         "itl_p99_ms": None if not gaps else 1000 * percentile(gaps, 0.99),
         "tokens": sum(r["tokens"] for r in ok),
+        "refused_retries": sum(r["refused"] for r in done),
+        "refused_reason": next((r["refused_reason"] for r in done if r.get("refused_reason")), ""),
     }
     out.update(trainer.window(t0, t1))
     return out
@@ -184,7 +196,8 @@ def main() -> int:
             print(f"   {p['phase']}: {p['ok']}/{p['requests']} ok in {p['seconds']:.0f} s, TTFT p50 "
                   f"{p['ttft_p50_s'] or float('nan'):.3f} s p99 {p['ttft_p99_s'] or float('nan'):.3f} s, "
                   f"ITL p50 {p['itl_p50_ms'] or float('nan'):.0f} ms p99 {p['itl_p99_ms'] or float('nan'):.0f} ms, "
-                  f"steps {p['steps']} (rollout events {p['rollout_events']}), daemon "
+                  f"steps {p['steps']} (rollout events {p['rollout_events']}), refused and retried "
+                  f"{p['refused_retries']}, daemon "
                   f"{p['daemon_cores']:.2f} cores", flush=True)
         print(f"   quiesced {quiesce:.1f} s after PauseTraining", flush=True)
     result["final_status"] = {"step": trainer.status().step,

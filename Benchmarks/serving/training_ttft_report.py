@@ -149,6 +149,12 @@ def main() -> int:
                  f"update under load) {fmt(None if step_med is None else step_med / 1000, '.1f')} s; "
                  f"the gate's yield figures are not exported (steps and their time are)")
     lines += slow_lines(rounds)
+    refused = {k: sum(r[k].get("refused_retries", 0) for r in rounds) for k in ("A", "B")}
+    if refused["A"] or refused["B"]:
+        reason = next((r[k].get("refused_reason") for r in rounds for k in ("A", "B")
+                       if r[k].get("refused_reason")), "")
+        lines.append(f"interactive requests refused (RESOURCE_EXHAUSTED) and retried after 0.2 s, "
+                     f"counted in their TTFT: A {refused['A']}, B {refused['B']} ({reason})")
     bad = problems(run)
     verdict = "-" if ratio is None else ("met" if ratio <= GOAL else "NOT met")
     lines.append(f"| goal | TTFT p99 running ÷ paused (4 streams) = {fmt(ratio, '.2f')}× | ≤ {GOAL}× | "
