@@ -23,7 +23,7 @@
 #   that interactive requests are refused (RESOURCE_EXHAUSTED: retried, counted in the report).
 # --serving-models: the TinyLlama-shaped models serving.sh makes (.build-serving/models, or
 #   MODELS=dir), 4 rollouts × 32 tokens, micro-batches of 1 (a step takes minutes there).
-# --smoke: tiny models, 1 round, 16 requests of 4 tokens, 4-rollout steps, no wait: checks that
+# --smoke: tiny models, 1 round, 16 requests of 4 tokens, 2-rollout steps, no wait: checks that
 #   the benchmark still runs (scripts/test.sh); its figures mean nothing.
 # Environment: ROUNDS (3), STREAMS (4), REQUESTS (400), PROMPT_TOKENS (100), MAX_NEW_TOKENS (32),
 # MIN_STEPS (2; PPO steps that must complete in each A phase), QUIET_WAIT (120), ROLLOUTS,
@@ -50,7 +50,7 @@ if [ "$SMOKE" = 1 ]; then
   BIG=0 WORK="$ROOT/.build-training-ttft-smoke" OUT=bench-results/training-ttft-smoke
   : "${ROUNDS:=1}" "${REQUESTS:=16}" "${MIN_STEPS:=1}" "${PROMPT_TOKENS:=16}" "${MAX_NEW_TOKENS:=4}"
   : "${QUIET_WAIT:=0}"
-  : "${ROLLOUTS:=4}" "${STEP_BATCH:=2}" "${MICRO_BATCH:=1}" "${EPOCHS:=1}" "${RESPONSE_LENGTH:=8}"
+  : "${ROLLOUTS:=2}" "${STEP_BATCH:=1}" "${MICRO_BATCH:=1}" "${EPOCHS:=1}" "${RESPONSE_LENGTH:=8}"
   : "${STEP_TIMEOUT:=600}"
 elif [ "$BIG" = 1 ]; then
   MODELS="${MODELS:-$ROOT/.build-serving/models}"

@@ -169,6 +169,8 @@ def main() -> int:
     trainer.top_up(wanted)
     if not trainer.resume(60):
         raise SystemExit(f"training_ttft: the trainer did not start: {trainer.status()}")
+    print(f"== warm-up: {trainer.status().pending_prompts} RL prompts stored; waiting for the first "
+          f"PPO step (minutes at TinyLlama scale)", flush=True)
     first = trainer.wait_event("step", a.warmup_timeout)
     if first is None:
         raise SystemExit(f"training_ttft: no PPO step within {a.warmup_timeout:.0f} s: {trainer.status()}")
