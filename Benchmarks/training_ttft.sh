@@ -19,8 +19,7 @@
 #   Benchmarks/training_ttft.sh [--serving-models] [--smoke]
 # Default models: the committed tiny ones (models/default), PPO steps of 48 rollouts × 64 tokens
 #   (2 epochs of micro-batches of 4: ~2 s alone on 2 cores; requests take milliseconds there).
-#   From 64 rollouts on, a step's rollouts can fill the runner's preprocessing queue (64) so
-#   that interactive requests are refused (RESOURCE_EXHAUSTED: retried, counted in the report).
+#   An interactive request refused (RESOURCE_EXHAUSTED) is retried after 0.2 s and counted.
 # --serving-models: the TinyLlama-shaped models serving.sh makes (.build-serving/models, or
 #   MODELS=dir), 4 rollouts × 32 tokens, micro-batches of 1 (a step takes minutes there).
 # --smoke: tiny models, 1 round, 16 requests of 4 tokens, 2-rollout steps, no wait: checks that
