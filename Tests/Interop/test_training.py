@@ -246,6 +246,28 @@ def test_pause_and_resume(rlhfd_bin, tmp_path):
         daemon.stop()
 
 
+@pytest.mark.time_limit(240)
+def test_a_rollout_batch_larger_than_the_waiting_queue_trains(rlhfd_bin, tmp_path):
+    """A step's rollouts are submitted a few at a time: a rollout batch above
+    `max_waiting_requests` (the runner's preprocessing and waiting queues) must not fill them,
+    which refused rollouts and stopped training with "the preprocessing queue is full"."""
+    daemon = start(rlhfd_bin, tmp_path, rollouts=16,
+                   extra="batching:\n  max_waiting_requests: 8\n")
+    try:
+        channel = daemon.channel()
+        feedback = feedback_pb2_grpc.FeedbackStub(channel)
+        watcher = Watcher(channel)
+        prompts(feedback, 30, "wide")
+        step = watcher.wait_for("step", 180)
+        assert step.rollouts == 16
+        status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                            timeout=RPC_TIMEOUT_S)
+        assert status.state != feedback_pb2.TRAINING_STATE_FAILED, status.message
+        watcher.close()
+    finally:
+        daemon.stop()
+
+
 @pytest.mark.time_limit(900)
 def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path):
     """A reward that clearly prefers a behaviour: ending the answer. The symbolic terms penalise
