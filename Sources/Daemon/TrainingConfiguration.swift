@@ -36,6 +36,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
   public var rewardModelMaxSteps: Int? = nil
   public var rewardModelLearningRate: Float? = nil
   public var rewardModelLoraRank: Int? = nil
+  public var transposedWeights: Bool? = nil
 
   public init() {}
 
@@ -66,6 +67,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     case rewardModelMaxSteps = "reward_model_max_steps"
     case rewardModelLearningRate = "reward_model_learning_rate"
     case rewardModelLoraRank = "reward_model_lora_rank"
+    case transposedWeights = "transposed_weights"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -98,6 +100,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     rewardModelMaxSteps = try c.decodeIfPresent(Int.self, forKey: .rewardModelMaxSteps)
     rewardModelLearningRate = try c.decodeIfPresent(Float.self, forKey: .rewardModelLearningRate)
     rewardModelLoraRank = try c.decodeIfPresent(Int.self, forKey: .rewardModelLoraRank)
+    transposedWeights = try c.decodeIfPresent(Bool.self, forKey: .transposedWeights)
   }
 
   /// The trainer's options: the preset with the overrides; errors name `training.<key>`.
@@ -139,6 +142,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     if let v = guardPrompts { o.guardPrompts = v }
     if let v = guardPromptFraction { o.guardPromptFraction = v }
     if let v = idlePollSeconds { o.idlePollSeconds = v }
+    if let v = transposedWeights { o.transposedWeights = v }
     let errors = o.validate()
     if !errors.isEmpty {
       throw ConfigurationError(

@@ -19,6 +19,7 @@ extension TrainerRun {
     running("starting")
     rewardModelVersion = reward.versions.currentVersion().id
     let (policy, reward, settings, eos) = (self.policy!, self.reward!, self.settings, self.eos)
+    let transposed = options.transposedWeights
     if let record = try await TrainingThread.run(
       "rlhfd-store",
       { [store] in
@@ -38,7 +39,8 @@ extension TrainerRun {
           settings: settings,
           start: start,
           value: value,
-          eos: eos
+          eos: eos,
+          transposedWeights: transposed
         )
         let saved = try run.restore(from: record.path)
         guard saved.runID == metadata.runID, saved.ppoSteps == metadata.ppoSteps else {
@@ -67,7 +69,8 @@ extension TrainerRun {
           settings: settings,
           start: start,
           value: value,
-          eos: eos
+          eos: eos,
+          transposedWeights: transposed
         )
       }
       meta = TrainerCheckpointMetadata(
