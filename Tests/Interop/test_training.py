@@ -45,7 +45,7 @@ training:
   lora_rank: 4
   publish_every: {publish}
   checkpoint_every: 1
-  guard_prompts: 2
+  guard_prompts: {guard}
   guard_prompt_fraction: 0.3
   max_kl: {max_kl}
   max_reward_drop: 1000
@@ -60,12 +60,12 @@ training:
 
 def start(rlhfd_bin, workdir: Path, *, lr: float = 1e-3, publish: int = 1,
           training: str = "on", extra: str = "", rollouts: int = 4, response: int = 8,
-          max_kl: float = 1000) -> Daemon:
+          max_kl: float = 1000, guard: int = 2) -> Daemon:
     config = workdir / "rlhfd.yaml"
     step_batch = max(1, rollouts // 2)
     config.write_text(
         CONFIG.format(lr=lr, publish=publish, rollouts=rollouts, step_batch=step_batch,
-                      micro=1 if step_batch < 4 else 4, response=response, max_kl=max_kl)
+                      micro=1 if step_batch < 4 else 4, response=response, max_kl=max_kl, guard=guard)
         + extra
     )
     return Daemon(
@@ -277,7 +277,8 @@ def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path)
     steps = int(os.environ.get("TRAINING_RISE_STEPS", "12"))
     ceiling = 100.0  # mean per-sequence KL (nats over up to 96 tokens, ~1 per token): max_kl
     daemon = start(rlhfd_bin, tmp_path, lr=float(os.environ.get("TRAINING_RISE_LR", "1e-2")),
-                   publish=1000, rollouts=16, response=96, max_kl=ceiling)
+                   publish=1000, rollouts=16, response=96, max_kl=ceiling,
+                   guard=0)  # no guard set: every step's prompts (and so its rollouts) are fixed
     try:
         channel = daemon.channel()
         feedback = feedback_pb2_grpc.FeedbackStub(channel)
