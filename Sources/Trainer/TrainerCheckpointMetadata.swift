@@ -31,6 +31,4 @@ struct TrainerCheckpointMetadata: Codable, Sendable, Equatable {
   var heldOutPreferenceIDs: [String] = []
   var published: [Published] = []
   var baseline: Baseline?
-  /// The held-out accuracy of the current reward-model version (nil: not measured yet).
-  var rewardModelAccuracy: Double?
 }

@@ -111,7 +111,6 @@ extension TrainerRun {
         makeCurrent: true
       )
       rewardModelVersion = id
-      meta.rewardModelAccuracy = adoption.candidateAccuracy
     }
     let report = RewardModelUpdateReport(
       version: adoption.adopted ? id : current.id,
