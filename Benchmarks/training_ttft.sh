@@ -26,7 +26,8 @@
 #   the benchmark still runs (scripts/test.sh); its figures mean nothing.
 # Environment: ROUNDS (3), STREAMS (4), REQUESTS (400), PROMPT_TOKENS (100), MAX_NEW_TOKENS (32),
 # MIN_STEPS (2; PPO steps that must complete in each A phase), QUIET_WAIT (120), ROLLOUTS,
-# STEP_BATCH, MICRO_BATCH, EPOCHS, RESPONSE_LENGTH, COMPUTE_SHARE (0.25, the daemon's default), RLHFD (a prebuilt binary), RLHFD_ARGS (extra `serve`
+# STEP_BATCH, MICRO_BATCH, EPOCHS, RESPONSE_LENGTH, COMPUTE_SHARE (0.25, the daemon's default),
+# TRAINING_NICE (the training threads' nice value; unset = the daemon's default, 19), RLHFD (a prebuilt binary), RLHFD_ARGS (extra `serve`
 # flags), ENGINE_BENCH_BIN (for the limits), STEP_TIMEOUT (3600 s for the driver), PYTHON.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -120,7 +121,8 @@ training:
   max_kl: 1000
   idle_poll_seconds: 0.1
 YAML
-TRAINING_LINE="compute_share $COMPUTE_SHARE, rollouts $ROLLOUTS × $RESPONSE_LENGTH tokens, step batch $STEP_BATCH, micro-batch $MICRO_BATCH, epochs $EPOCHS"
+if [ -n "${TRAINING_NICE:-}" ]; then echo "  nice: $TRAINING_NICE" >> "$WORK/rlhfd.yaml"; fi
+TRAINING_LINE="compute_share $COMPUTE_SHARE, nice ${TRAINING_NICE:-default}, rollouts $ROLLOUTS × $RESPONSE_LENGTH tokens, step batch $STEP_BATCH, micro-batch $MICRO_BATCH, epochs $EPOCHS"
 
 limits "$WORK/limits-start.json"
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

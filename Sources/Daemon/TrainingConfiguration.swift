@@ -13,6 +13,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
   public var startPaused = false
   public var seed: UInt64? = nil
   public var computeShare: Double? = nil
+  public var nice: Int? = nil
+  public var computeThreads: Int? = nil
   public var checkpointEvery: Int? = nil
   public var keepCheckpoints: Int? = nil
   public var guardPrompts: Int? = nil
@@ -44,6 +46,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     case enabled, preset, seed
     case startPaused = "start_paused"
     case computeShare = "compute_share"
+    case nice
+    case computeThreads = "compute_threads"
     case checkpointEvery = "checkpoint_every"
     case keepCheckpoints = "keep_checkpoints"
     case guardPrompts = "guard_prompts"
@@ -77,6 +81,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     startPaused = try c.decodeIfPresent(Bool.self, forKey: .startPaused) ?? false
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
     computeShare = try c.decodeIfPresent(Double.self, forKey: .computeShare)
+    nice = try c.decodeIfPresent(Int.self, forKey: .nice)
+    computeThreads = try c.decodeIfPresent(Int.self, forKey: .computeThreads)
     checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery)
     keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints)
     guardPrompts = try c.decodeIfPresent(Int.self, forKey: .guardPrompts)
@@ -137,6 +143,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     var o = TrainerOptions(settings: s)
     o.startPaused = startPaused
     if let v = computeShare { o.computeShare = v }
+    if let v = nice { o.niceness = v }
+    if let v = computeThreads { o.computeThreads = v }
     if let v = checkpointEvery { o.checkpointEvery = v }
     if let v = keepCheckpoints { o.keepCheckpoints = v }
     if let v = guardPrompts { o.guardPrompts = v }

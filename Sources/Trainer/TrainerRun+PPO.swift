@@ -58,7 +58,7 @@ extension TrainerRun {
     running("PPO step \(step + 1): update")
     let (run, gate, tokenizer) = (ppo!, self.gate, policy.tokenizer)
     let inputs = rollouts.map(\.rollout)
-    let result = try await TrainingThread.run("rlhfd-trainer") {
+    let result = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
       gate.begin()
       return try run.advance(
         inputs,

@@ -18,7 +18,9 @@ import Training
 extension TrainerRun {
   func publish(kl: Double) async throws {
     let run = ppo!
-    let adapter = try await TrainingThread.run("rlhfd-trainer") { try run.policyAdapter() }
+    let adapter = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
+      try run.policyAdapter()
+    }
     let id = "ppo-\(meta.ppoSteps)-" + Self.suffix()
     let parent = meta.published.last?.id ?? meta.referenceVersion
     let root = loop.directory + "/versions"

@@ -32,7 +32,7 @@ extension TrainerRun {
       )
       let start = try adapter(of: metadata.referenceVersion)
       let value = reward.versions.currentVersion().adapter
-      ppo = try await TrainingThread.run("rlhfd-trainer") {
+      ppo = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
         let run = try PPORun(
           policyWeights: policy.model.weights,
           rewardWeights: reward.model.weights,
@@ -62,7 +62,7 @@ extension TrainerRun {
       let reference = policy.versions.promoted
       let start = try adapter(of: reference)
       let value = reward.versions.currentVersion().adapter
-      ppo = try await TrainingThread.run("rlhfd-trainer") {
+      ppo = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
         try PPORun(
           policyWeights: policy.model.weights,
           rewardWeights: reward.model.weights,
@@ -105,7 +105,9 @@ extension TrainerRun {
   /// the previous one.
   func registerLive() async throws {
     let run = ppo!
-    let adapter = try await TrainingThread.run("rlhfd-trainer") { try run.policyAdapter() }
+    let adapter = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
+      try run.policyAdapter()
+    }
     let id = "trainer-live-\(meta.runID)-\(meta.ppoSteps)"
     try policy.registerInternal(id: id, parent: meta.referenceVersion, adapter: adapter)
     let previous = liveVersion
