@@ -273,21 +273,30 @@ def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path)
     """A reward that clearly prefers a behaviour: ending the answer. The symbolic terms penalise
     a response without EOS (-8) and its length; the random tiny policy ends only a few of its
     96-token samples, and PPO must make that more likely: the mean reward rises over the steps
-    while the KL to the reference stays under the ceiling."""
+    while the KL to the reference stays under the ceiling. 32 rollouts per step: with 16 the
+    few ended samples per step made the rise come late or not at all within 12 steps (release
+    binary, 15 steps: lr 1e-2 rose only from step 11, 1.5e-2 at step 14, 2e-2 not at all); with
+    32 the length fell from ~2,900 to ~1,900 tokens per step and the reward rose ~+6 by step 12
+    at lr 1e-2 and 5e-3."""
     steps = int(os.environ.get("TRAINING_RISE_STEPS", "12"))
+    per_step = int(os.environ.get("TRAINING_RISE_ROLLOUTS", "32"))
     ceiling = 100.0  # mean per-sequence KL (nats over up to 96 tokens, ~1 per token): max_kl
-    daemon = start(rlhfd_bin, tmp_path, lr=float(os.environ.get("TRAINING_RISE_LR", "1e-2")),
-                   publish=1000, rollouts=16, response=96, max_kl=ceiling,
+    daemon = start(rlhfd_bin, tmp_path, lr=float(os.environ.get("TRAINING_RISE_LR", "5e-3")),
+                   publish=1000, rollouts=per_step, response=96, max_kl=ceiling,
                    guard=0)  # no guard set: every step's prompts (and so its rollouts) are fixed
     try:
         channel = daemon.channel()
         feedback = feedback_pb2_grpc.FeedbackStub(channel)
         watcher = Watcher(channel)
-        prompts(feedback, 16 * steps + 8, "rise")
+        total = per_step * steps + 8
+        for first in range(0, total, 200):  # SubmitPrompts takes at most 256 per call
+            prompts(feedback, min(200, total - first), f"rise-{first}", first)
         rewards, kls = [], []
         for _ in range(steps):
             step = watcher.wait_for("step", 300)
             rewards.append(step.mean_reward)
+            print(f"step {len(rewards)}: {step.tokens} response tokens, "
+                  f"mean reward {step.mean_reward:.2f}, kl {step.kl:.1f}")
             kls.append(step.kl)
         print("mean rewards", rewards, "kl", kls)
         third = max(1, steps // 3)
