@@ -1,6 +1,7 @@
 // One PPO round: a rollout batch of unconsumed RL prompts (minus the guard's held-out ones),
-// filled up with stored preferences' prompts (`RolloutBatch`), rollouts on the live version, one PPO step on the training thread, the live version
-// replaced, then publishing and checkpointing on their intervals.
+// filled up with stored preferences' prompts (`RolloutBatch`), rollouts on the live version,
+// one PPO step on the training thread, the live version replaced, then publishing and
+// checkpointing on their intervals.
 import Checkpoints
 import Engine
 import Foundation
