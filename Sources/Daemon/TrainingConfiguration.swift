@@ -39,6 +39,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
   public var rewardModelLearningRate: Float? = nil
   public var rewardModelLoraRank: Int? = nil
   public var transposedWeights: Bool? = nil
+  public var preferencePrompts: Bool? = nil
 
   public init() {}
 
@@ -72,6 +73,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     case rewardModelLearningRate = "reward_model_learning_rate"
     case rewardModelLoraRank = "reward_model_lora_rank"
     case transposedWeights = "transposed_weights"
+    case preferencePrompts = "preference_prompts"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -107,6 +109,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     rewardModelLearningRate = try c.decodeIfPresent(Float.self, forKey: .rewardModelLearningRate)
     rewardModelLoraRank = try c.decodeIfPresent(Int.self, forKey: .rewardModelLoraRank)
     transposedWeights = try c.decodeIfPresent(Bool.self, forKey: .transposedWeights)
+    preferencePrompts = try c.decodeIfPresent(Bool.self, forKey: .preferencePrompts)
   }
 
   /// The trainer's options: the preset with the overrides; errors name `training.<key>`.
@@ -151,6 +154,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     if let v = guardPromptFraction { o.guardPromptFraction = v }
     if let v = idlePollSeconds { o.idlePollSeconds = v }
     if let v = transposedWeights { o.transposedWeights = v }
+    if let v = preferencePrompts { o.preferencePrompts = v }
     let errors = o.validate()
     if !errors.isEmpty {
       throw ConfigurationError(

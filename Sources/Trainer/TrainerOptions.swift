@@ -27,6 +27,9 @@ public struct TrainerOptions: Sendable, Equatable {
   public var guardPrompts = 8
   /// Share of RL prompts (by id) kept out of training for the guard.
   public var guardPromptFraction = 0.1
+  /// Fill rollout batches with stored preferences' prompts when the unconsumed RL prompts do not
+  /// (`RolloutBatch`): each preference once per run, never the guard's held-out prompts.
+  public var preferencePrompts = true
   /// Seconds between looks at the store while idle.
   public var idlePollSeconds = 1.0
   /// Start paused (an operator resumes with ResumeTraining).

@@ -95,7 +95,7 @@ extension TrainerRun {
   func heldOutReward(version: String) async throws -> Double? {
     guard !meta.guardPromptIDs.isEmpty else { return nil }
     let stored = try store.prompts(ids: meta.guardPromptIDs)
-    let prompts = try loadPrompts(stored)
+    let prompts = try loadPrompts(stored.map(RolloutCandidate.init))
     guard !prompts.isEmpty else { return nil }
     let (rollouts, _) = try await collector().collect(
       prompts,

@@ -11,6 +11,7 @@ import Training
     let options = try configuration.training.options()
     #expect(options.settings == TrainerSettings.small)
     #expect(!options.startPaused)
+    #expect(options.preferencePrompts)
   }
 
   @Test func overridesMapToTheTrainerSettings() throws {
@@ -31,6 +32,7 @@ import Training
           compute_threads: 1
           reward_model_min_pairs: 4
           start_paused: true
+          preference_prompts: false
         """
     )
     let o = try configuration.training.options()
@@ -45,6 +47,7 @@ import Training
     #expect(o.computeShare == 0.5)
     #expect(o.niceness == 5 && o.computeThreads == 1)
     #expect(o.startPaused)
+    #expect(!o.preferencePrompts)
     #expect(o.settings.ppo.klCoefficient == TrainerSettings.paper.ppo.klCoefficient)
   }
 
