@@ -26,7 +26,8 @@ public final class ThreadPool: Sendable {
   private let state: PoolState
   private let workers: [pthread_t]
 
-  /// Starts `threadCount - 1` worker threads (the caller of `parallelFor` is the other one).
+  /// Starts `threadCount - 1` worker threads (the caller of `parallelFor` is the other one), at
+  /// `ComputePriority`'s niceness.
   public init(threadCount: Int) {
     precondition(threadCount >= 1, "a pool needs at least one thread")
     self.threadCount = threadCount
@@ -41,6 +42,7 @@ public final class ThreadPool: Sendable {
         nil,
         { raw in
           let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+          ComputePriority.lowerCurrentThread(name: "engine-pool")
           context.state.workerLoop(index: context.index)
           return nil
         },
