@@ -99,7 +99,12 @@ let package = Package(
 
     // The vision-language model: CLIP vision tower, projector, LLaMA decoder, LM and reward
     // heads, loaded from llava-hf checkpoints onto the Engine.
-    .target(name: "Models", dependencies: ["Engine", "Checkpoints"], swiftSettings: swiftSettings),
+    .target(
+      name: "Models",
+      dependencies: ["Engine", "Checkpoints"],
+      exclude: ["README.md"],
+      swiftSettings: swiftSettings
+    ),
 
     // Continuous batching: admission, priorities, deadlines, paged KV block accounting with
     // prefix sharing, preemption, metrics. Knows models only through the StepExecutor protocol.

@@ -43,7 +43,7 @@ RLHFD_BIN="$(swift build --show-bin-path)/rlhfd" .venv/bin/python -m pytest -q T
 step "reliability, short (soak, overload, deadlines, cancellation, descriptors, slow clients, malformed input, kill -9, drain; fuzz 20 s per target)"
 RLHFD_BIN="$(swift build --show-bin-path)/rlhfd" scripts/reliability.sh --short
 
-step "benchmark smoke (engine.sh, training.sh and serving.sh still run, on the tiny models; no timings checked)"
+step "benchmark smoke (engine.sh, training.sh, serving.sh and training_ttft.sh still run, on the tiny models; no timings checked)"
 bin="$(swift build --show-bin-path)"
 ENGINE_BENCH_BIN="$bin/EngineBench" Benchmarks/engine.sh --smoke
 # Both modes, 1 round, small shapes; the PyTorch peer only where .build-ref/venv has torch.
@@ -54,3 +54,7 @@ grep -q "^| step (wall)" bench-results/training-smoke-report.md ||
 RLHFD="$bin/rlhfd" ENGINE_BENCH_BIN="$bin/EngineBench" Benchmarks/serving.sh --smoke > /dev/null ||
   { tail -30 bench-results/serving-smoke.log; exit 1; }
 grep -q "^| goal" bench-results/serving-smoke.log || { echo "serving smoke: no goals table" >&2; exit 1; }
+# One daemon with the trainer on the tiny models, 1 round: fails when no PPO step ran in A (INVALID).
+RLHFD="$bin/rlhfd" ENGINE_BENCH_BIN="$bin/EngineBench" Benchmarks/training_ttft.sh --smoke > /dev/null ||
+  { tail -30 bench-results/training-ttft-smoke.log 2>/dev/null; tail -20 .build-training-ttft-smoke/rlhfd.log; exit 1; }
+grep -q "^| goal" bench-results/training-ttft-smoke.log || { echo "training TTFT smoke: no goal line" >&2; exit 1; }

@@ -29,6 +29,9 @@ struct Options {
   var python =
     ProcessInfo.processInfo.environment["RLHFD_TORCH_PYTHON"] ?? ".build-ref/venv/bin/python"
   var noPeer = false
+  /// Keep transposed panel copies of the decoder's linears for the backward's input gradients
+  /// (`DecoderTraining(transposedWeights:)`; AMX hosts with bf16 weights).
+  var transposed = false
   var smoke = false
   var blasCore = "auto"
   var stateDirectory: String?
@@ -37,7 +40,7 @@ struct Options {
   var reportPath: String?
 
   static let usage = """
-    TrainingBench --ppo|--rm [DIR] [--rounds N] [--rank r] [--paper] [--no-peer] [--smoke]
+    TrainingBench --ppo|--rm [DIR] [--rounds N] [--rank r] [--paper] [--no-peer] [--transposed] [--smoke]
       --ppo: [--value DIR] [--rollouts B] [--step-batch S] [--micro M] [--epochs E] [--query Q] [--response R]
       --rm:  [--tokens T] [--response R] [--batch B] [--micro M]
       [--python PATH (RLHFD_TORCH_PYTHON, .build-ref/venv/bin/python)] [--blas-core auto|keep|NAME]
@@ -75,6 +78,7 @@ struct Options {
       case "--micro": (o.ppoMicro, o.micro) = { ($0, $0) }(number())
       case "--python": o.python = value()
       case "--no-peer": o.noPeer = true
+      case "--transposed": o.transposed = true
       case "--smoke": o.smoke = true
       case "--blas-core": o.blasCore = value()
       case "--state-directory": o.stateDirectory = value()

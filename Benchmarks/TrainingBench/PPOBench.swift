@@ -42,11 +42,16 @@ struct PPOBench: ~Copyable {
     let valueWeights =
       o.valueCheckpoint == o.checkpoint
       ? policyWeights : try LlavaWeights(directory: o.valueCheckpoint, precision: .fp32)
-    let policy = try DecoderTraining(weights: policyWeights, lora: decoderLoRA)
+    let policy = try DecoderTraining(
+      weights: policyWeights,
+      lora: decoderLoRA,
+      transposedWeights: o.transposed
+    )
     let value = try DecoderTraining(
       weights: valueWeights,
       lora: decoderLoRA,
-      head: .zero(bias: true)
+      head: .zero(bias: true),
+      transposedWeights: o.transposed
     )
     let policyParameters = try policy.makeParameters(seed: 1)
     let referenceParameters = try policy.makeParameters(seed: 2)

@@ -4,6 +4,7 @@
 import Foundation
 import Logging
 import Serving
+import ServingTypes
 import Store
 import Trainer
 import Training

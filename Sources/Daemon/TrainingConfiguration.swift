@@ -13,6 +13,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
   public var startPaused = false
   public var seed: UInt64? = nil
   public var computeShare: Double? = nil
+  public var nice: Int? = nil
+  public var computeThreads: Int? = nil
   public var checkpointEvery: Int? = nil
   public var keepCheckpoints: Int? = nil
   public var guardPrompts: Int? = nil
@@ -36,6 +38,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
   public var rewardModelMaxSteps: Int? = nil
   public var rewardModelLearningRate: Float? = nil
   public var rewardModelLoraRank: Int? = nil
+  public var transposedWeights: Bool? = nil
+  public var preferencePrompts: Bool? = nil
 
   public init() {}
 
@@ -43,6 +47,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     case enabled, preset, seed
     case startPaused = "start_paused"
     case computeShare = "compute_share"
+    case nice
+    case computeThreads = "compute_threads"
     case checkpointEvery = "checkpoint_every"
     case keepCheckpoints = "keep_checkpoints"
     case guardPrompts = "guard_prompts"
@@ -66,6 +72,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     case rewardModelMaxSteps = "reward_model_max_steps"
     case rewardModelLearningRate = "reward_model_learning_rate"
     case rewardModelLoraRank = "reward_model_lora_rank"
+    case transposedWeights = "transposed_weights"
+    case preferencePrompts = "preference_prompts"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -75,6 +83,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     startPaused = try c.decodeIfPresent(Bool.self, forKey: .startPaused) ?? false
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
     computeShare = try c.decodeIfPresent(Double.self, forKey: .computeShare)
+    nice = try c.decodeIfPresent(Int.self, forKey: .nice)
+    computeThreads = try c.decodeIfPresent(Int.self, forKey: .computeThreads)
     checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery)
     keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints)
     guardPrompts = try c.decodeIfPresent(Int.self, forKey: .guardPrompts)
@@ -98,6 +108,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     rewardModelMaxSteps = try c.decodeIfPresent(Int.self, forKey: .rewardModelMaxSteps)
     rewardModelLearningRate = try c.decodeIfPresent(Float.self, forKey: .rewardModelLearningRate)
     rewardModelLoraRank = try c.decodeIfPresent(Int.self, forKey: .rewardModelLoraRank)
+    transposedWeights = try c.decodeIfPresent(Bool.self, forKey: .transposedWeights)
+    preferencePrompts = try c.decodeIfPresent(Bool.self, forKey: .preferencePrompts)
   }
 
   /// The trainer's options: the preset with the overrides; errors name `training.<key>`.
@@ -134,11 +146,15 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     var o = TrainerOptions(settings: s)
     o.startPaused = startPaused
     if let v = computeShare { o.computeShare = v }
+    if let v = nice { o.niceness = v }
+    if let v = computeThreads { o.computeThreads = v }
     if let v = checkpointEvery { o.checkpointEvery = v }
     if let v = keepCheckpoints { o.keepCheckpoints = v }
     if let v = guardPrompts { o.guardPrompts = v }
     if let v = guardPromptFraction { o.guardPromptFraction = v }
     if let v = idlePollSeconds { o.idlePollSeconds = v }
+    if let v = transposedWeights { o.transposedWeights = v }
+    if let v = preferencePrompts { o.preferencePrompts = v }
     let errors = o.validate()
     if !errors.isEmpty {
       throw ConfigurationError(

@@ -8,9 +8,14 @@ import Synchronization
 /// done. Kernels split by output rows (GEMV) or by heads (attention), so chunks never write to
 /// the same memory.
 ///
-/// Matrix multiplications do not go through this pool: `cblas_sgemm` runs on OpenBLAS's own
-/// threads (`BLASThreads`). The two pools take turns: between jobs, idle workers poll with
-/// `sched_yield` (so OpenBLAS's threads get the core when they have work) and sleep after ~1 ms.
+/// Matrix products go through `SGEMM`, which splits them over the pool when OpenBLAS runs
+/// single-threaded (`BLASThreads.useEnginePools`, as the daemon does) and otherwise leaves them to
+/// OpenBLAS's own threads; between jobs idle workers poll with `sched_yield` (so other threads get
+/// the core when they have work) and sleep after ~1 ms.
+///
+/// Kernels run on `ThreadPool.current` unless given a pool: the shared pool, or the one a thread
+/// adopted with `makeCurrent` (the trainer's pthread runs its kernels on a pool of its own whose
+/// threads have a lower priority, so that serving keeps the cores it needs).
 ///
 /// One job runs at a time. A call made while the pool is busy (from another thread, or from
 /// inside a chunk) runs serially on its caller instead of waiting, so it never deadlocks.
@@ -26,16 +31,23 @@ public final class ThreadPool: Sendable {
   private let state: PoolState
   private let workers: [pthread_t]
 
-  /// Starts `threadCount - 1` worker threads (the caller of `parallelFor` is the other one), at
-  /// `ComputePriority`'s niceness.
-  public init(threadCount: Int) {
+  /// The nice value of the worker threads (0 = the process's priority).
+  public let niceness: Int32
+
+  /// Starts `threadCount - 1` worker threads (the caller of `parallelFor` is the other one) at
+  /// `ComputePriority`'s niceness, or nice value `niceness` when that is lower (Linux sets it per
+  /// thread; lowering a thread's priority needs no privilege).
+  public init(threadCount: Int, niceness: Int32 = 0) {
     precondition(threadCount >= 1, "a pool needs at least one thread")
     self.threadCount = threadCount
+    self.niceness = niceness
     let state = PoolState(workerCount: threadCount - 1)
     self.state = state
     var workers: [pthread_t] = []
     for index in 1..<threadCount {
-      let context = Unmanaged.passRetained(WorkerContext(state: state, index: index))
+      let context = Unmanaged.passRetained(
+        WorkerContext(state: state, index: index, niceness: niceness)
+      )
       var thread = pthread_t()
       let status = pthread_create(
         &thread,
@@ -43,6 +55,10 @@ public final class ThreadPool: Sendable {
         { raw in
           let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
           ComputePriority.lowerCurrentThread(name: "engine-pool")
+          if context.niceness > ThreadPool.callingThreadNiceness {
+            ThreadPool.setCallingThreadNiceness(context.niceness)
+          }
+          ThreadPool.adoptSerialOnWorker()
           context.state.workerLoop(index: context.index)
           return nil
         },
@@ -87,10 +103,12 @@ public final class ThreadPool: Sendable {
 private final class WorkerContext {
   let state: PoolState
   let index: Int
+  let niceness: Int32
 
-  init(state: PoolState, index: Int) {
+  init(state: PoolState, index: Int, niceness: Int32) {
     self.state = state
     self.index = index
+    self.niceness = niceness
   }
 }
 

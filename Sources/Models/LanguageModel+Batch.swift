@@ -138,7 +138,7 @@ extension LanguageModel {
           }
           // Decode rows: one fork for all of them, each sequence's heads on one thread (the
           // nested parallelFor runs serially), instead of a fork and a join per sequence.
-          ThreadPool.shared.parallelFor(decoding.count) { range in
+          ThreadPool.current.parallelFor(decoding.count) { range in
             for i in range { attend(decoding[i]) }
           }
           for e in prefilling { attend(e) }

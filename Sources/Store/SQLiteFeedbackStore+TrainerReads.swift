@@ -1,11 +1,39 @@
 // What the trainer reads: feedback not consumed yet, oldest first (stored order: rowid, through
-// the partial indexes of unconsumed rows), and feedback by id (a checkpoint's batch again after
-// a restart). Each call is one read transaction; the rows are mapped as `rlhfd export` maps
+// the partial indexes of unconsumed rows), feedback by id (a checkpoint's batch again after
+// a restart), and preferences' prompts after a cursor (rollout prompts, consumed or not). Each call is one read transaction; the rows are mapped as `rlhfd export` maps
 // them (one mapping per kind).
 import Foundation
 import GRDB
 
+/// A stored preference's prompt — its image, prompt and facts — as an RL prompt (length bonus
+/// 1). `row` is the preference's place in the stored order: the trainer's cursor. Preferences
+/// are never deleted and the store never VACUUMs, so rows only grow.
+public struct PreferencePrompt: Sendable, Equatable {
+  public var row: Int64
+  public var id: String
+  public var record: PromptRecord
+}
+
 extension SQLiteFeedbackStore {
+  /// At most `limit` preferences' prompts stored after row `after`, oldest first, whether a
+  /// reward-model update consumed them or not.
+  public func preferencePrompts(after: Int64, limit: Int) throws(StoreError) -> [PreferencePrompt] {
+    try reading { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT rowid AS row, id, image_sha256, prompt, facts FROM preferences
+          WHERE rowid > ? ORDER BY rowid LIMIT ?
+          """,
+        arguments: [after, max(0, limit)]
+      ).map { row in
+        var record = PromptRecord(image: .sha256(row["image_sha256"]), prompt: row["prompt"])
+        record.facts = try Self.facts(row["facts"])
+        return PreferencePrompt(row: row["row"], id: row["id"], record: record)
+      }
+    }
+  }
+
   /// At most `limit` preferences not consumed yet, oldest first.
   public func unconsumedPreferences(limit: Int) throws(StoreError) -> [StoredPreference] {
     try reading { db in

@@ -30,17 +30,20 @@ final class PPORun: @unchecked Sendable {
     settings: TrainerSettings,
     start: DecoderAdapter?,
     value: DecoderAdapter?,
-    eos: Int32
+    eos: Int32,
+    transposedWeights: Bool
   ) throws {
     let policy = try DecoderTraining(
       weights: policyWeights,
       lora: try settings.policyLoRA.decoderSettings(),
-      head: .none
+      head: .none,
+      transposedWeights: transposedWeights
     )
     let valueModel = try DecoderTraining(
       weights: rewardWeights,
       lora: try settings.rewardModel.lora.decoderSettings(),
-      head: .zero(bias: true)
+      head: .zero(bias: true),
+      transposedWeights: transposedWeights
     )
     let seed = settings.seed
     models = PPOModels(

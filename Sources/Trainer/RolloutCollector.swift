@@ -42,8 +42,8 @@ struct RolloutCollector: Sendable {
   let captionSeed: UInt64?
 
   /// Rollouts of `prompts` on `version` with one sampling seed each, concurrently (the
-  /// scheduler batches them). A prompt that cannot be rolled out (too long, a bad image) is
-  /// left out and named in `failed`.
+  /// scheduler batches them), at most `inFlight` at a time. A prompt that cannot be rolled out
+  /// (too long, a bad image) is left out and named in `failed`.
   func collect(
     _ prompts: [RolloutPrompt],
     version: String,
@@ -52,7 +52,10 @@ struct RolloutCollector: Sendable {
   ) async throws -> (rollouts: [CollectedRollout], failed: [(id: String, reason: String)]) {
     try await withThrowingTaskGroup(of: (Int, Result<CollectedRollout, RolloutFailure>).self) {
       group in
-      for (index, prompt) in prompts.enumerated() {
+      var next = 0
+      func add() {
+        let (index, prompt) = (next, prompts[next])
+        next += 1
         group.addTask {
           do {
             return (index, .success(try await one(prompt, version: version, seed: seeds[index])))
@@ -61,10 +64,12 @@ struct RolloutCollector: Sendable {
           }
         }
       }
+      while next < min(prompts.count, inFlight) { add() }
       var results: [(Int, Result<CollectedRollout, RolloutFailure>)] = []
       for try await result in group {
         results.append(result)
         progress(results.count)
+        if next < prompts.count { add() }
       }
       results.sort { $0.0 < $1.0 }
       var rollouts: [CollectedRollout] = []
@@ -83,6 +88,15 @@ struct RolloutCollector: Sendable {
   /// daemon stopping, a version gone) end the step.
   struct RolloutFailure: Error {
     let reason: String
+  }
+
+  /// Rollouts submitted at once: half of what the runner lets wait (its preprocessing queue
+  /// and its scheduler's waiting queue are both `max_waiting_requests` long) and never more than
+  /// its batch holds. All of a large rollout batch at once would fill those queues: interactive
+  /// requests would be refused, and the refused rollouts would end the run.
+  var inFlight: Int {
+    let batching = policy.settings.batching
+    return max(1, min(batching.maxBatchSize, batching.maxWaitingRequests) / 2)
   }
 
   private func one(

@@ -1,6 +1,7 @@
 // What a trainer checkpoint records beside the tensors (JSON in the checkpoint file and in the
 // store's row): the run's counters, the version it started from, the guard's and the reward
-// model's held-out sets, the versions it published. (Sampling seeds derive from the settings' seed and the step: no generator state.)
+// model's held-out sets, the preference-prompt cursor, the versions it published. (Sampling
+// seeds derive from the settings' seed and the step: no generator state.)
 
 struct TrainerCheckpointMetadata: Codable, Sendable, Equatable {
   /// A published version and what the guard measured when it was published.
@@ -29,8 +30,9 @@ struct TrainerCheckpointMetadata: Codable, Sendable, Equatable {
   var guardPromptIDs: [String] = []
   /// Preferences kept out of reward-model training for its held-out accuracy.
   var heldOutPreferenceIDs: [String] = []
+  /// The row of the last stored preference whose prompt a rollout batch took or passed over
+  /// (nil: none yet): the next batch reads preferences after it.
+  var preferencePromptRow: Int64?
   var published: [Published] = []
   var baseline: Baseline?
-  /// The held-out accuracy of the current reward-model version (nil: not measured yet).
-  var rewardModelAccuracy: Double?
 }

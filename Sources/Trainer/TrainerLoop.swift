@@ -31,6 +31,8 @@ public final class TrainerLoop: Service, TrainerControl, Sendable {
   let logger: Logger
   let hub: TrainerEventHub
   let gate: TrainerGate
+  /// The training threads' pool and priority (`TrainingThread.run(on:)`).
+  let compute: TrainerCompute
   let metrics = TrainerMetrics()
   private let snapshot: Mutex<TrainerStatus>
 
@@ -48,6 +50,7 @@ public final class TrainerLoop: Service, TrainerControl, Sendable {
     self.logger = logger
     self.hub = TrainerEventHub()
     let runnersNow = runners
+    self.compute = TrainerCompute(threads: options.computeThreads, niceness: options.niceness)
     self.gate = TrainerGate(
       paused: options.startPaused,
       computeShare: options.computeShare,

@@ -22,7 +22,7 @@ extension TrainerRun {
     let path = loop.directory + "/checkpoints/" + id + ".safetensors"
     let metadata = String(decoding: try JSONEncoder().encode(meta), as: UTF8.self)
     let (run, snapshot) = (ppo!, meta!)
-    try await TrainingThread.run("rlhfd-trainer") {
+    try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
       try run.save(to: path, metadata: snapshot)
     }
     let record = TrainerCheckpointRecord(

@@ -1,6 +1,7 @@
 // One PPO round: a rollout batch of unconsumed RL prompts (minus the guard's held-out ones),
-// rollouts on the live version, one PPO step on the training thread, the live version
-// replaced, then publishing and checkpointing on their intervals.
+// filled up with stored preferences' prompts (`RolloutBatch`), rollouts on the live version,
+// one PPO step on the training thread, the live version replaced, then publishing and
+// checkpointing on their intervals.
 import Checkpoints
 import Engine
 import Foundation
@@ -33,11 +34,11 @@ extension TrainerRun {
       picked.append(prompt)
       if picked.count == batch { break }
     }
-    guard picked.count == batch else { return false }
+    guard let (chosen, cursor) = try fill(picked.map(RolloutCandidate.init)) else { return false }
     let step = ppo.stepsDone
     let started = ContinuousClock.now
     running("PPO step \(step + 1): rollouts")
-    let prompts = try loadPrompts(picked)
+    let prompts = try loadPrompts(chosen)
     let collector = self.collector()
     let (loop, total) = (self.loop, prompts.count)
     let (rollouts, failed) = try await collector.collect(
@@ -47,18 +48,22 @@ extension TrainerRun {
       progress: { done in loop.publish(.rollouts(step: UInt64(step + 1), done: done, total: total))
       }
     )
+    let rlPrompts = Set(chosen.filter { $0.source == .prompt }.map(\.id))
     for failure in failed {
       logger.warning(
-        "an RL prompt was skipped",
+        "a rollout prompt was skipped",
         metadata: ["prompt": .string(failure.id), "reason": .string(failure.reason)]
       )
-      pending.prompts.append(failure.id)
+      if rlPrompts.contains(failure.id) { pending.prompts.append(failure.id) }
     }
-    guard !rollouts.isEmpty else { return true }
+    guard !rollouts.isEmpty else {
+      if let cursor { meta.preferencePromptRow = cursor }
+      return true
+    }
     running("PPO step \(step + 1): update")
     let (run, gate, tokenizer) = (ppo!, self.gate, policy.tokenizer)
     let inputs = rollouts.map(\.rollout)
-    let result = try await TrainingThread.run("rlhfd-trainer") {
+    let result = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
       gate.begin()
       return try run.advance(
         inputs,
@@ -66,7 +71,8 @@ extension TrainerRun {
         yielding: gate.yielding
       )
     }
-    pending.prompts += rollouts.map(\.promptID)
+    pending.prompts += rollouts.map(\.promptID).filter(rlPrompts.contains)
+    if let cursor { meta.preferencePromptRow = cursor }
     meta.ppoSteps = run.stepsDone
     report(result, rollouts: rollouts, seconds: TrainerGate.seconds(.now - started))
     try await registerLive()
@@ -87,17 +93,44 @@ extension TrainerRun {
     )
   }
 
-  /// The prompts with their images from the store (a prompt whose image is gone is skipped and
-  /// consumed).
-  func loadPrompts(_ stored: [StoredPrompt]) throws -> [RolloutPrompt] {
+  /// The rollout batch: `rlPrompts`, filled up with preferences' prompts after the cursor when
+  /// the settings allow (read a page at a time until the batch is full or none are left); nil
+  /// when there are not enough.
+  func fill(_ rlPrompts: [RolloutCandidate]) throws -> (batch: [RolloutCandidate], cursor: Int64?)?
+  {
+    let size = settings.ppo.rolloutBatchSize
+    guard options.preferencePrompts, rlPrompts.count < size else {
+      return RolloutBatch.fill(size: size, prompts: rlPrompts, preferences: [], heldOut: [])
+    }
+    let heldOut = Set(try store.prompts(ids: meta.guardPromptIDs).map { RolloutCandidate($0).key })
+    var preferences: [RolloutCandidate] = []
+    var after = meta.preferencePromptRow ?? 0
+    while true {
+      let filled = RolloutBatch.fill(
+        size: size,
+        prompts: rlPrompts,
+        preferences: preferences,
+        heldOut: heldOut
+      )
+      if filled != nil { return filled }
+      let page = try store.preferencePrompts(after: after, limit: max(64, size))
+      guard let last = page.last else { return nil }
+      preferences += page.map(RolloutCandidate.init)
+      after = last.row
+    }
+  }
+
+  /// The prompts with their images from the store (a prompt whose image is gone is skipped; an
+  /// RL prompt is consumed).
+  func loadPrompts(_ candidates: [RolloutCandidate]) throws -> [RolloutPrompt] {
     var prompts: [RolloutPrompt] = []
-    for prompt in stored {
+    for prompt in candidates {
       guard let bytes = try store.image(sha256: prompt.record.image.sha256) else {
         logger.warning(
-          "an RL prompt's image is not stored",
+          "a rollout prompt's image is not stored",
           metadata: ["prompt": .string(prompt.id)]
         )
-        pending.prompts.append(prompt.id)
+        if prompt.source == .prompt { pending.prompts.append(prompt.id) }
         continue
       }
       prompts.append(

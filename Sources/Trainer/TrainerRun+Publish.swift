@@ -18,7 +18,9 @@ import Training
 extension TrainerRun {
   func publish(kl: Double) async throws {
     let run = ppo!
-    let adapter = try await TrainingThread.run("rlhfd-trainer") { try run.policyAdapter() }
+    let adapter = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
+      try run.policyAdapter()
+    }
     let id = "ppo-\(meta.ppoSteps)-" + Self.suffix()
     let parent = meta.published.last?.id ?? meta.referenceVersion
     let root = loop.directory + "/versions"
@@ -93,7 +95,7 @@ extension TrainerRun {
   func heldOutReward(version: String) async throws -> Double? {
     guard !meta.guardPromptIDs.isEmpty else { return nil }
     let stored = try store.prompts(ids: meta.guardPromptIDs)
-    let prompts = try loadPrompts(stored)
+    let prompts = try loadPrompts(stored.map(RolloutCandidate.init))
     guard !prompts.isEmpty else { return nil }
     let (rollouts, _) = try await collector().collect(
       prompts,

@@ -53,7 +53,10 @@ extension TrainerRun {
     let (reward, store, seed) = (self.reward!, self.store, settings.seed)
     let shuffle = rm.shuffleCaptions ? seed : nil
     let trainPairs = train
-    let (trainExamples, heldOutExamples) = try await TrainingThread.run("rlhfd-trainer") {
+    let (trainExamples, heldOutExamples) = try await TrainingThread.run(
+      "rlhfd-trainer",
+      on: loop.compute
+    ) {
       (
         try TrainingPair.examples(trainPairs, runner: reward, store: store, shuffleSeed: shuffle),
         try TrainingPair.examples(heldOut, runner: reward, store: store, shuffleSeed: shuffle)
@@ -61,7 +64,7 @@ extension TrainerRun {
     }
     let current = reward.versions.currentVersion()
     let (gate, updates) = (self.gate, meta.rewardModelUpdates)
-    let result = try await TrainingThread.run("rlhfd-trainer") {
+    let result = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
       gate.begin()
       return try RewardModelUpdate.run(
         weights: reward.model.weights,
@@ -111,7 +114,6 @@ extension TrainerRun {
         makeCurrent: true
       )
       rewardModelVersion = id
-      meta.rewardModelAccuracy = adoption.candidateAccuracy
     }
     let report = RewardModelUpdateReport(
       version: adoption.adopted ? id : current.id,

@@ -19,6 +19,7 @@ extension TrainerRun {
     running("starting")
     rewardModelVersion = reward.versions.currentVersion().id
     let (policy, reward, settings, eos) = (self.policy!, self.reward!, self.settings, self.eos)
+    let transposed = options.transposedWeights
     if let record = try await TrainingThread.run(
       "rlhfd-store",
       { [store] in
@@ -31,14 +32,15 @@ extension TrainerRun {
       )
       let start = try adapter(of: metadata.referenceVersion)
       let value = reward.versions.currentVersion().adapter
-      ppo = try await TrainingThread.run("rlhfd-trainer") {
+      ppo = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
         let run = try PPORun(
           policyWeights: policy.model.weights,
           rewardWeights: reward.model.weights,
           settings: settings,
           start: start,
           value: value,
-          eos: eos
+          eos: eos,
+          transposedWeights: transposed
         )
         let saved = try run.restore(from: record.path)
         guard saved.runID == metadata.runID, saved.ppoSteps == metadata.ppoSteps else {
@@ -60,14 +62,15 @@ extension TrainerRun {
       let reference = policy.versions.promoted
       let start = try adapter(of: reference)
       let value = reward.versions.currentVersion().adapter
-      ppo = try await TrainingThread.run("rlhfd-trainer") {
+      ppo = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
         try PPORun(
           policyWeights: policy.model.weights,
           rewardWeights: reward.model.weights,
           settings: settings,
           start: start,
           value: value,
-          eos: eos
+          eos: eos,
+          transposedWeights: transposed
         )
       }
       meta = TrainerCheckpointMetadata(
@@ -102,7 +105,9 @@ extension TrainerRun {
   /// the previous one.
   func registerLive() async throws {
     let run = ppo!
-    let adapter = try await TrainingThread.run("rlhfd-trainer") { try run.policyAdapter() }
+    let adapter = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
+      try run.policyAdapter()
+    }
     let id = "trainer-live-\(meta.runID)-\(meta.ppoSteps)"
     try policy.registerInternal(id: id, parent: meta.referenceVersion, adapter: adapter)
     let previous = liveVersion

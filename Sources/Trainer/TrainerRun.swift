@@ -111,8 +111,6 @@ struct PendingFeedback: Sendable, Equatable {
   var prompts: [String] = []
   var preferences: [String] = []
   var ratings: [String] = []
-
-  var isEmpty: Bool { prompts.isEmpty && preferences.isEmpty && ratings.isEmpty }
 }
 
 /// A trainer error with a message (the status's message when the trainer stops).

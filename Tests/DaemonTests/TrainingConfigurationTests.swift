@@ -11,6 +11,7 @@ import Training
     let options = try configuration.training.options()
     #expect(options.settings == TrainerSettings.small)
     #expect(!options.startPaused)
+    #expect(options.preferencePrompts)
   }
 
   @Test func overridesMapToTheTrainerSettings() throws {
@@ -27,8 +28,11 @@ import Training
           auto_promote: true
           max_kl: 2.5
           compute_share: 0.5
+          nice: 5
+          compute_threads: 1
           reward_model_min_pairs: 4
           start_paused: true
+          preference_prompts: false
         """
     )
     let o = try configuration.training.options()
@@ -41,7 +45,9 @@ import Training
     #expect(o.settings.guardrails.maxKLToReference == 2.5)
     #expect(o.settings.rewardModel.minimumPairs == 4)
     #expect(o.computeShare == 0.5)
+    #expect(o.niceness == 5 && o.computeThreads == 1)
     #expect(o.startPaused)
+    #expect(!o.preferencePrompts)
     #expect(o.settings.ppo.klCoefficient == TrainerSettings.paper.ppo.klCoefficient)
   }
 
@@ -68,6 +74,12 @@ import Training
       Issue.record("a zero compute share was accepted")
     } catch {
       #expect(error.message.contains("training.compute_share"))
+    }
+    do {
+      _ = try DaemonConfiguration.parse(yaml: "training: {nice: 20}")
+      Issue.record("nice 20 was accepted")
+    } catch {
+      #expect(error.message.contains("training.nice"))
     }
   }
 }

@@ -13,7 +13,10 @@ private struct Signal: OverloadSignal {
 }
 
 @Suite struct EarlyAdmissionTests {
-  private let full = BackendError(.resourceExhausted, "the preprocessing queue is full; retry later")
+  private let full = BackendError(
+    .resourceExhausted,
+    "the preprocessing queue is full; retry later"
+  )
 
   private func method(_ path: String) -> MethodDescriptor {
     let parts = path.split(separator: "/")

@@ -1,6 +1,6 @@
 // What the trainer reads: unconsumed feedback oldest first up to a limit, feedback by id in
-// the order asked, ratings with their generations (and without one that is gone), and consumed
-// marks for every kind.
+// the order asked, preferences' prompts after a cursor, ratings with their generations (and
+// without one that is gone), and consumed marks for every kind.
 import Foundation
 import GRDB
 import Store
@@ -84,6 +84,30 @@ func submitRatings(_ store: SQLiteFeedbackStore, _ generations: [String], score:
     _ = try await waitForGeneration(store, "g1")
     let ratings = try await submitRatings(store, ["g1", "g1"])
     #expect(try store.ratings(ids: ratings.reversed() + ["r"]).map(\.id) == ratings.reversed())
+  }
+
+  @Test func preferencePromptsComeAfterTheCursorConsumedOrNot() async throws {
+    let store = try SQLiteFeedbackStore(path: try temporaryStorePath())
+    let ids = try await submitPreferences(store, ["A?", "B?", "C?", "D?"])
+    _ = try await store.markConsumed(.preference, ids: [ids[1]])
+    var plain = preference("E?")
+    plain.facts = nil
+    let last = try await store.submitPreference(plain, idempotencyKey: "").ids[0]
+
+    let all = try store.preferencePrompts(after: 0, limit: 10)
+    #expect(all.map(\.id) == ids + [last])  // the consumed one too
+    #expect(all.map(\.record.prompt) == ["A?", "B?", "C?", "D?", "E?"])
+    #expect(all.map(\.row) == all.map(\.row).sorted() && Set(all.map(\.row)).count == 5)
+    #expect(all[0].record.image == .sha256(png.sha256))
+    #expect(all[0].record.facts?.captions == ["A cat on a sofa."])
+    #expect(all[0].record.lengthBonus == 1)
+    #expect(all[4].record.facts == nil)
+    // After a cursor: the rows past it, up to the limit.
+    let next = try store.preferencePrompts(after: all[1].row, limit: 2)
+    #expect(next.map(\.id) == [ids[2], ids[3]])
+    #expect(try store.preferencePrompts(after: all[4].row, limit: 10).isEmpty)
+    #expect(try store.preferencePrompts(after: 0, limit: 0).isEmpty)
+    #expect(try store.preferencePrompts(after: 0, limit: -1).isEmpty)
   }
 
   @Test func ratingsComeWithTheirGenerations() async throws {

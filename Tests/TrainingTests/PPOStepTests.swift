@@ -4,6 +4,7 @@
 // after the step within 1e-4 of the largest element of the tensor. And what must hold whatever
 // the reference says: the ratio is 1 at the first minibatch, a zero learning rate changes
 // nothing, and the step improves the objectives it optimizes.
+import Checkpoints
 import Engine
 import Foundation
 import Models
@@ -110,6 +111,21 @@ struct PPOStepTests {
     #expect(first.clipFraction == 0)
     // Later minibatches train on a moved policy.
     #expect(result.optimizerSteps.last!.maxRatioDeviation > 1e-3)
+  }
+
+  /// An `<image>` token the policy sampled in a response is an ordinary token there (serving's
+  /// decode embeds its own row): the image rows replace only the query's image tokens, so the
+  /// step trains on it instead of failing on a count of image tokens that exceeds the rows.
+  @Test func anImageTokenSampledInAResponseIsAnOrdinaryToken() throws {
+    var models = try F.models()
+    var rollouts = try F.rollouts()
+    let imageToken = Int32(models.policy.weights.config.imageTokenIndex)
+    let row = try #require(rollouts.firstIndex { $0.imageEmbeddings != nil })
+    rollouts[row].response[0] = imageToken
+    let result = try F.step.run(rollouts, models: &models, step: 5, decode: F.decode)
+    let slot = row * result.batch.window
+    #expect(result.batch.logProbs[slot].isFinite && result.batch.logProbs[slot] < 0)
+    #expect(result.optimizerSteps.allSatisfy { $0.gradientNorm.isFinite })
   }
 
   /// PPO step 0 with warmup runs at learning rate 0 (transformers' LambdaLR, stepped once per

@@ -1,4 +1,3 @@
-import CBLAS
 import Glibc
 
 // The many-query path of `CausalAttention` and `BidirectionalAttention`: for one head, query
@@ -47,21 +46,20 @@ func attendTiled(
         let width = causal ? past + t0 + rows : L
         // Scores go straight into `att` when it is wanted (row stride L), else into scratch.
         let (scores, ld) = att.map { ($0 + (h * T + t0) * L, L) } ?? (scratch.baseAddress!, width)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasTrans,
-          blasint(rows),
-          blasint(width),
-          blasint(HS),
-          scale,
+        SGEMM.product(
+          .normal,
+          .transposed,
+          M: rows,
+          N: width,
+          K: HS,
+          alpha: scale,
           q + (t0 * NH + h) * HS,
-          blasint(NH * HS),
+          lda: NH * HS,
           keys + kvOffset,
-          blasint(NKV * HS),
-          0,
+          ldb: NKV * HS,
+          beta: 0,
           scores,
-          blasint(ld)
+          ldc: ld
         )
         for i in 0..<rows {
           let row = scores + i * ld
@@ -71,21 +69,20 @@ func attendTiled(
           let end = att == nil ? width : L
           if visible < end { (row + visible).update(repeating: 0, count: end - visible) }
         }
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasNoTrans,
-          blasint(rows),
-          blasint(HS),
-          blasint(width),
-          1,
+        SGEMM.product(
+          .normal,
+          .normal,
+          M: rows,
+          N: HS,
+          K: width,
+          alpha: 1,
           scores,
-          blasint(ld),
+          lda: ld,
           values + kvOffset,
-          blasint(NKV * HS),
-          0,
+          ldb: NKV * HS,
+          beta: 0,
           out + (t0 * NH + h) * HS,
-          blasint(NH * HS)
+          ldc: NH * HS
         )
       }
     }

@@ -43,7 +43,7 @@ extension BidirectionalAttention {
     NH: Int,
     HS: Int,
     precision: MatmulPrecision,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     if att == nil && path(for: precision) == .amx {
       forwardAMX(out: out, q: q, k: k, v: v, T: T, NH: NH, HS: HS, pool: pool)
@@ -62,7 +62,7 @@ extension BidirectionalAttention {
     T: Int,
     NH: Int,
     HS: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(BF16Products.amxAvailable, "AMX attention on a CPU without AMX")
     guard T > 0, NH > 0, HS > 0 else { return }

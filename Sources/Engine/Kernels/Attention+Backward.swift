@@ -11,7 +11,6 @@
 //   dV_g         += Pᵀ · dO_h
 // dq, dk and dv are activation gradients: overwritten (dk and dv zeroed, then summed over the
 // group). RoPE's backward then takes dq and dk back through the rotation.
-import CBLAS
 
 extension CausalAttention {
   /// Fast path: per head, query rows a tile at a time (`attentionTileRows`), each tile over the
@@ -191,7 +190,7 @@ private func softmaxBackwardCausal(
 
 private enum Transpose { case none, transposed }
 
-/// Row-major `C(M, N) = alpha · op(A) · op(B) + beta · C`, `cblas_sgemm` with short arguments.
+/// Row-major `C(M, N) = alpha · op(A) · op(B) + beta · C`, `SGEMM.product` with short arguments.
 private func gemm(
   _ transA: Transpose,
   _ transB: Transpose,
@@ -207,20 +206,20 @@ private func gemm(
   _ c: UnsafeMutablePointer<Float>,
   _ ldc: Int
 ) {
-  cblas_sgemm(
-    CblasRowMajor,
-    transA == .none ? CblasNoTrans : CblasTrans,
-    transB == .none ? CblasNoTrans : CblasTrans,
-    blasint(M),
-    blasint(N),
-    blasint(K),
-    alpha,
+  SGEMM.product(
+    transA == .none ? .normal : .transposed,
+    transB == .none ? .normal : .transposed,
+    M: M,
+    N: N,
+    K: K,
+    alpha: alpha,
     a,
-    blasint(lda),
+    lda: lda,
     b,
-    blasint(ldb),
-    beta,
+    ldb: ldb,
+    beta: beta,
     c,
-    blasint(ldc)
+    ldc: ldc
   )
+
 }

@@ -21,7 +21,7 @@ public enum CausalAttention {
     NH: Int,
     NKV: Int,
     HS: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(NKV > 0 && NH % NKV == 0, "\(NH) query heads do not group over \(NKV) KV heads")
     let L = past + T
@@ -115,7 +115,7 @@ public enum BidirectionalAttention {
     T: Int,
     NH: Int,
     HS: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     if T >= attentionMinimumTiledRows {
       attendTiled(

@@ -24,7 +24,7 @@ extension BF16Products {
     N: Int,
     K: Int,
     accumulate: Bool = false,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(amxAvailable, "split fp32 products need AMX")
     guard let panels = weight.bf16Panels else { preconditionFailure("weight has no bf16 panels") }

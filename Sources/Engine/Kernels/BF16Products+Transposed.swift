@@ -19,7 +19,7 @@ extension BF16Products {
     _ weight: WeightView,
     plain: UnsafeMutableRawPointer,
     panels: UnsafeMutableRawPointer,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) -> WeightView {
     precondition(
       weight.dtype == .bf16 && weight.shape.count == 2,

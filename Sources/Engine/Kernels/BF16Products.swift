@@ -54,7 +54,7 @@ public enum BF16Products {
     _ weight: WeightView,
     into panels: UnsafeMutableRawPointer,
     splitting: Bool = false,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) -> WeightView {
     precondition(weight.dtype == .bf16, "bf16 panels of a \(weight.dtype) weight")
     let (N, K) = (weight.rows, weight.columns)
@@ -78,7 +78,7 @@ public enum BF16Products {
     K: Int,
     accumulate: Bool = false,
     path: Path = BF16Products.path,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     if weight.splitsActivations {
       // Panels packed for exact fp32 products (`precision: fp32` on AMX): not rounded.

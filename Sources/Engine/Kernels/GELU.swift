@@ -15,7 +15,7 @@ public enum GELU {
     in input: UnsafePointer<Float>,  // (count)
     count: Int,
     approximation: Approximation = .none,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     pool.parallelFor(count, minimumChunk: elementwiseChunk) { range in
       switch approximation {
@@ -69,7 +69,7 @@ public enum QuickGELU {
     out: UnsafeMutablePointer<Float>,  // (count)
     in input: UnsafePointer<Float>,  // (count)
     count: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     // Eight lanes at a time through `exp8` (< 2e-7 relative; libm's scalar `expf` made this
     // ~15 % of a bf16 image encode); the tail goes through the same lanes, so an element's

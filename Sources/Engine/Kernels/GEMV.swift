@@ -36,7 +36,7 @@ public enum GEMV {
     N: Int,
     K: Int,
     accumulate: Bool = false,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     if weight.bf16Panels != nil {
       // `precision: bf16`: the same products as every other M (BF16Products.swift).

@@ -11,7 +11,7 @@ public enum LayerNorm {
     eps: Float,
     BT: Int,
     C: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     // Rows are independent: split them across threads when there are enough elements. The
     // sums run in eight lanes (a scalar fp32 sum is one dependent add per element, which the

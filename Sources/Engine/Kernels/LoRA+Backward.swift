@@ -53,88 +53,111 @@ extension LoRA {
       }
       let h = next  // (R, r)
       let dh = next + R * r  // (R, r)
-      let (bR, bN, bK, br) = (blasint(R), blasint(N), blasint(K), blasint(r))
       // h(R, r) = x(R, K) · A(r, K)ᵀ
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bR, br, bK, 1, x, bK, a, bK, 0, h, br)
-      // dB(N, r) += scale · g(R, N)ᵀ · h(R, r)
-      cblas_sgemm(
-        CblasRowMajor,
-        CblasTrans,
-        CblasNoTrans,
-        bN,
-        br,
-        bR,
-        scale,
-        g,
-        bN,
+      SGEMM.product(
+        .normal,
+        .transposed,
+        M: R,
+        N: r,
+        K: K,
+        alpha: 1,
+        x,
+        lda: K,
+        a,
+        ldb: K,
+        beta: 0,
         h,
-        br,
-        1,
+        ldc: r
+      )
+      // dB(N, r) += scale · g(R, N)ᵀ · h(R, r)
+      SGEMM.product(
+        .transposed,
+        .normal,
+        M: N,
+        N: r,
+        K: R,
+        alpha: scale,
+        g,
+        lda: N,
+        h,
+        ldb: r,
+        beta: 1,
         dB,
-        br
+        ldc: r
       )
       // dh(R, r) = scale · g(R, N) · B(N, r)
-      cblas_sgemm(
-        CblasRowMajor,
-        CblasNoTrans,
-        CblasNoTrans,
-        bR,
-        br,
-        bN,
-        scale,
+      SGEMM.product(
+        .normal,
+        .normal,
+        M: R,
+        N: r,
+        K: N,
+        alpha: scale,
         g,
-        bN,
+        lda: N,
         b,
-        br,
-        0,
+        ldb: r,
+        beta: 0,
         dh,
-        br
+        ldc: r
       )
       // dA(r, K) += dh(R, r)ᵀ · x(R, K)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, br, bK, bR, 1, dh, br, x, bK, 1, dA, bK)
+      SGEMM.product(
+        .transposed,
+        .normal,
+        M: r,
+        N: K,
+        K: R,
+        alpha: 1,
+        dh,
+        lda: r,
+        x,
+        ldb: K,
+        beta: 1,
+        dA,
+        ldc: K
+      )
       guard let dIn else { return }
       if !scatter {
         // dIn[rows](R, K) += dh(R, r) · A(r, K)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasNoTrans,
-          bR,
-          bK,
-          br,
-          1,
+        SGEMM.product(
+          .normal,
+          .normal,
+          M: R,
+          N: K,
+          K: r,
+          alpha: 1,
           dh,
-          br,
+          lda: r,
           a,
-          bK,
-          1,
+          ldb: K,
+          beta: 1,
           dIn + first * K,
-          bK
+          ldc: K
         )
       } else {
         let dx = next + 2 * R * r  // (R, K)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasNoTrans,
-          bR,
-          bK,
-          br,
-          1,
+        SGEMM.product(
+          .normal,
+          .normal,
+          M: R,
+          N: K,
+          K: r,
+          alpha: 1,
           dh,
-          br,
+          lda: r,
           a,
-          bK,
-          0,
+          ldb: K,
+          beta: 0,
           dx,
-          bK
+          ldc: K
         )
         for i in 0..<R {
           let target = dIn + Int(rows[i]) * K
           if let mask = dropoutMask.map({ $0 + Int(rows[i]) * K }) {
             for k in 0..<K { target[k] += dx[i * K + k] * mask[k] }
           } else {
-            cblas_saxpy(bK, 1, dx + i * K, 1, target, 1)
+            cblas_saxpy(blasint(K), 1, dx + i * K, 1, target, 1)
           }
         }
       }

@@ -56,7 +56,7 @@ extension LoRA {
     groups rows: [[Int32]],  // (G)(R_g) disjoint row indices per adapter
     stacks: [LoRAStack],  // (G)
     K: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(rows.count == stacks.count, "\(rows.count) row groups for \(stacks.count) stacks")
     precondition(outs.count == N.count, "\(outs.count) outputs for \(N.count) widths")

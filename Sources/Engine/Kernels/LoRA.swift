@@ -40,7 +40,7 @@ public enum LoRA {
     lora: LoRAWeights,  // A (r, K), B (N, r)
     N: Int,
     K: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(lora.inFeatures == K && lora.outFeatures == N, "LoRA shape is not (\(N), \(K))")
     let (R, r) = (rows.count, lora.rank)
@@ -78,7 +78,7 @@ public enum LoRA {
     loras: [LoRAWeights],  // (G) A (r, K), B (N, r)
     N: Int,
     K: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(rows.count == loras.count, "\(rows.count) row groups for \(loras.count) adapters")
     func run(_ g: Int) {

@@ -1,5 +1,3 @@
-import CBLAS
-
 // Matmul over stored weights (`WeightView`: f32, f16 or bf16 in borrowed memory).
 // bf16 weights with panels attached (`precision: bf16`) take `BF16Products` at every M.
 // Small M goes to the hand-written GEMV, which reads half-precision weights directly and is
@@ -21,7 +19,7 @@ extension Matmul {
     N: Int,
     K: Int,
     accumulate: Bool = false,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     weight.requireShape(N, K)
     if weight.bf16Panels != nil {
@@ -85,7 +83,7 @@ extension Matmul {
     M: Int,
     N: Int,
     K: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     weight.requireShape(N, K)
     guard M > 0, K > 0 else { return }
@@ -93,21 +91,20 @@ extension Matmul {
     guard N > 0 else { return }
     forEachConvertedBlock(of: weight, pool: pool) { block, rows in
       // dIn(M, K) += dOut(M, rows) · W(rows, K)
-      cblas_sgemm(
-        CblasRowMajor,
-        CblasNoTrans,
-        CblasNoTrans,
-        blasint(M),
-        blasint(K),
-        blasint(rows.count),
-        1,
+      SGEMM.product(
+        .normal,
+        .normal,
+        M: M,
+        N: K,
+        K: rows.count,
+        alpha: 1,
         dOut + rows.lowerBound,
-        blasint(N),
+        lda: N,
         block,
-        blasint(K),
-        1,
+        ldb: K,
+        beta: 1,
         dIn,
-        blasint(K)
+        ldc: K
       )
     }
   }

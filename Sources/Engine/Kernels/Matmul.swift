@@ -62,21 +62,20 @@ public enum Matmul {
       }
       return
     }
-    cblas_sgemm(
-      CblasRowMajor,
-      CblasNoTrans,
-      CblasTrans,
-      blasint(M),
-      blasint(N),
-      blasint(K),
-      1,
+    SGEMM.product(
+      .normal,
+      .transposed,
+      M: M,
+      N: N,
+      K: K,
+      alpha: 1,
       input,
-      blasint(K),
+      lda: K,
       weight,
-      blasint(K),
-      beta,
+      ldb: K,
+      beta: beta,
       out,
-      blasint(outStride)
+      ldc: outStride
     )
   }
 
@@ -121,41 +120,39 @@ public enum Matmul {
         dIn.update(repeating: 0, count: M * K)
       } else {
         // dIn(M, K) = dOut(M, N) · W(N, K)
-        cblas_sgemm(
-          CblasRowMajor,
-          CblasNoTrans,
-          CblasNoTrans,
-          blasint(M),
-          blasint(K),
-          blasint(N),
-          1,
+        SGEMM.product(
+          .normal,
+          .normal,
+          M: M,
+          N: K,
+          K: N,
+          alpha: 1,
           dOut,
-          blasint(N),
+          lda: N,
           weight,
-          blasint(K),
-          0,
+          ldb: K,
+          beta: 0,
           dIn,
-          blasint(K)
+          ldc: K
         )
       }
     }
     if let dWeight, M > 0, N > 0, K > 0 {
       // dW(N, K) += dOut(M, N)^T · in(M, K)
-      cblas_sgemm(
-        CblasRowMajor,
-        CblasTrans,
-        CblasNoTrans,
-        blasint(N),
-        blasint(K),
-        blasint(M),
-        1,
+      SGEMM.product(
+        .transposed,
+        .normal,
+        M: N,
+        N: K,
+        K: M,
+        alpha: 1,
         dOut,
-        blasint(N),
+        lda: N,
         input,
-        blasint(K),
-        1,
+        ldb: K,
+        beta: 1,
         dWeight,
-        blasint(K)
+        ldc: K
       )
     }
     if let dBias {

@@ -1,4 +1,3 @@
-import CBLAS
 import Glibc
 
 /// Causal GQA self-attention over a paged KV pool (vLLM's PagedAttention), so that many
@@ -31,7 +30,7 @@ public enum PagedAttention {
     NH: Int,
     NKV: Int,
     HS: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     precondition(NKV > 0 && NH % NKV == 0, "\(NH) query heads do not group over \(NKV) KV heads")
     precondition(blockSize > 0, "a block holds at least one position")
@@ -273,22 +272,22 @@ private func attendTile(
   for b in 0..<blocks {
     let first = b * g.blockSize
     let t0 = max(0, first - past)
-    cblas_sgemm(
-      CblasRowMajor,
-      CblasNoTrans,
-      CblasTrans,
-      blasint(T - t0),
-      blasint(min(g.blockSize, L - first)),
-      blasint(g.HS),
-      g.scale,
+    SGEMM.product(
+      .normal,
+      .transposed,
+      M: T - t0,
+      N: min(g.blockSize, L - first),
+      K: g.HS,
+      alpha: g.scale,
       q + t0 * qStride + h * g.HS,  // (T - t0, HS), lda NH · HS
-      blasint(qStride),
+      lda: qStride,
       keyPool + g.block(b, head: h),  // (n, HS), ldb NKV · HS
-      blasint(g.rowStride),
-      0,
+      ldb: g.rowStride,
+      beta: 0,
       scores + t0 * L + first,  // (T - t0, n), ldc L
-      blasint(L)
+      ldc: L
     )
+
   }
   for t in 0..<T {
     let row = scores + t * L  // (L)
@@ -300,21 +299,21 @@ private func attendTile(
   for b in 0..<blocks {
     let first = b * g.blockSize
     let t0 = max(0, first - past)  // 0 for block 0, so beta = 0 there initialises every row
-    cblas_sgemm(
-      CblasRowMajor,
-      CblasNoTrans,
-      CblasNoTrans,
-      blasint(T - t0),
-      blasint(g.HS),
-      blasint(min(g.blockSize, L - first)),
-      1,
+    SGEMM.product(
+      .normal,
+      .normal,
+      M: T - t0,
+      N: g.HS,
+      K: min(g.blockSize, L - first),
+      alpha: 1,
       scores + t0 * L + first,  // (T - t0, n), lda L
-      blasint(L),
+      lda: L,
       valuePool + g.block(b, head: h),  // (n, HS), ldb NKV · HS
-      blasint(g.rowStride),
-      b == 0 ? 0 : 1,
+      ldb: g.rowStride,
+      beta: b == 0 ? 0 : 1,
       out + t0 * qStride + h * g.HS,  // (T - t0, HS), ldc NH · HS
-      blasint(qStride)
+      ldc: qStride
     )
+
   }
 }

@@ -9,7 +9,7 @@ public enum RMSNorm {
     eps: Float,
     BT: Int,
     C: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     // Rows are independent: split them across threads when there are enough elements.
     pool.parallelFor(BT, minimumChunk: max(1, 16_384 / max(C, 1))) { rows in

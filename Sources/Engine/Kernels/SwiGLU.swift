@@ -10,7 +10,7 @@ public enum SiLU {
     out: UnsafeMutablePointer<Float>,  // (count)
     in input: UnsafePointer<Float>,  // (count)
     count: Int,
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     pool.parallelFor(count, minimumChunk: elementwiseChunk) { range in
       for i in range { out[i] = input[i] * sigmoid(input[i]) }
@@ -45,7 +45,7 @@ public enum SwiGLU {
     gate: UnsafePointer<Float>,  // (BT, H)
     up: UnsafePointer<Float>,  // (BT, H)
     count: Int,  // BT · H
-    pool: ThreadPool = .shared
+    pool: ThreadPool = .current
   ) {
     pool.parallelFor(count, minimumChunk: elementwiseChunk) { range in
       // Eight at a time through `exp8` (scalar `expf` was ~10 % of a prefill); the tail goes

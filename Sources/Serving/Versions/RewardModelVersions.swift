@@ -10,31 +10,10 @@ public import Models
 public import ServingTypes
 import Synchronization
 
-/// What the registry records of a reward-model version.
-public struct RewardModelVersionInfo: Sendable, Equatable {
-  public var id: String
-  /// The version it was trained from ("" for the base).
-  public var parent: String
-  /// `base`, `config`, `admin` or `trainer`.
-  public var source: String
-  /// The PEFT adapter directory it was loaded from or saved to (nil: in memory only).
-  public var adapterPath: String?
-  public var createdUnixMs: Int64
-
-  public init(
-    id: String,
-    parent: String,
-    source: String,
-    adapterPath: String?,
-    createdUnixMs: Int64
-  ) {
-    self.id = id
-    self.parent = parent
-    self.source = source
-    self.adapterPath = adapterPath
-    self.createdUnixMs = createdUnixMs
-  }
-}
+/// One reward-model version as the registry reports it: the same record as a policy version's
+/// (id, parent, source `base` / `config` / `admin` / `trainer`, adapter directory, creation
+/// time; `adapterBytes` unused).
+public typealias RewardModelVersionInfo = PolicyVersionInfo
 
 /// One served reward-model version: immutable.
 public final class RewardModelVersion: Sendable {
