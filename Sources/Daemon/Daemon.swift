@@ -25,6 +25,14 @@ public enum Daemon {
       services: ServiceCatalog.serviceNames(debug: configuration.debugService)
     )
     let notifier = SystemdNotifier(environment: ProcessEnvironment.current)
+    // Before anything computes (OpenBLAS's threads restart at the lower priority).
+    logger.notice(
+      "compute priority",
+      metadata: [
+        "compute_nice": "\(configuration.computeNice)",
+        "applied": .string(ComputePriority.set(niceness: Int32(configuration.computeNice))),
+      ]
+    )
     let ready = ReadyAddresses()
     let readiness = Readiness { addresses in
       ready.set(addresses)
@@ -73,8 +81,18 @@ public enum Daemon {
       reward: rewardSlot,
       logger: logger
     )
-    let bridge = BridgeServerTransport(configuration: try configuration.bridgeConfiguration()) {
-      addresses in
+    // A full model's Generate/GenerateStream/Score are refused on the bridge's poller thread.
+    let admission =
+      configuration.earlyRefusal
+      ? ServiceCatalog.earlyAdmission(
+        policy: policySlot.map { LoadingOverload(slot: $0) },
+        reward: rewardSlot.map { LoadingOverload(slot: $0) },
+        tokens: tokens
+      ).map(BridgeAdmission.init) : nil
+    let bridge = BridgeServerTransport(
+      configuration: try configuration.bridgeConfiguration(),
+      admission: admission
+    ) { addresses in
       logger.notice(
         "listening",
         metadata: ["addresses": .string(addresses.joined(separator: " "))]

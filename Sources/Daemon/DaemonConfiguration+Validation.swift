@@ -49,6 +49,9 @@ extension DaemonConfiguration {
       throw ConfigurationError("'image_cache_bytes' must not be negative")
     }
     try self.batching.validate()
+    if !(0...19).contains(self.computeNice) {
+      throw ConfigurationError("'compute_nice' must be between 0 and 19, not \(self.computeNice)")
+    }
     if self.stateDirectory?.isEmpty == true {
       throw ConfigurationError("'state_directory' is empty; give a directory or leave it unset")
     }

@@ -54,6 +54,13 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   public var precision: String = "fp32"
   /// Continuous batching of each model (KV cache budget, batch size, admission limits).
   public var batching = BatchingSettings()
+  /// Nice levels below the daemon's own at which the compute threads run (engine steps, kernel
+  /// and OpenBLAS threads, image encoding, training), so that the threads answering calls
+  /// preempt them at once; 0...19, 0 = off (docs/reliability.md, "Overload").
+  public var computeNice: Int = 10
+  /// Refuse Generate, GenerateStream and Score to a model whose queue is full on the gRPC
+  /// bridge's poller thread, before any handler runs (docs/reliability.md, "Overload").
+  public var earlyRefusal: Bool = true
   /// Where the daemon keeps its state (the OpenBLAS kernel choice, the feedback
   /// database); created if missing. nil = `$STATE_DIRECTORY` (systemd's `StateDirectory=`),
   /// else `$XDG_STATE_HOME/rlhfd`, else `~/.local/state/rlhfd` (`StateDirectory.swift`).
@@ -99,6 +106,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     case imageCacheBytes = "image_cache_bytes"
     case precision
     case batching
+    case computeNice = "compute_nice"
+    case earlyRefusal = "early_refusal"
     case stateDirectory = "state_directory"
     case blasCore = "blas_core"
     case retention
@@ -150,6 +159,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     self.precision = try c.decodeIfPresent(String.self, forKey: .precision) ?? defaults.precision
     self.batching =
       try c.decodeIfPresent(BatchingSettings.self, forKey: .batching) ?? defaults.batching
+    self.computeNice =
+      try c.decodeIfPresent(Int.self, forKey: .computeNice) ?? defaults.computeNice
+    self.earlyRefusal =
+      try c.decodeIfPresent(Bool.self, forKey: .earlyRefusal) ?? defaults.earlyRefusal
     self.stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory)
     self.blasCore = try c.decodeIfPresent(String.self, forKey: .blasCore) ?? defaults.blasCore
     self.retention =

@@ -30,6 +30,13 @@ final class LoadingSlot<Model: Sendable>: Sendable {
   }
 }
 
+/// The overload signal of a slot's model; nil while it loads (the handler then says UNAVAILABLE).
+struct LoadingOverload<Model: OverloadSignal>: OverloadSignal {
+  let slot: LoadingSlot<Model>
+
+  var overloaded: BackendError? { self.slot.loaded?.overloaded }
+}
+
 struct LoadingPolicyBackend: PolicyBackend {
   let slot: LoadingSlot<ModelRunner>
 

@@ -35,7 +35,8 @@ public final class ThreadPool: Sendable {
   public let niceness: Int32
 
   /// Starts `threadCount - 1` worker threads (the caller of `parallelFor` is the other one) at
-  /// nice value `niceness` (Linux sets it per thread; raising it needs no privilege).
+  /// `ComputePriority`'s niceness, or nice value `niceness` when that is lower (Linux sets it per
+  /// thread; lowering a thread's priority needs no privilege).
   public init(threadCount: Int, niceness: Int32 = 0) {
     precondition(threadCount >= 1, "a pool needs at least one thread")
     self.threadCount = threadCount
@@ -53,7 +54,10 @@ public final class ThreadPool: Sendable {
         nil,
         { raw in
           let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-          if context.niceness != 0 { ThreadPool.setCallingThreadNiceness(context.niceness) }
+          ComputePriority.lowerCurrentThread(name: "engine-pool")
+          if context.niceness > ThreadPool.callingThreadNiceness {
+            ThreadPool.setCallingThreadNiceness(context.niceness)
+          }
           ThreadPool.adoptSerialOnWorker()
           context.state.workerLoop(index: context.index)
           return nil

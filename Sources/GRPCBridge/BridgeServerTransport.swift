@@ -17,6 +17,7 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
   public let configuration: BridgeConfiguration
   private let state = Mutex(State())
   private let onListening: @Sendable (_ addresses: [String]) -> Void
+  private let admission: BridgeAdmission?
 
   private struct State {
     var methods: [MethodDescriptor] = []
@@ -26,13 +27,19 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
 
   /// - Parameters:
   ///   - configuration: addresses, TLS and limits.
+  ///   - admission: asked on the poller thread when a call arrives, with its method and request
+  ///     metadata, before any task or handler exists; an error it returns ends the call at once
+  ///     with that status (an early refusal under overload: no cooperative thread is needed, so
+  ///     it is answered even while they are busy). Must not block; nil = every call is handled.
   ///   - onListening: called once every address is bound and the server accepts calls, with the
   ///     bound addresses (port 0 replaced by the port picked).
   public init(
     configuration: BridgeConfiguration,
+    admission: BridgeAdmission? = nil,
     onListening: @escaping @Sendable (_ addresses: [String]) -> Void = { _ in }
   ) {
     self.configuration = configuration
+    self.admission = admission
     self.onListening = onListening
   }
 
@@ -55,7 +62,16 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
     let registrations = methods.map { method in
       (path: method.path, readsPayload: method.type.map { !$0.isRequestStreaming } ?? false)
     }
+    let admission = self.admission
     let onCall: @Sendable (ServerCall, @escaping @Sendable () -> Void) -> Void = { call, done in
+      if let admission,
+        let refusal = admission.check(MethodDescriptor(path: call.path), call.requestMetadata)
+      {
+        call.watchClose()
+        CallWriter(call: call, holdsSingleResponse: false).refuse(refusal)
+        done()
+        return
+      }
       let singleResponse = singleResponseMethods.contains(call.path)
       Self.handle(call, singleResponse: singleResponse, streamHandler, done: done)
     }
@@ -142,6 +158,16 @@ public final class BridgeServerTransport: ServerTransport, Sendable {
       done()
     }
     call.attach(task: task)
+  }
+}
+
+/// The transport's admission check (`BridgeServerTransport.init(configuration:admission:)`).
+public struct BridgeAdmission: Sendable {
+  /// The method and request metadata of a new call -> the error that ends it at once, or nil.
+  public let check: @Sendable (_ method: MethodDescriptor, _ metadata: Metadata) -> RPCError?
+
+  public init(_ check: @escaping @Sendable (MethodDescriptor, Metadata) -> RPCError?) {
+    self.check = check
   }
 }
 

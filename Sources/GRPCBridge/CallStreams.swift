@@ -114,6 +114,14 @@ final class CallWriter: ClosableRPCWriterProtocol, Sendable {
     guard await self.call.run(batch) else { throw ServerCall.callEnded }
   }
 
+  /// Ends the call with `error`'s status before any handler ran (the transport's admission check).
+  func refuse(_ error: RPCError) {
+    self.sendStatus(
+      Status(code: Status.Code(error.code), message: error.message),
+      trailers: error.metadata
+    )
+  }
+
   /// Fire-and-forget: the batch is freed on the poller thread; nothing waits for it.
   private func sendStatus(_ status: Status, trailers: Metadata) {
     let held: [UInt8]?? = self.state.withLock { state in

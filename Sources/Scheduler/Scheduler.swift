@@ -35,17 +35,24 @@ public final class Scheduler: Sendable {
   /// While sequences are running but none could advance (backpressure), the loop polls
   /// `canAdvance` this often unless `wake()` comes first.
   private let idlePoll: Duration
+  /// Runs first on the scheduler thread (e.g. to set its name or priority).
+  private let threadStart: @Sendable () -> Void
 
-  /// - Parameter idlePoll: how often to re-ask `canAdvance` while every running sequence is
-  ///   held back by its consumer.
+  /// - Parameters:
+  ///   - idlePoll: how often to re-ask `canAdvance` while every running sequence is held back
+  ///     by its consumer.
+  ///   - threadStart: runs first on the scheduler thread, before any step (e.g. to lower the
+  ///     thread's priority below the threads that serve calls).
   public init(
     configuration: SchedulerConfiguration,
     executor: some StepExecutor,
-    idlePoll: Duration = .milliseconds(5)
+    idlePoll: Duration = .milliseconds(5),
+    threadStart: @escaping @Sendable () -> Void = {}
   ) {
     state = Mutex(State(core: SchedulerCore(configuration: configuration)))
     box = ExecutorBox(executor)
     self.idlePoll = idlePoll
+    self.threadStart = threadStart
   }
 
   deinit {
@@ -64,6 +71,7 @@ public final class Scheduler: Sendable {
         { context in
           guard let context else { return nil }
           let scheduler = Unmanaged<Scheduler>.fromOpaque(context).takeRetainedValue()
+          scheduler.threadStart()
           scheduler.run()
           return nil
         },

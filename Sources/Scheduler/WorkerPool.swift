@@ -34,9 +34,15 @@ public final class WorkerPool: Sendable {
   /// Jobs that may wait beyond the running ones.
   public var maxQueued: Int { jobs.maxQueued }
 
-  /// Starts `threads` worker threads, `niceness` nicer than the caller's. (Foundation on Linux does not
-  /// pass `Thread.name` to the kernel, so the threads carry the process's name.)
-  public init(threads: Int, maxQueued: Int, niceness: Int32 = 5) {
+  /// Starts `threads` worker threads, `niceness` nicer than the caller's, each of which runs
+  /// `threadStart` first. (Foundation on Linux does not pass `Thread.name` to the kernel, so
+  /// the threads carry their creator's name.)
+  public init(
+    threads: Int,
+    maxQueued: Int,
+    niceness: Int32 = 5,
+    threadStart: @escaping @Sendable () -> Void = {}
+  ) {
     precondition(threads >= 1 && maxQueued >= 0)
     let jobs = JobQueue(maxQueued: maxQueued)
     self.jobs = jobs
@@ -45,6 +51,7 @@ public final class WorkerPool: Sendable {
         // Linux keeps a nice value per thread: who = 0 lowers only this worker's priority.
         let which = __priority_which_t(PRIO_PROCESS.rawValue)
         if niceness != 0 { _ = setpriority(which, 0, getpriority(which, 0) + niceness) }
+        threadStart()
         jobs.serve()
       }
       thread.start()
@@ -55,6 +62,12 @@ public final class WorkerPool: Sendable {
 
   /// Jobs waiting for a thread.
   public var queued: Int { jobs.count }
+
+  /// The refusal `submit` would throw now (`.full` while `maxQueued` jobs wait), or nil. A
+  /// snapshot: a job may leave or arrive right after.
+  public var refusal: WorkerPoolError? {
+    jobs.count >= jobs.maxQueued ? .full(maxQueued: jobs.maxQueued) : nil
+  }
 
   /// Queues `job`; throws `.full` at once when `maxQueued` jobs already wait.
   public func submit(_ job: @escaping @Sendable () -> Void) throws(WorkerPoolError) {

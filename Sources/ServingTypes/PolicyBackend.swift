@@ -27,6 +27,13 @@ public struct GenerationSampling: Sendable, Equatable {
   public init() {}
 }
 
+/// What a backend would refuse every new request with right now (its admission queue is full),
+/// for a transport that can answer before reading the request; nil = admit. A snapshot, checked
+/// without waiting; the backend still checks again when the request arrives.
+public protocol OverloadSignal: Sendable {
+  var overloaded: BackendError? { get }
+}
+
 /// A validated generation request.
 /// Scheduling class: waiting interactive requests are admitted before waiting batch requests.
 public enum RequestPriority: Sendable, Equatable {

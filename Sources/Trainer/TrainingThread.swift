@@ -2,7 +2,8 @@
 // on this machine class, which the gRPC handlers need): each job gets a fresh thread with a large
 // stack and the caller awaits its result. Jobs given a `TrainerCompute` run at its nice value with
 // its pool as the thread's `ThreadPool.current`, so every kernel of the job (products included)
-// runs on the trainer's low-priority threads, never on the shared pool serving uses.
+// runs on the trainer's low-priority threads, never on the shared pool serving uses. Other jobs
+// run at the compute threads' priority (`ComputePriority`), below the threads that serve calls.
 import Engine
 import Foundation
 
@@ -28,14 +29,16 @@ enum TrainingThread {
   ) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
       let thread = Thread {
+        ComputePriority.lowerCurrentThread(name: name)
         guard let compute else {
           continuation.resume(with: Result { try body() })
           return
         }
-        if compute.niceness != 0 { ThreadPool.setCallingThreadNiceness(compute.niceness) }
+        if compute.niceness > ThreadPool.callingThreadNiceness {
+          ThreadPool.setCallingThreadNiceness(compute.niceness)
+        }
         continuation.resume(with: Result { try compute.pool.makeCurrent { try body() } })
       }
-      thread.name = name
       thread.stackSize = 16 << 20
       thread.start()
     }

@@ -32,6 +32,20 @@ def proc_status(pid: int) -> dict:
     return {"rss_kib": fields["VmRSS"], "threads": fields["Threads"], "fds": fields["fds"]}
 
 
+def thread_priorities(pid: int) -> dict:
+    """Nice values of a process's threads by thread name: {"policy-step": [10], ...}."""
+    threads: dict = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            # Fields after the parenthesised name; nice is field 19 of stat.
+            nice = int((task / "stat").read_text().rpartition(")")[2].split()[16])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended
+        threads.setdefault(name, []).append(nice)
+    return threads
+
+
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         return reply.read().decode()

@@ -3,25 +3,32 @@ once; 2C closed-loop clients offer twice that. Pass: the excess is RESOURCE_EXHA
 message naming the queue; reject latency p99 <= 5 ms (measured by a probe client in the test
 process every 20 ms while loadgen.py runs the load in another, so it includes the Python client);
 once the load stops, a request is admitted again within 5 s and the queue drains;
-the daemon never restarts."""
+the daemon never restarts. The compute threads run `compute_nice` (default 10) nice levels below
+the threads that serve calls, preprocessing 5 more (docs/reliability.md, "Overload")."""
 
 from __future__ import annotations
 
 import collections
 import json
+import os
 import time
 
 import grpc
 import pytest
 
 from harness import (generate_request, percentile, pick, scheduler_state, start_daemon,
-                     start_load, wait_until)
+                     start_load, thread_priorities, wait_until)
 from rlhfd_client._proto.rlhfd.v1 import policy_pb2_grpc
 
 BATCH, WAITING = 4, 4
 CAPACITY = BATCH + WAITING
 DURATION_S = pick(15, 120)
 CONFIG = f"batching:\n  max_batch_size: {BATCH}\n  max_waiting_requests: {WAITING}\n"
+COMPUTE_NICE = 10  # the default
+# Thread name -> nice value relative to the process.
+EXPECTED_NICE = {"grpc-poller": 0, "policy-step": COMPUTE_NICE, "reward-step": COMPUTE_NICE,
+                 "engine-pool": COMPUTE_NICE, "blas": COMPUTE_NICE,
+                 "image-encoder": COMPUTE_NICE, "preprocess": COMPUTE_NICE + 5}
 
 
 @pytest.mark.time_limit(DURATION_S + 90)
@@ -54,6 +61,7 @@ def test_overload_at_twice_capacity(rlhfd_bin, tmp_path, figures):
         if "RESOURCE_EXHAUSTED" in result["messages"]:
             messages.add(result["messages"]["RESOURCE_EXHAUSTED"])
         load_stopped = time.monotonic()
+        threads = thread_priorities(daemon.pid)
         # Recovery: a fresh request is admitted and served, and nothing waits any more.
 
         def admitted():
@@ -74,7 +82,9 @@ def test_overload_at_twice_capacity(rlhfd_bin, tmp_path, figures):
                     reject_p99_ms=round(p99, 2),
                     reject_max_ms=round(max(reject_latency, default=0) * 1000, 2),
                     admitted_p99_ms=round(percentile(ok_latency, 99) * 1000, 1),
-                    recovery_s=round(recovery, 3), message=sorted(messages)[:1])
+                    recovery_s=round(recovery, 3), message=sorted(messages)[:1],
+                    thread_nice={name: sorted(set(values)) for name, values in threads.items()
+                                 if name in EXPECTED_NICE})
         figures.check("rejected as RESOURCE_EXHAUSTED", codes["RESOURCE_EXHAUSTED"] > 0
                       and set(codes) <= {"OK", "RESOURCE_EXHAUSTED"},
                       "excess RESOURCE_EXHAUSTED, nothing else but OK")
@@ -85,6 +95,11 @@ def test_overload_at_twice_capacity(rlhfd_bin, tmp_path, figures):
         figures.check("recovered", result == "OK", "admitted and served again after the load")
         figures.check("recovery", recovery <= 5.0, "within 5 s of the load stopping", timing=True)
         figures.check("no restart", daemon.running(), "no crash or restart")
+        base = os.getpriority(os.PRIO_PROCESS, daemon.pid)
+        figures.check("compute priority",
+                      all(threads.get(name) and set(threads[name]) == {min(19, base + nice)}
+                          for name, nice in EXPECTED_NICE.items()),
+                      "compute threads below the threads that serve calls (by name)")
         figures.assert_all()
     finally:
         daemon.kill()

@@ -42,8 +42,10 @@ import Testing
     }
     started.wait()  // the thread is busy: the next two queue, the third is refused
     try pool.submit { gate.wait() }
+    #expect(pool.refusal == nil)
     try pool.submit { gate.wait() }
     #expect(pool.queued == 2)
+    #expect(pool.refusal == .full(maxQueued: 2))  // what a submit now would throw
     #expect(throws: WorkerPoolError.full(maxQueued: 2)) { try pool.submit {} }
     gate.open(3)
     pool.shutdown()

@@ -2,6 +2,7 @@
 // and how they become a scheduler configuration: the KV cache budget in bytes turns into a
 // number of blocks for the model's layer and head shapes.
 import Checkpoints
+import Engine
 import Models
 import Scheduler
 
@@ -124,7 +125,11 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
   /// The pool that prepares this model's requests (`preprocess_threads`, queue bounded by
   /// `max_waiting_requests`).
   func preprocessPool() -> WorkerPool {
-    WorkerPool(threads: preprocessThreads, maxQueued: max(1, maxWaitingRequests))
+    // Five nice levels below the engine's step thread (which frees the slots) and, with it,
+    // below the threads that serve calls (ComputePriority).
+    WorkerPool(threads: preprocessThreads, maxQueued: max(1, maxWaitingRequests), niceness: 0) {
+      ComputePriority.lowerCurrentThread(name: "preprocess", extra: 5)
+    }
   }
 
   /// Sizes the KV cache of `model`, makes the executor over it and starts the scheduler thread.
@@ -138,7 +143,10 @@ public struct BatchingSettings: Codable, Sendable, Equatable {
     let executor = make(
       model.makePagedCache(blocks: configuration.blockCount, blockSize: configuration.blockSize)
     )
-    let scheduler = Scheduler(configuration: configuration, executor: executor)
+    // The step thread computes: it runs below the threads that serve calls (ComputePriority).
+    let scheduler = Scheduler(configuration: configuration, executor: executor) {
+      ComputePriority.lowerCurrentThread(name: "\(name)-step")
+    }
     scheduler.start()
     return (executor, scheduler)
   }

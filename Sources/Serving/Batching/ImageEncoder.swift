@@ -2,6 +2,7 @@
 // its own thread, before a sequence joins the batch, so that a new image never stalls the steps
 // of the sequences already decoding: they share the cores for that time instead of waiting.
 // Features are cached by SHA-256, so an image is encoded once however many requests carry it.
+import Engine
 import Foundation
 import Imaging
 import Models
@@ -13,7 +14,11 @@ import ServingTypes
 final class ImageEncoder: Sendable {
   private let pool: WorkerPool
 
-  init() { pool = WorkerPool(threads: 1, maxQueued: .max, niceness: 0) }
+  init() {
+    pool = WorkerPool(threads: 1, maxQueued: .max, niceness: 0) {
+      ComputePriority.lowerCurrentThread(name: "image-encoder")
+    }
+  }
 
   /// Runs `job` on the encoder thread.
   func run(_ job: @escaping @Sendable () -> Void) { try? pool.submit(job) }
