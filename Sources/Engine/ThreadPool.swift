@@ -37,7 +37,8 @@ public final class ThreadPool: Sendable {
   /// Starts `threadCount - 1` worker threads (the caller of `parallelFor` is the other one) at
   /// `ComputePriority`'s niceness, or nice value `niceness` when that is lower (Linux sets it per
   /// thread; lowering a thread's priority needs no privilege).
-  public init(threadCount: Int, niceness: Int32 = 0) {
+  /// Workers are named `name` (as `top -H` and /proc show them).
+  public init(threadCount: Int, niceness: Int32 = 0, name: String = "engine-pool") {
     precondition(threadCount >= 1, "a pool needs at least one thread")
     self.threadCount = threadCount
     self.niceness = niceness
@@ -46,7 +47,7 @@ public final class ThreadPool: Sendable {
     var workers: [pthread_t] = []
     for index in 1..<threadCount {
       let context = Unmanaged.passRetained(
-        WorkerContext(state: state, index: index, niceness: niceness)
+        WorkerContext(state: state, index: index, niceness: niceness, name: name)
       )
       var thread = pthread_t()
       let status = pthread_create(
@@ -54,7 +55,7 @@ public final class ThreadPool: Sendable {
         nil,
         { raw in
           let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-          ComputePriority.lowerCurrentThread(name: "engine-pool")
+          ComputePriority.lowerCurrentThread(name: context.name)
           if context.niceness > ThreadPool.callingThreadNiceness {
             ThreadPool.setCallingThreadNiceness(context.niceness)
           }
@@ -104,11 +105,13 @@ private final class WorkerContext {
   let state: PoolState
   let index: Int
   let niceness: Int32
+  let name: String
 
-  init(state: PoolState, index: Int, niceness: Int32) {
+  init(state: PoolState, index: Int, niceness: Int32, name: String) {
     self.state = state
     self.index = index
     self.niceness = niceness
+    self.name = name
   }
 }
 

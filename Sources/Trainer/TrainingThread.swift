@@ -15,7 +15,11 @@ struct TrainerCompute: Sendable {
   init(threads: Int, niceness: Int) {
     let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     self.niceness = Int32(niceness)
-    pool = ThreadPool(threadCount: threads > 0 ? threads : min(2, cores), niceness: self.niceness)
+    pool = ThreadPool(
+      threadCount: threads > 0 ? threads : min(2, cores),
+      niceness: self.niceness,
+      name: "trainer-pool"
+    )
   }
 }
 
