@@ -147,7 +147,7 @@ def main() -> int:
     step_med = median(A["step_time_ms"])
     lines.append(f"trainer during A: {A['steps']} PPO steps, wall per step (median, rollouts + "
                  f"update under load) {fmt(None if step_med is None else step_med / 1000, '.1f')} s; "
-                 f"the gate's yield figures are not exported (steps and their time are)")
+                 f"the gate's yields are the daemon's rlhfd_training_yield* metrics")
     lines += slow_lines(rounds)
     refused = {k: sum(r[k].get("refused_retries", 0) for r in rounds) for k in ("A", "B")}
     if refused["A"] or refused["B"]:

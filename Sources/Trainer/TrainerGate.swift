@@ -4,6 +4,7 @@
 // cooperative threads (the training thread is its own pthread).
 public import Engine
 import Foundation
+import Metrics
 import Synchronization
 
 /// The training thread was told to stop (shutdown); the step in flight is abandoned.
@@ -26,6 +27,10 @@ public final class TrainerGate: Sendable {
   private let demand: @Sendable () -> Int
   private let share: Double
   private let tick: Duration
+  /// The yields as metrics: `rlhfd_training_yields_total` (micro-batches that waited) and
+  /// `rlhfd_training_yield_seconds_total` (time spent waiting for interactive requests).
+  private let yieldCount = Counter(label: "rlhfd_training_yields_total")
+  private let yieldSeconds = FloatingPointCounter(label: "rlhfd_training_yield_seconds_total")
 
   public init(
     paused: Bool = false,
@@ -107,6 +112,10 @@ public final class TrainerGate: Sendable {
         s.yields += 1
         s.yieldedSeconds += Self.seconds(left - arrived)
       }
+    }
+    if yielded {
+      yieldCount.increment()
+      yieldSeconds.increment(by: Self.seconds(left - arrived))
     }
   }
 
