@@ -48,6 +48,10 @@ final class TrainerRun {
       try await Task.sleep(for: .milliseconds(200))
     }
     try await start()
+    // The pending counts when the last rounds found nothing to do: while they stay the same,
+    // nothing new is stored and the rounds' reads (thousands of rows) are skipped; every
+    // `idleRecheck` they run anyway (retention may delete as many rows as were added).
+    var idle: (counts: PendingCounts, since: ContinuousClock.Instant)?
     while true {
       try checkStopping()
       if gate.isPaused {
@@ -56,17 +60,28 @@ final class TrainerRun {
         continue
       }
       loop.metrics.paused.record(0)
+      let counts = try? store.pendingCounts()
+      if let idle, counts == idle.counts, ContinuousClock.now - idle.since < Self.idleRecheck {
+        try await Task.sleep(for: .seconds(options.idlePollSeconds))
+        continue
+      }
       var worked = try await rewardModelRound()
       if try await ppoRound() { worked = true }
-      if !worked {
+      if worked {
+        idle = nil
+      } else {
+        idle = counts.map { ($0, ContinuousClock.now) }
         loop.update { s in
           if s.state == .running { s.state = .idle }
-          s.message = idleMessage()
+          s.message = idleMessage(counts)
         }
         try await Task.sleep(for: .seconds(options.idlePollSeconds))
       }
     }
   }
+
+  /// How long an idle trainer trusts unchanged pending counts before it reads the feedback again.
+  static let idleRecheck = Duration.seconds(30)
 
   func checkStopping() throws(TrainerStopped) {
     if gate.isStopping { throw TrainerStopped() }
@@ -79,8 +94,7 @@ final class TrainerRun {
     }
   }
 
-  private func idleMessage() -> String {
-    let counts = try? store.pendingCounts()
+  private func idleMessage(_ counts: PendingCounts?) -> String {
     let rollout = settings.ppo.rolloutBatchSize
     let pairs = settings.rewardModel.minimumPairs
     return
