@@ -50,7 +50,7 @@ extension CausalAttention {
           let dO = dOut + t0 * qStride + h * HS  // (rows, HS), row stride NH·HS
           // dP(rows, width) = dO(rows, HS) · V_g(width, HS)ᵀ
           gemm(
-            .none,
+            .normal,
             .transposed,
             rows,
             width,
@@ -68,7 +68,7 @@ extension CausalAttention {
           // dV_g(width, HS) += P(rows, width)ᵀ · dO(rows, HS)
           gemm(
             .transposed,
-            .none,
+            .normal,
             width,
             HS,
             rows,
@@ -83,8 +83,8 @@ extension CausalAttention {
           )
           // dQ(rows, HS) = scale · dS(rows, width) · K_g(width, HS)
           gemm(
-            .none,
-            .none,
+            .normal,
+            .normal,
             rows,
             HS,
             width,
@@ -100,7 +100,7 @@ extension CausalAttention {
           // dK_g(width, HS) += scale · dS(rows, width)ᵀ · Q(rows, HS)
           gemm(
             .transposed,
-            .none,
+            .normal,
             width,
             HS,
             rows,
@@ -188,12 +188,10 @@ private func softmaxBackwardCausal(
   }
 }
 
-private enum Transpose { case none, transposed }
-
 /// Row-major `C(M, N) = alpha · op(A) · op(B) + beta · C`, `SGEMM.product` with short arguments.
 private func gemm(
-  _ transA: Transpose,
-  _ transB: Transpose,
+  _ transA: SGEMM.Operand,
+  _ transB: SGEMM.Operand,
   _ M: Int,
   _ N: Int,
   _ K: Int,
@@ -207,8 +205,8 @@ private func gemm(
   _ ldc: Int
 ) {
   SGEMM.product(
-    transA == .none ? .normal : .transposed,
-    transB == .none ? .normal : .transposed,
+    transA,
+    transB,
     M: M,
     N: N,
     K: K,
