@@ -5,15 +5,18 @@
                fixtures' tokenizer: byte fallback, identity normalisation, BOS/EOS 1/2)
     policy     SFT of a small CLIP ViT + projector + LLaMA decoder on the training questions
                (LlavaForConditionalGeneration)
-    reward     factual reward model (LLaVA-RLHF's Fact-RLHF prompt with the five captions) and
-               the same without facts, both initialised from the SFT backbone and trained with
-               the pairwise Bradley-Terry loss on grounded-vs-hallucinated pairs; held-out
-               pairwise accuracy is reported
+    reward     factual reward model (LLaVA-RLHF's Fact-RLHF prompt with the five captions,
+               shuffled once per pair) and the same without facts, both initialised from the SFT
+               backbone and trained with the pairwise Bradley-Terry loss on grounded-vs-
+               hallucinated pairs (with --tail-tokens N also at the last N positions: more
+               signal per sequence for a small model); --eval-every keeps the state with the
+               best validation accuracy; held-out pairwise accuracy is reported
 
     python tools/world/generate.py --out .build-world/data
     python tools/world/export_feedback.py --data .build-world/data --message-splits none
     nice -n 19 .build-demo/venv/bin/python tools/demo/train.py --data .build-world/data \\
         --out .build-demo/models --policy-steps 1200 --reward-steps 400
+    (models/README.md has the exact commands of the committed models/world)
 
 Writes OUT/policy, OUT/reward (factual) and OUT/reward-nofacts, each with config.json,
 model.safetensors (bf16), tokenizer.model, tokenizer_config.json, preprocessor_config.json, and
@@ -269,32 +272,51 @@ class Reward(__import__("torch").nn.Module):
         self.score = torch.nn.Linear(policy.config.text_config.hidden_size, 1, bias=False)
         torch.nn.init.zeros_(self.score.weight)
 
-    def forward(self, ids, lengths, pixels):
+    def forward(self, ids, lengths, pixels, tail: int = 0):
+        """Scores at the last position ([B]); with `tail`, also at the last `tail` positions
+        ([B, tail], the last one first)."""
+        import torch
+
         h = self.model(input_ids=ids, pixel_values=pixels).last_hidden_state
-        last = h[__import__("torch").arange(len(ids)), lengths - 1]
-        return self.score(last)[:, 0]
+        rows = torch.arange(len(ids))
+        last = self.score(h[rows, lengths - 1])[:, 0]
+        if not tail:
+            return last
+        at = (lengths - 1)[:, None] - torch.arange(tail)[None, :]
+        return last, self.score(h[rows[:, None], at])[..., 0]
 
 
-def rm_text(p, response, facts: bool, rng):
-    caps = list(p["captions"])
-    if facts and rng is not None:
-        rng.shuffle(caps)  # LLaVA-RLHF shuffles the facts per example when training
+def rm_text(p, response, captions):
+    """The daemon's reward input: Vicuna-v1 turn, the response, then the evaluation prompt
+    (with the captions when given: the factual model)."""
     return (render(SYSTEM_VICUNA, p["question"]) + " " + response + "</s>"
-            + eval_prompt(caps if facts else []))
+            + eval_prompt(captions))
 
 
-def rm_scores(rm, tok, n_img, pixels, pairs, facts, rng=None):
+def rm_scores(rm, tok, n_img, pixels, pairs, facts, rng=None, shuffle="pair", tail=0):
+    """Scores [pairs, 2] (and [pairs, 2, tail] with `tail`). Training shuffles the captions as
+    LLaVA-RLHF does, once per pair by default so that both responses of a pair see the same
+    facts in the same order (as in the daemon, where they differ only in the response);
+    `shuffle="response"` draws an order per response (the first runs' recipe)."""
     import torch
 
     texts, imgs = [], []
     for p in pairs:
+        caps = list(p["captions"]) if facts else []
+        if facts and rng is not None and shuffle == "pair":
+            rng.shuffle(caps)
         for k in (1, 2):
-            texts.append(tok.encode(rm_text(p, p[f"response_{k}"], facts, rng), n_img))
+            own = list(caps)
+            if facts and rng is not None and shuffle == "response":
+                rng.shuffle(own)
+            texts.append(tok.encode(rm_text(p, p[f"response_{k}"], own), n_img))
             imgs.append(pixels[p["image"]])
     ids = pad(texts, 0)
     lengths = torch.tensor([len(t) for t in texts])
-    r = rm(ids, lengths, torch.stack(imgs))
-    return r.view(-1, 2)
+    if tail:
+        last, dense = rm(ids, lengths, torch.stack(imgs), tail)
+        return last.view(-1, 2), dense.view(-1, 2, tail)
+    return rm(ids, lengths, torch.stack(imgs)).view(-1, 2)
 
 
 def rm_accuracy(rm, tok, n_img, pixels, pairs, facts) -> float:
@@ -336,24 +358,34 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held, facts, log
     curve = []
     rm.train()
     start = time.monotonic()
-    for step, batch in zip(range(a.reward_steps), batches(pairs, a.reward_batch, rng)):
-        r = rm_scores(rm, tok, n_img, pixels, batch, facts, rng)
+    steps = min(a.reward_steps, a.reward_stop or a.reward_steps)  # the schedule's length stays
+    for step, batch in zip(range(steps), batches(pairs, a.reward_batch, rng)):
         choice = torch.tensor([float(p["preferred"] == 2) for p in batch])
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        if a.tail_tokens:
+            r, dense = rm_scores(rm, tok, n_img, pixels, batch, facts, rng, a.shuffle_facts,
+                                 a.tail_tokens)
+            # The same Bradley-Terry loss at each of the last positions (the evaluation
+            # prompt's end, identical text in both sequences): more signal per sequence.
+            diff = dense[:, 1] - dense[:, 0]
+            aux = bce(diff, choice[:, None].expand_as(diff))
+        else:
+            r = rm_scores(rm, tok, n_img, pixels, batch, facts, rng, a.shuffle_facts)
+            aux = 0.0
         logits = r[:, 1] - r[:, 0]
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, choice) \
-            + 1e-3 * (r.sum(1).mean()).abs()
+        loss = bce(logits, choice) + a.tail_weight * aux + 1e-3 * (r.sum(1).mean()).abs()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.reward_steps, a.reward_lr) * g["scale"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
         opt.step()
-        if step % 20 == 0 or step == a.reward_steps - 1:
+        if step % 20 == 0 or step == steps - 1:
             acc = ((logits > 0).float() == choice).float().mean().item()
             took = time.monotonic() - start
             log(f"{name} step {step:4d} loss {loss.item():.4f} acc {acc:.2f} "
                 f"({took:.0f} s, {took / (step + 1):.2f} s/step)")
-        last = step == a.reward_steps - 1
+        last = step == steps - 1
         if val and a.eval_every and ((step + 1) % a.eval_every == 0 or last):
             vacc = rm_accuracy(rm, tok, n_img, pixels, val, facts)
             curve.append([step + 1, round(vacc, 4)])
@@ -451,10 +483,17 @@ def main() -> None:
     p.add_argument("--policy-init", type=Path, default=None,
                    help="start the SFT from this policy checkpoint instead of random weights")
     p.add_argument("--reward-steps", type=int, default=300)
+    p.add_argument("--reward-stop", type=int, default=0,
+                   help="stop after N steps of the --reward-steps schedule (0 = run it all)")
     p.add_argument("--reward-batch", type=int, default=8)
     p.add_argument("--reward-lr", type=float, default=3e-4)
     p.add_argument("--head-lr-scale", type=float, default=10.0)
     p.add_argument("--held-out", type=int, default=400, help="test pairs for RM accuracy")
+    p.add_argument("--shuffle-facts", choices=("pair", "response"), default="pair",
+                   help="caption order drawn once per pair (default) or per response")
+    p.add_argument("--tail-tokens", type=int, default=0,
+                   help="also train the score at the last N positions (0 = last only)")
+    p.add_argument("--tail-weight", type=float, default=1.0)
     p.add_argument("--val-pairs", type=int, default=200, help="validation pairs (best-state pick)")
     p.add_argument("--eval-every", type=int, default=0, help="RM validation every N steps")
     p.add_argument("--policy-dir", type=Path, default=None,
