@@ -42,7 +42,7 @@ echo "installed $BIN"
 for model in policy reward; do
   rm -rf "$DESTDIR$MODELS/$model"
   mkdir -p "$DESTDIR$MODELS/$model"
-  cp -R "$ROOT/models/default/$model/." "$DESTDIR$MODELS/$model/"
+  cp -R "$ROOT/models/world/$model/." "$DESTDIR$MODELS/$model/"  # the embedded default
   chmod -R a+rX,go-w "$DESTDIR$MODELS/$model"
 done
 echo "installed $MODELS/{policy,reward}"

@@ -30,10 +30,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
   /// Serve `rlhfd.v1.Debug` (Sleep, Echo, Ticks): for tests and diagnostics, never in production.
   public var debugService: Bool = false
   /// The policy checkpoint directory (llava-hf layout). nil = the embedded default model
-  /// (`models/default/policy`); `none` = serve without a model (Policy answers UNIMPLEMENTED).
+  /// (`models/world/policy`); `none` = serve without a model (Policy answers UNIMPLEMENTED).
   public var policyModel: String? = nil
   /// The reward checkpoint directory (llava-hf layout + `score` head). nil = the embedded
-  /// `models/default/reward`; `none` = no reward model (Reward answers UNIMPLEMENTED).
+  /// `models/world/reward`; `none` = no reward model (Reward answers UNIMPLEMENTED).
   public var rewardModel: String? = nil
   /// Weights of the symbolic rewards added to the model score (see SymbolicRewards.swift).
   public var rewardWeights = RewardWeights()

@@ -1,12 +1,13 @@
 import Foundation
 // Where the policy checkpoint is: the configured directory, or the embedded default model
-// (`models/default/policy`), looked up in the working directory and then in the source
-// checkout this binary was built from.
+// (`models/world/policy`, trained on the synthetic world: tools/demo, models/README.md), looked
+// up in the working directory and then in the source checkout this binary was built from. The
+// random tiny checkpoints in `models/default/` are test fixtures, named explicitly where used.
 public import Serving
 
 public enum PolicyModelLocation {
   /// The default model, relative to a checkout's root.
-  public static let embeddedDefault = "models/default/policy"
+  public static let embeddedDefault = "models/world/policy"
 
   /// The checkout root, from this file's compile-time path (Sources/Daemon/<file>).
   static let checkoutRoot = URL(fileURLWithPath: #filePath)
@@ -17,8 +18,8 @@ public enum PolicyModelLocation {
     try resolve(configured, default: embeddedDefault, key: "policy_model")
   }
 
-  /// The embedded default reward model.
-  public static let embeddedRewardDefault = "models/default/reward"
+  /// The embedded default reward model (the world's factual reward model).
+  public static let embeddedRewardDefault = "models/world/reward"
 
   /// The reward model directory to load, nil for none.
   public static func resolveReward(_ configured: String?) throws(ConfigurationError) -> String? {

@@ -63,14 +63,14 @@ struct ConfigurationOptions: ParsableArguments {
   @Option(
     name: .long,
     help:
-      "Policy checkpoint directory (llava-hf layout); default: the embedded models/default/policy."
+      "Policy checkpoint directory (llava-hf layout); default: the embedded models/world/policy."
   )
   var policyModel: String?
 
   @Option(
     name: .long,
     help:
-      "Reward checkpoint directory (llava-hf layout + score head); default: the embedded models/default/reward."
+      "Reward checkpoint directory (llava-hf layout + score head); default: the embedded models/world/reward."
   )
   var rewardModel: String?
 

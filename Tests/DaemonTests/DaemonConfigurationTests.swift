@@ -184,7 +184,8 @@ import Tokenizer
 
   @Test func embeddedDefaultModelIsFoundAndMissingDirectoriesAreNamed() throws {
     let found = try PolicyModelLocation.resolve(nil)
-    #expect(found?.hasSuffix("models/default/policy") == true)
+    #expect(found?.hasSuffix("models/world/policy") == true)
+    #expect(try PolicyModelLocation.resolveReward(nil)?.hasSuffix("models/world/reward") == true)
     #expect {
       try PolicyModelLocation.resolve("/nonexistent/model")
     } throws: { error in

@@ -20,6 +20,10 @@ from rlhfd_client._proto.rlhfd.v1 import debug_pb2, debug_pb2_grpc
 STARTUP_TIMEOUT_S = 20.0
 RPC_TIMEOUT_S = 5.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
+# The random tiny checkpoints: test fixtures (the embedded default is the trained world model).
+TINY_MODELS = Path(__file__).resolve().parent.parent.parent / "models" / "default"
+TINY_POLICY = TINY_MODELS / "policy"
+TINY_REWARD = TINY_MODELS / "reward"
 
 
 def free_port() -> int:
@@ -92,7 +96,10 @@ class Daemon:
         self.args = list(args)
         self.debug_service = debug_service
         # None = `--no-model` (the suites that test the transport and UNIMPLEMENTED answers);
-        # "default" = the embedded default model; anything else = a `--policy-model` directory.
+        # "default" = the random tiny test models (`models/default/{policy,reward}`); "embedded"
+        # = no model flags: the daemon's embedded default (the trained `models/world/`);
+        # anything else = a `--policy-model` directory (with the tiny reward model unless
+        # `args` name one). The tiny models keep the suites fast.
         self.model = model
         self.env = dict(os.environ if env is None else env)
         self.credentials = credentials
@@ -116,8 +123,11 @@ class Daemon:
             command.append("--debug-service")
         if self.model is None:
             command.append("--no-model")
-        elif self.model != "default":
-            command += ["--policy-model", self.model]
+        elif self.model != "embedded":
+            policy = TINY_POLICY if self.model == "default" else self.model
+            command += ["--policy-model", str(policy)]
+            if "--reward-model" not in self.args:
+                command += ["--reward-model", str(TINY_REWARD)]
         if "--feedback-store" not in self.args:
             # Each daemon its own feedback database (a database takes one process at a time);
             # the same workdir gives a restarted daemon the same one.

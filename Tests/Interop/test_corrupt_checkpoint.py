@@ -45,9 +45,12 @@ def test_corrupt_checkpoint_exits_with_the_error(rlhfd_bin, tmp_path, model, cor
     weights = directory / "model.safetensors"
     weights.write_bytes(corrupt(weights.read_bytes()))
     flag = "--policy-model" if model == "policy" else "--reward-model"
+    # The other model: the tiny fixture (not the embedded trained default).
+    other = ["--reward-model" if model == "policy" else "--policy-model",
+             str(REPO / "models" / "default" / ("reward" if model == "policy" else "policy"))]
     for run in range(RUNS):
         result = subprocess.run(
-            [str(rlhfd_bin), "serve", "--listen", "127.0.0.1:0", flag, str(directory)],
+            [str(rlhfd_bin), "serve", "--listen", "127.0.0.1:0", flag, str(directory), *other],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

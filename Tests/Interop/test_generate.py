@@ -1,5 +1,5 @@
-"""Policy.Generate and Policy.GenerateStream served for real, on the embedded default model
-(`models/default/policy`, a random tiny llava-hf checkpoint): greedy generation with image
+"""Policy.Generate and Policy.GenerateStream served for real, on the tiny test model
+(`models/default/policy`, a random tiny llava-hf checkpoint; not the embedded default): greedy generation with image
 bytes and then the same image by SHA-256, streamed deltas that add up to the final text, finish
 reasons, usage, and a table of bad inputs that get INVALID_ARGUMENT / NOT_FOUND with a message
 while the daemon keeps serving.

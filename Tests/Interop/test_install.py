@@ -5,6 +5,7 @@ put there (keeping the configuration unless --purge)."""
 
 from __future__ import annotations
 
+import filecmp
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,7 +37,11 @@ def test_install_serve_uninstall(rlhfd_bin, tmp_path):
     unit = etc / "systemd/system/rlhfd.service"
     assert binary.is_file() and config.is_file() and unit.is_file()
     for model in ("policy", "reward"):
-        assert (prefix / f"share/rlhfd/models/default/{model}/config.json").is_file()
+        installed = prefix / f"share/rlhfd/models/default/{model}"
+        assert (installed / "config.json").is_file()
+        # The installed default is the embedded default: the trained world model.
+        assert filecmp.cmp(installed / "model.safetensors",
+                           REPO / f"models/world/{model}/model.safetensors", shallow=False)
     text = unit.read_text()
     assert f"ExecStart={binary} serve --config {config}" in text, text
     assert f"policy_model: {prefix}/share/rlhfd/models/default/policy" in config.read_text()
@@ -48,7 +53,7 @@ def test_install_serve_uninstall(rlhfd_bin, tmp_path):
 
     # The installed binary, its configuration and models, from another working directory.
     port = free_port()
-    daemon = Daemon(binary, tmp_path / "run", model="default", listen=[f"127.0.0.1:{port}"],
+    daemon = Daemon(binary, tmp_path / "run", model="embedded", listen=[f"127.0.0.1:{port}"],
                     args=["--config", str(config)])
     try:
         daemon.start()

@@ -1,5 +1,5 @@
-"""Reward.Score served for real, on the embedded default reward model (`models/default/reward`,
-a random tiny llava-hf checkpoint with a `score` head): three responses with and without facts
+"""Reward.Score served for real, on the tiny test reward model (`models/default/reward`,
+a random tiny llava-hf checkpoint with a `score` head; not the embedded default): three responses with and without facts
 (the breakdown adds up to the total, order is preserved, symbolic terms follow the facts), the
 image by SHA-256 after its bytes, and bad inputs that get INVALID_ARGUMENT / NOT_FOUND while the
 daemon keeps serving.

@@ -110,8 +110,9 @@ class Figures:
 
 def start_daemon(rlhfd_bin, workdir: Path, config: str = "", *, binary=None, env=None,
                  listen=None, wait: bool = True):
-    """The real daemon on the embedded default model with /metrics on a free port and the YAML
-    `config` (plus `metrics_listen`); `.metrics_port` names the port. Killed by `daemon.kill()`."""
+    """The real daemon on the tiny test model (models/default) with /metrics on a free port and
+    the YAML `config` (plus `metrics_listen`); `.metrics_port` names the port. Killed by
+    `daemon.kill()`."""
     from interop import Daemon, free_port
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -5,15 +5,18 @@
                fixtures' tokenizer: byte fallback, identity normalisation, BOS/EOS 1/2)
     policy     SFT of a small CLIP ViT + projector + LLaMA decoder on the training questions
                (LlavaForConditionalGeneration)
-    reward     factual reward model (LLaVA-RLHF's Fact-RLHF prompt with the five captions) and
-               the same without facts, both initialised from the SFT backbone and trained with
-               the pairwise Bradley-Terry loss on grounded-vs-hallucinated pairs; held-out
-               pairwise accuracy is reported
+    reward     factual reward model (LLaVA-RLHF's Fact-RLHF prompt with the five captions,
+               shuffled once per pair) and the same without facts, both initialised from the SFT
+               backbone and trained with the pairwise Bradley-Terry loss on grounded-vs-
+               hallucinated pairs (with --tail-tokens N also at the last N positions: more
+               signal per sequence for a small model); --eval-every keeps the state with the
+               best validation accuracy; held-out pairwise accuracy is reported
 
     python tools/world/generate.py --out .build-world/data
     python tools/world/export_feedback.py --data .build-world/data --message-splits none
     nice -n 19 .build-demo/venv/bin/python tools/demo/train.py --data .build-world/data \\
         --out .build-demo/models --policy-steps 1200 --reward-steps 400
+    (models/README.md has the exact commands of the committed models/world)
 
 Writes OUT/policy, OUT/reward (factual) and OUT/reward-nofacts, each with config.json,
 model.safetensors (bf16), tokenizer.model, tokenizer_config.json, preprocessor_config.json, and
@@ -215,7 +218,11 @@ def train_policy(a, cfg, tok, n_img, pixels, questions, log, save=None):
     from transformers import LlavaForConditionalGeneration
 
     torch.manual_seed(a.seed)
-    model = LlavaForConditionalGeneration(cfg)
+    if a.policy_init:  # continue an earlier SFT run (its tokenizer is used too)
+        model = LlavaForConditionalGeneration.from_pretrained(str(a.policy_init),
+                                                              dtype=torch.float32)
+    else:
+        model = LlavaForConditionalGeneration(cfg)
     items = []
     for q in questions:
         prompt = tok.encode(render(SYSTEM_LLAVA15, q["question"]), n_img)
@@ -247,7 +254,7 @@ def train_policy(a, cfg, tok, n_img, pixels, questions, log, save=None):
                 f"({time.monotonic() - start:.0f} s)")
         if a.save_every and step and step % a.save_every == 0 and save is not None:
             model.eval()
-            save(model)  # a snapshot to evaluate while training goes on
+            save(model, step)  # a snapshot to evaluate while training goes on
             model.train()
     model.eval()
     return model
@@ -265,35 +272,75 @@ class Reward(__import__("torch").nn.Module):
         self.score = torch.nn.Linear(policy.config.text_config.hidden_size, 1, bias=False)
         torch.nn.init.zeros_(self.score.weight)
 
-    def forward(self, ids, lengths, pixels):
+    def forward(self, ids, lengths, pixels, tail: int = 0):
+        """Scores at the last position ([B]); with `tail`, also at the last `tail` positions
+        ([B, tail], the last one first)."""
+        import torch
+
         h = self.model(input_ids=ids, pixel_values=pixels).last_hidden_state
-        last = h[__import__("torch").arange(len(ids)), lengths - 1]
-        return self.score(last)[:, 0]
+        rows = torch.arange(len(ids))
+        last = self.score(h[rows, lengths - 1])[:, 0]
+        if not tail:
+            return last
+        at = (lengths - 1)[:, None] - torch.arange(tail)[None, :]
+        return last, self.score(h[rows[:, None], at])[..., 0]
 
 
-def rm_text(p, response, facts: bool, rng):
-    caps = list(p["captions"])
-    if facts and rng is not None:
-        rng.shuffle(caps)  # LLaVA-RLHF shuffles the facts per example when training
+def rm_text(p, response, captions):
+    """The daemon's reward input: Vicuna-v1 turn, the response, then the evaluation prompt
+    (with the captions when given: the factual model)."""
     return (render(SYSTEM_VICUNA, p["question"]) + " " + response + "</s>"
-            + eval_prompt(caps if facts else []))
+            + eval_prompt(captions))
 
 
-def rm_scores(rm, tok, n_img, pixels, pairs, facts, rng=None):
+def rm_scores(rm, tok, n_img, pixels, pairs, facts, rng=None, shuffle="pair", tail=0):
+    """Scores [pairs, 2] (and [pairs, 2, tail] with `tail`). Training shuffles the captions as
+    LLaVA-RLHF does, once per pair by default so that both responses of a pair see the same
+    facts in the same order (as in the daemon, where they differ only in the response);
+    `shuffle="response"` draws an order per response (the first runs' recipe)."""
     import torch
 
     texts, imgs = [], []
     for p in pairs:
+        caps = list(p["captions"]) if facts else []
+        if facts and rng is not None and shuffle == "pair":
+            rng.shuffle(caps)
         for k in (1, 2):
-            texts.append(tok.encode(rm_text(p, p[f"response_{k}"], facts, rng), n_img))
+            own = list(caps)
+            if facts and rng is not None and shuffle == "response":
+                rng.shuffle(own)
+            texts.append(tok.encode(rm_text(p, p[f"response_{k}"], own), n_img))
             imgs.append(pixels[p["image"]])
     ids = pad(texts, 0)
     lengths = torch.tensor([len(t) for t in texts])
-    r = rm(ids, lengths, torch.stack(imgs))
-    return r.view(-1, 2)
+    if tail:
+        last, dense = rm(ids, lengths, torch.stack(imgs), tail)
+        return last.view(-1, 2), dense.view(-1, 2, tail)
+    return rm(ids, lengths, torch.stack(imgs)).view(-1, 2)
 
 
-def train_reward(a, policy_dir, tok, n_img, pixels, pairs, held, facts, log):
+def rm_accuracy(rm, tok, n_img, pixels, pairs, facts) -> float:
+    """Pairwise accuracy: the preferred response scores strictly higher (no shuffled facts)."""
+    import torch
+
+    correct = 0
+    was_training = rm.training
+    rm.eval()
+    with torch.no_grad():
+        for i in range(0, len(pairs), 16):
+            chunk = pairs[i:i + 16]
+            r = rm_scores(rm, tok, n_img, pixels, chunk, facts)
+            for p, (r1, r2) in zip(chunk, r.tolist()):
+                correct += (r1 > r2) == (p["preferred"] == 1)
+    rm.train(was_training)
+    return correct / max(1, len(pairs))
+
+
+def train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held, facts, log, save=None):
+    """Bradley-Terry training; with --eval-every, the validation pairs pick the best state
+    (saved through `save` at once, so an interrupted run still leaves its best model)."""
+    import copy
+
     import torch
     from transformers import LlavaForConditionalGeneration
 
@@ -307,35 +354,57 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, held, facts, log):
     ], lr=a.reward_lr, weight_decay=0.0)
     rng = random.Random(a.seed + 7)
     name = "reward" if facts else "reward-nofacts"
+    best = {"acc": -1.0, "step": -1, "state": None}
+    curve = []
     rm.train()
     start = time.monotonic()
-    for step, batch in zip(range(a.reward_steps), batches(pairs, a.reward_batch, rng)):
-        r = rm_scores(rm, tok, n_img, pixels, batch, facts, rng)
+    steps = min(a.reward_steps, a.reward_stop or a.reward_steps)  # the schedule's length stays
+    for step, batch in zip(range(steps), batches(pairs, a.reward_batch, rng)):
         choice = torch.tensor([float(p["preferred"] == 2) for p in batch])
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        if a.tail_tokens:
+            r, dense = rm_scores(rm, tok, n_img, pixels, batch, facts, rng, a.shuffle_facts,
+                                 a.tail_tokens)
+            # The same Bradley-Terry loss at each of the last positions (the evaluation
+            # prompt's end, identical text in both sequences): more signal per sequence.
+            diff = dense[:, 1] - dense[:, 0]
+            aux = bce(diff, choice[:, None].expand_as(diff))
+        else:
+            r = rm_scores(rm, tok, n_img, pixels, batch, facts, rng, a.shuffle_facts)
+            aux = 0.0
         logits = r[:, 1] - r[:, 0]
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, choice) \
-            + 1e-3 * (r.sum(1).mean()).abs()
+        loss = bce(logits, choice) + a.tail_weight * aux + 1e-3 * (r.sum(1).mean()).abs()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.reward_steps, a.reward_lr) * g["scale"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
         opt.step()
-        if step % 20 == 0 or step == a.reward_steps - 1:
+        if step % 20 == 0 or step == steps - 1:
             acc = ((logits > 0).float() == choice).float().mean().item()
+            took = time.monotonic() - start
             log(f"{name} step {step:4d} loss {loss.item():.4f} acc {acc:.2f} "
-                f"({time.monotonic() - start:.0f} s)")
+                f"({took:.0f} s, {took / (step + 1):.2f} s/step)")
+        last = step == steps - 1
+        if val and a.eval_every and ((step + 1) % a.eval_every == 0 or last):
+            vacc = rm_accuracy(rm, tok, n_img, pixels, val, facts)
+            curve.append([step + 1, round(vacc, 4)])
+            mark = ""
+            if vacc > best["acc"]:
+                best.update(acc=vacc, step=step + 1, state=copy.deepcopy(rm.state_dict()))
+                mark = " (best)"
+                if save is not None:
+                    save(rm)
+            log(f"{name} step {step + 1:4d}: validation accuracy {vacc:.3f} on {len(val)} pairs"
+                f"{mark}")
+    if best["state"] is not None:
+        rm.load_state_dict(best["state"])
     rm.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(held), 16):
-            chunk = held[i:i + 16]
-            r = rm_scores(rm, tok, n_img, pixels, chunk, facts)
-            for p, (r1, r2) in zip(chunk, r.tolist()):
-                correct += (r1 > r2) == (p["preferred"] == 1)
-    acc = correct / max(1, len(held))
-    log(f"{name}: held-out pairwise accuracy {acc:.3f} on {len(held)} test pairs")
-    return rm, acc
+    acc = rm_accuracy(rm, tok, n_img, pixels, held, facts)
+    log(f"{name}: held-out pairwise accuracy {acc:.3f} on {len(held)} test pairs"
+        + (f" (best validation step {best['step']}, {best['acc']:.3f})" if best["step"] > 0 else ""))
+    return rm, acc, {"best_step": best["step"], "validation_accuracy": best["acc"],
+                     "validation_curve": curve}
 
 
 # --- saving ---------------------------------------------------------------------------------
@@ -411,11 +480,24 @@ def main() -> None:
     p.add_argument("--policy-steps", type=int, default=1200)
     p.add_argument("--policy-lr", type=float, default=6e-4)
     p.add_argument("--save-every", type=int, default=0, help="policy snapshot every N steps")
+    p.add_argument("--policy-init", type=Path, default=None,
+                   help="start the SFT from this policy checkpoint instead of random weights")
     p.add_argument("--reward-steps", type=int, default=300)
+    p.add_argument("--reward-stop", type=int, default=0,
+                   help="stop after N steps of the --reward-steps schedule (0 = run it all)")
     p.add_argument("--reward-batch", type=int, default=8)
     p.add_argument("--reward-lr", type=float, default=3e-4)
     p.add_argument("--head-lr-scale", type=float, default=10.0)
     p.add_argument("--held-out", type=int, default=400, help="test pairs for RM accuracy")
+    p.add_argument("--shuffle-facts", choices=("pair", "response"), default="pair",
+                   help="caption order drawn once per pair (default) or per response")
+    p.add_argument("--tail-tokens", type=int, default=0,
+                   help="also train the score at the last N positions (0 = last only)")
+    p.add_argument("--tail-weight", type=float, default=1.0)
+    p.add_argument("--val-pairs", type=int, default=200, help="validation pairs (best-state pick)")
+    p.add_argument("--eval-every", type=int, default=0, help="RM validation every N steps")
+    p.add_argument("--policy-dir", type=Path, default=None,
+                   help="SFT policy the reward models start from (default OUT/policy)")
     p.add_argument("--stages", default="policy,reward,reward-nofacts")
     a = p.parse_args()
 
@@ -426,7 +508,14 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     log = lambda m: print(f"[{time.monotonic() - t0:7.1f}s] {m}", flush=True)  # noqa: E731
-    tok_bytes = train_tokenizer(a.data, a.vocab)
+    stages = a.stages.split(",")
+    policy_dir = a.policy_dir or a.out / "policy"
+    if a.policy_init:
+        tok_bytes = (a.policy_init / "tokenizer.model").read_bytes()
+    elif "policy" not in stages and (policy_dir / "tokenizer.model").exists():
+        tok_bytes = (policy_dir / "tokenizer.model").read_bytes()  # the policy's own tokenizer
+    else:
+        tok_bytes = train_tokenizer(a.data, a.vocab)
     tok = Tok(tok_bytes)
     cfg, n_img = llava_config(a, tok.vocab)
     questions = list(read_jsonl(a.data / "train" / "questions.jsonl"))
@@ -434,27 +523,37 @@ def main() -> None:
     held = list(read_jsonl(a.data / "feedback" / "pairs_test.jsonl"))
     random.Random(a.seed).shuffle(held)
     held = held[: a.held_out]
-    proc, pixels = pixel_cache(a.data, [q["image"] for q in questions] + [h["image"] for h in held],
-                               a.image_size)
+    val = list(read_jsonl(a.data / "feedback" / "pairs_val.jsonl"))
+    random.Random(a.seed).shuffle(val)
+    val = val[: a.val_pairs] if a.eval_every else []
+    proc, pixels = pixel_cache(
+        a.data, [q["image"] for q in questions] + [h["image"] for h in held + val + pairs],
+        a.image_size)
     log(f"tokenizer {tok.vocab} pieces; {len(pixels)} images; {n_img} image tokens")
-    metrics = {"args": {k: str(v) for k, v in vars(a).items()}}
-    stages = a.stages.split(",")
-    policy_dir = a.out / "policy"
+    metrics_file = a.out / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    metrics["args"] = {k: str(v) for k, v in vars(a).items()}
+    metrics.setdefault("commands", []).append(" ".join(sys.argv))
     if "policy" in stages:
         policy = train_policy(
             a, cfg, tok, n_img, pixels, questions, log,
-            save=lambda m: save_policy(m, a.out / "policy-snapshot", tok_bytes, proc, tok.vocab,
-                                       a.context))
+            save=lambda m, step: save_policy(m, a.out / f"policy-step{step}", tok_bytes, proc,
+                                             tok.vocab, a.context))
         save_policy(policy, policy_dir, tok_bytes, proc, tok.vocab, a.context)
         metrics["policy_seconds"] = round(time.monotonic() - t0, 1)
     for stage, facts in (("reward", True), ("reward-nofacts", False)):
         if stage in stages:
             s0 = time.monotonic()
-            rm, acc = train_reward(a, policy_dir, tok, n_img, pixels, pairs, held, facts, log)
-            save_reward(rm, policy_dir, a.out / stage, tok_bytes, proc, tok.vocab, a.context, facts)
+            save = lambda m, stage=stage, facts=facts: save_reward(  # noqa: E731
+                m, policy_dir, a.out / stage, tok_bytes, proc, tok.vocab, a.context, facts)
+            rm, acc, info = train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held,
+                                         facts, log, save)
+            save(rm)
             metrics[f"{stage}_heldout_accuracy"] = acc
+            metrics[f"{stage}_heldout_pairs"] = len(held)
+            metrics[f"{stage}_selection"] = info
             metrics[f"{stage}_seconds"] = round(time.monotonic() - s0, 1)
-    (a.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    metrics_file.write_text(json.dumps(metrics, indent=1) + "\n")
     log(f"done: {json.dumps({k: v for k, v in metrics.items() if k != 'args'})}")
 
 
