@@ -66,23 +66,10 @@ import Testing
         )
         for parts in 1...3 {
           var c = c0
-          SGEMM.split(
-            opA,
-            opB,
-            M,
-            N,
-            K,
-            0.5,
-            a,
-            lda,
-            b,
-            ldb,
-            0.25,
-            &c,
-            ldc,
-            parts: parts,
-            pool: pool
-          )
+          c.withUnsafeMutableBufferPointer { c in
+            SGEMM.Product(opA, opB, M, N, K, 0.5, a, lda, b, ldb, 0.25, c.baseAddress!, ldc)
+              .run(parts: parts, pool: pool)
+          }
           expectClose(c, expected, tolerance: 1e-4)
         }
       }

@@ -49,7 +49,7 @@ extension CausalAttention {
           let p = att + (h * T + t0) * T  // (rows, T), keys ≥ width are 0
           let dO = dOut + t0 * qStride + h * HS  // (rows, HS), row stride NH·HS
           // dP(rows, width) = dO(rows, HS) · V_g(width, HS)ᵀ
-          gemm(
+          SGEMM.Product(
             .normal,
             .transposed,
             rows,
@@ -63,10 +63,10 @@ extension CausalAttention {
             0,
             dS,
             width
-          )
+          ).run()
           softmaxBackwardCausal(dS: dS, p: p, pStride: T, rows: rows, first: t0, width: width)
           // dV_g(width, HS) += P(rows, width)ᵀ · dO(rows, HS)
-          gemm(
+          SGEMM.Product(
             .transposed,
             .normal,
             width,
@@ -80,9 +80,9 @@ extension CausalAttention {
             1,
             dv + kvOffset,
             kvStride
-          )
+          ).run()
           // dQ(rows, HS) = scale · dS(rows, width) · K_g(width, HS)
-          gemm(
+          SGEMM.Product(
             .normal,
             .normal,
             rows,
@@ -96,9 +96,9 @@ extension CausalAttention {
             0,
             dq + t0 * qStride + h * HS,
             qStride
-          )
+          ).run()
           // dK_g(width, HS) += scale · dS(rows, width)ᵀ · Q(rows, HS)
-          gemm(
+          SGEMM.Product(
             .transposed,
             .normal,
             width,
@@ -112,7 +112,7 @@ extension CausalAttention {
             1,
             dk + kvOffset,
             kvStride
-          )
+          ).run()
         }
       }
     }
@@ -186,38 +186,4 @@ private func softmaxBackwardCausal(
     for s in 0..<visible { row[s] = pRow[s] * (row[s] - inner) }
     if visible < width { (row + visible).update(repeating: 0, count: width - visible) }
   }
-}
-
-/// Row-major `C(M, N) = alpha · op(A) · op(B) + beta · C`, `SGEMM.product` with short arguments.
-private func gemm(
-  _ transA: SGEMM.Operand,
-  _ transB: SGEMM.Operand,
-  _ M: Int,
-  _ N: Int,
-  _ K: Int,
-  _ alpha: Float,
-  _ a: UnsafePointer<Float>,
-  _ lda: Int,
-  _ b: UnsafePointer<Float>,
-  _ ldb: Int,
-  _ beta: Float,
-  _ c: UnsafeMutablePointer<Float>,
-  _ ldc: Int
-) {
-  SGEMM.product(
-    transA,
-    transB,
-    M: M,
-    N: N,
-    K: K,
-    alpha: alpha,
-    a,
-    lda: lda,
-    b,
-    ldb: ldb,
-    beta: beta,
-    c,
-    ldc: ldc
-  )
-
 }
