@@ -40,6 +40,19 @@ public enum ComputePriority {
     lower(thread: 0, by: value)
   }
 
+  /// Lowers the calling thread to nice value `niceness` (absolute) unless it already runs at that
+  /// or lower: the training threads' fixed nice value on top of the compute offset.
+  public static func lowerCurrentThread(toAtLeast niceness: Int32) {
+    let which = __priority_which_t(PRIO_PROCESS.rawValue)
+    // On Linux the nice value is per thread and `who = 0` names the caller (setpriority(2), BUGS).
+    if currentThreadNiceness < niceness { _ = setpriority(which, 0, min(19, niceness)) }
+  }
+
+  /// The calling thread's nice value.
+  public static var currentThreadNiceness: Int32 {
+    getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+  }
+
   /// Sets thread `tid` (0 = the caller) to the process's nice value plus `by`.
   static func lower(thread tid: pid_t, by value: Int32) {
     let which = __priority_which_t(PRIO_PROCESS.rawValue)

@@ -28,18 +28,6 @@ extension ThreadPool {
     defer { pthread_setspecific(CurrentPoolKey.key, previous) }
     return try withExtendedLifetime(self) { () throws(E) -> T in try body() }
   }
-
-  /// Sets the calling thread's nice value. Returns whether it was set. On Linux the nice value
-  /// is per thread and `who = 0` names the calling thread (`man 2 setpriority`, BUGS).
-  @discardableResult
-  public static func setCallingThreadNiceness(_ niceness: Int32) -> Bool {
-    setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) == 0
-  }
-
-  /// The calling thread's nice value.
-  public static var callingThreadNiceness: Int32 {
-    getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
-  }
 }
 
 private enum CurrentPoolKey {

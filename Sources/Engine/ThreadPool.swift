@@ -22,9 +22,10 @@ import Synchronization
 public final class ThreadPool: Sendable {
   /// The pool the kernels use unless given another: one thread per core, at most two (this
   /// machine class has two cores; more threads than cores only adds switching).
-  public static let shared = ThreadPool(
-    threadCount: min(2, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-  )
+  public static let shared = ThreadPool(threadCount: defaultThreadCount)
+
+  /// One thread per core, at most two: the shared pool's size and the trainer's default.
+  public static let defaultThreadCount = min(2, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
   /// Threads that run chunks, the calling thread included.
   public let threadCount: Int
@@ -56,9 +57,7 @@ public final class ThreadPool: Sendable {
         { raw in
           let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
           ComputePriority.lowerCurrentThread(name: context.name)
-          if context.niceness > ThreadPool.callingThreadNiceness {
-            ThreadPool.setCallingThreadNiceness(context.niceness)
-          }
+          ComputePriority.lowerCurrentThread(toAtLeast: context.niceness)
           ThreadPool.adoptSerialOnWorker()
           context.state.workerLoop(index: context.index)
           return nil

@@ -13,10 +13,9 @@ struct TrainerCompute: Sendable {
   let niceness: Int32
 
   init(threads: Int, niceness: Int) {
-    let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     self.niceness = Int32(niceness)
     pool = ThreadPool(
-      threadCount: threads > 0 ? threads : min(2, cores),
+      threadCount: threads > 0 ? threads : ThreadPool.defaultThreadCount,
       niceness: self.niceness,
       name: "trainer-pool"
     )
@@ -38,9 +37,7 @@ enum TrainingThread {
           continuation.resume(with: Result { try body() })
           return
         }
-        if compute.niceness > ThreadPool.callingThreadNiceness {
-          ThreadPool.setCallingThreadNiceness(compute.niceness)
-        }
+        ComputePriority.lowerCurrentThread(toAtLeast: compute.niceness)
         continuation.resume(with: Result { try compute.pool.makeCurrent { try body() } })
       }
       thread.stackSize = 16 << 20

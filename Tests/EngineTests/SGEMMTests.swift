@@ -132,13 +132,13 @@ import Testing
   /// a chunk never forks onto another pool (the trainer's chunks never use serving's pool).
   @Test func workersRunAtTheirNicenessOnTheSerialPool() {
     let pool = ThreadPool(threadCount: 2, niceness: 7)
-    let callerNice = ThreadPool.callingThreadNiceness
+    let callerNice = ComputePriority.currentThreadNiceness
     var seen: [(nice: Int32, serial: Bool)] = Array(repeating: (0, false), count: 2)
     seen.withUnsafeMutableBufferPointer { out in
       let out = out
       pool.parallelFor(2) { range in
         for i in range {
-          out[i] = (ThreadPool.callingThreadNiceness, ThreadPool.current === ThreadPool.serial)
+          out[i] = (ComputePriority.currentThreadNiceness, ThreadPool.current === ThreadPool.serial)
         }
       }
     }

@@ -118,40 +118,25 @@ extension LoRA {
         ldc: K
       )
       guard let dIn else { return }
-      if !scatter {
-        // dIn[rows](R, K) += dh(R, r) · A(r, K)
-        SGEMM.product(
-          .normal,
-          .normal,
-          M: R,
-          N: K,
-          K: r,
-          alpha: 1,
-          dh,
-          lda: r,
-          a,
-          ldb: K,
-          beta: 1,
-          dIn + first * K,
-          ldc: K
-        )
-      } else {
-        let dx = next + 2 * R * r  // (R, K)
-        SGEMM.product(
-          .normal,
-          .normal,
-          M: R,
-          N: K,
-          K: r,
-          alpha: 1,
-          dh,
-          lda: r,
-          a,
-          ldb: K,
-          beta: 0,
-          dx,
-          ldc: K
-        )
+      // dIn[rows](R, K) += dh(R, r) · A(r, K): straight into dIn's contiguous rows, or into
+      // scratch dx and scattered (with the dropout mask) below.
+      let dx = next + 2 * R * r  // (R, K) when scattering
+      SGEMM.product(
+        .normal,
+        .normal,
+        M: R,
+        N: K,
+        K: r,
+        alpha: 1,
+        dh,
+        lda: r,
+        a,
+        ldb: K,
+        beta: scatter ? 0 : 1,
+        scatter ? dx : dIn + first * K,
+        ldc: K
+      )
+      if scatter {
         for i in 0..<R {
           let target = dIn + Int(rows[i]) * K
           if let mask = dropoutMask.map({ $0 + Int(rows[i]) * K }) {

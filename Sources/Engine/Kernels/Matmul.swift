@@ -55,13 +55,6 @@ public enum Matmul {
       }
       beta = 1
     }
-    if K == 0 {
-      // BLAS rejects a leading dimension of 0; the product is empty.
-      if beta == 0 {
-        for m in 0..<M { (out + m * outStride).update(repeating: 0, count: N) }
-      }
-      return
-    }
     SGEMM.product(
       .normal,
       .transposed,
