@@ -189,6 +189,8 @@ def test_a_full_queue_answers_resource_exhausted_at_once(rlhfd_bin, tmp_path):
         assert all("queue" in details for _, details, _ in rejected), rejected
         # Rejections do not wait for the running generation (which takes far longer).
         assert max(seconds for _, _, seconds in rejected) < 1.0, rejected
-        assert codes.count(grpc.StatusCode.OK) >= 3
+        # The queue's two places are always taken (three when the worker has dequeued the first
+        # request before the third arrives: a race a fast host loses, which CI saw once).
+        assert codes.count(grpc.StatusCode.OK) >= 2, results
     finally:
         stop(instance)

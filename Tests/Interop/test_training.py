@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import sqlite3
+import struct
 import threading
 import time
+from array import array
 from pathlib import Path
 
 import grpc
 import pytest
 
-from interop import RPC_TIMEOUT_S, Daemon
+from interop import RPC_TIMEOUT_S, TINY_POLICY, Daemon
 from rlhfd_client._proto.rlhfd.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -39,7 +42,7 @@ training:
   rollout_batch_size: {rollouts}
   step_batch_size: {step_batch}
   micro_batch_size: {micro}
-  epochs: 1
+  epochs: {epochs}
   response_length: {response}
   query_length: 1024
   learning_rate: {lr}
@@ -61,17 +64,18 @@ training:
 
 def start(rlhfd_bin, workdir: Path, *, lr: float = 1e-3, publish: int = 1,
           training: str = "on", extra: str = "", rollouts: int = 4, response: int = 8,
-          max_kl: float | str = 1000, guard: int = 2, min_pairs: int = 4) -> Daemon:
+          max_kl: float | str = 1000, guard: int = 2, min_pairs: int = 4,
+          epochs: int = 1, model: str = "default") -> Daemon:
     config = workdir / "rlhfd.yaml"
     step_batch = max(1, rollouts // 2)
     config.write_text(
         CONFIG.format(lr=lr, publish=publish, rollouts=rollouts, step_batch=step_batch,
                       micro=1 if step_batch < 4 else 4, response=response, max_kl=max_kl, guard=guard,
-                      min_pairs=min_pairs)
+                      min_pairs=min_pairs, epochs=epochs)
         + extra
     )
     return Daemon(
-        rlhfd_bin, workdir, model="default", training=training, args=["--config", str(config)]
+        rlhfd_bin, workdir, model=model, training=training, args=["--config", str(config)]
     ).start()
 
 
@@ -423,21 +427,59 @@ def test_a_rollout_batch_larger_than_the_waiting_queue_trains(rlhfd_bin, tmp_pat
         daemon.stop()
 
 
+def eos_biased_policy(out: Path, offset: float = 0.1, logit: float = 2.5, eos: int = 2) -> Path:
+    """A copy of the tiny random policy that ends about half of its 96-token samples (the
+    original ends almost none): every token embedding gets `offset` in dimension 0, which then
+    dominates that dimension of the final hidden state, and the LM head's EOS row reads only that
+    dimension (times `logit`). EOS is then likely at a roughly constant rate, and PPO has a
+    behaviour with a high base rate to make more likely. Edited in place in the safetensors file
+    (fp32 tensors; the header is unchanged)."""
+    shutil.copytree(TINY_POLICY, out)
+    path = out / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+
+    def edit(name: str, change) -> None:
+        info = header[name]
+        assert info["dtype"] == "F32", info
+        begin, end = (8 + size + at for at in info["data_offsets"])
+        values = array("f")
+        values.frombytes(bytes(data[begin:end]))
+        change(values, *info["shape"])
+        data[begin:end] = values.tobytes()
+
+    def shift(values, rows, columns):
+        for row in range(rows):
+            values[row * columns] += offset
+
+    def eos_row(values, rows, columns):
+        for column in range(columns):
+            values[eos * columns + column] = logit if column == 0 else 0.0
+
+    edit("language_model.model.embed_tokens.weight", shift)
+    edit("language_model.lm_head.weight", eos_row)
+    path.write_bytes(bytes(data))
+    return out
+
+
 @pytest.mark.time_limit(900)
 def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path):
-    """A reward that clearly prefers a behaviour: ending the answer. The symbolic terms penalise
-    a response without EOS (-8) and its length; the random tiny policy ends only a few of its
-    96-token samples, and PPO must make that more likely: the mean reward rises over the steps
-    while the KL to the reference stays under the ceiling. 32 rollouts per step: with 16 the
-    few ended samples per step made the rise come late or not at all within 12 steps (release
-    binary, 15 steps: lr 1e-2 rose only from step 11, 1.5e-2 at step 14, 2e-2 not at all); with
-    32 the length fell from ~2,900 to ~1,900 tokens per step and the reward rose ~+6 by step 12
-    at lr 1e-2 and 5e-3."""
+    """A reward that clearly prefers a behaviour: ending the answer early. The symbolic terms
+    penalise a response without EOS (-8) and its length (-10 at 128 tokens); PPO must make early
+    EOS more likely: the mean reward rises over the steps while the KL to the reference stays
+    under the ceiling. The policy is the tiny one with EOS made likely (`eos_biased_policy`: about
+    half of its samples end within 96 tokens): the unmodified random policy ends few, and that
+    weak signal made the rise come late or not at all on some hosts and seeds (CI once; release,
+    `training.seed` 1-20: 2 rose by < 1.0, the late third's mean over the early third's). With the
+    biased policy, seeds 1-8, 9, 12, 17 and 18 all rose by 9-12 (release, 12 steps), and the
+    responses shorten from ~2,400 to ~300 tokens per step, which also makes the test faster."""
     steps = int(os.environ.get("TRAINING_RISE_STEPS", "12"))
     per_step = int(os.environ.get("TRAINING_RISE_ROLLOUTS", "32"))
     ceiling = 100.0  # mean per-sequence KL (nats over up to 96 tokens, ~1 per token): max_kl
+    policy = eos_biased_policy(tmp_path / "eos-biased-policy")
     daemon = start(rlhfd_bin, tmp_path, lr=float(os.environ.get("TRAINING_RISE_LR", "5e-3")),
-                   publish=1000, rollouts=per_step, response=96, max_kl=ceiling,
+                   publish=1000, rollouts=per_step, response=96, max_kl=ceiling, model=str(policy),
                    guard=0)  # no guard set: every step's prompts (and so its rollouts) are fixed
     try:
         channel = daemon.channel()
@@ -457,7 +499,7 @@ def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path)
         third = max(1, steps // 3)
         early = sum(rewards[:third]) / third
         late = sum(rewards[-third:]) / third
-        assert late > early + 1.0, f"mean reward did not rise: {rewards}"
+        assert late > early + 3.0, f"mean reward did not rise: {rewards}"
         assert max(kls) < ceiling, kls
         watcher.close()
     finally:

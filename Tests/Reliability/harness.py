@@ -146,8 +146,15 @@ def scheduler_state(port: int) -> dict:
             for name in ("running", "queue_depth", "kv_blocks_used")}
 
 
-def start_load(target: str, clients: int, seconds: float, max_new_tokens: int = 32):
-    """Starts loadgen.py in its own process; `.communicate()` then `json.loads` the result."""
+# The load generator's nice value above ours (RELIABILITY_LOAD_NICE; 0 by default): it stands
+# for clients on other machines but shares the daemon's two cores here; overload_ab.py A/Bs it.
+LOAD_NICE = int(os.environ.get("RELIABILITY_LOAD_NICE", "0"))
+
+
+def start_load(target: str, clients: int, seconds: float, max_new_tokens: int = 32,
+               nice: int = LOAD_NICE):
+    """Starts loadgen.py in its own process at `nice` above ours; `.communicate()` then
+    `json.loads` the result."""
     import subprocess
     import sys
 
@@ -155,4 +162,5 @@ def start_load(target: str, clients: int, seconds: float, max_new_tokens: int = 
         [sys.executable, str(Path(__file__).resolve().parent / "loadgen.py"), target,
          str(clients), str(seconds), str(max_new_tokens)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )

@@ -8,7 +8,9 @@ load of test_overload.py (16 closed-loop clients against capacity 8, a probe eve
 Prints one JSON line per run (probe reject p50/p90/p99/max in ms, goodput, the load generator's
 rejects per second, the load average) and the pooled figures of each variant. RLHFD_BIN names
 the binary (default: the debug build). On a shared host, AB_BOOST=-10 (root) sets the nice value
-of the daemon's and the clients' autogroups, so that other process groups disturb less."""
+of the daemon's and the clients' autogroups, so that other process groups disturb less. A line
+`load_nice: N` in a variant's YAML is not the daemon's: it runs that variant's load generator at
+nice N (default: harness.LOAD_NICE)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ sys.path[:0] = [str(HERE), str(REPO / "Tests" / "Interop"), str(REPO / "clients"
 
 import grpc  # noqa: E402
 
-from harness import generate_request, percentile, start_daemon, start_load  # noqa: E402
+from harness import LOAD_NICE, generate_request, percentile, start_daemon, start_load  # noqa: E402
 from rlhfd_client._proto.rlhfd.v1 import policy_pb2_grpc  # noqa: E402
 
 BIN = Path(os.environ.get("RLHFD_BIN", REPO / ".build" / "debug" / "rlhfd"))
@@ -34,11 +36,15 @@ BASE = "batching:\n  max_batch_size: 4\n  max_waiting_requests: 4\n"
 
 
 def run(name: str, extra: str, seconds: float, workdir: Path) -> dict:
+    lines = extra.splitlines()
+    nice = next((int(line.split(":")[1]) for line in lines if line.startswith("load_nice:")),
+                LOAD_NICE)
+    extra = "".join(line + "\n" for line in lines if not line.startswith("load_nice:"))
     daemon = start_daemon(BIN, workdir, BASE + extra)
     if BOOST:
         Path(f"/proc/{daemon.pid}/autogroup").write_text(BOOST)
     try:
-        load = start_load(daemon.target, 16, seconds)
+        load = start_load(daemon.target, 16, seconds, nice=nice)
         stub = policy_pb2_grpc.PolicyStub(daemon.channel())
         probe = generate_request("Probe", max_new_tokens=32)
         rejects = []
@@ -59,7 +65,7 @@ def run(name: str, extra: str, seconds: float, workdir: Path) -> dict:
     def ms(q):
         return round(percentile(rejects, q) * 1000, 2)
 
-    return dict(variant=name, probes=len(rejects), p50=ms(50), p90=ms(90), p99=ms(99),
+    return dict(variant=name, load_nice=nice, probes=len(rejects), p50=ms(50), p90=ms(90), p99=ms(99),
                 max=ms(100), goodput=round(codes.get("OK", 0) / seconds, 2),
                 load_rejects_per_s=round(codes.get("RESOURCE_EXHAUSTED", 0) / seconds),
                 load_average=[round(x, 1) for x in os.getloadavg()], latencies=rejects)
