@@ -1,6 +1,7 @@
 // The OpenBLAS kernel set a benchmark runs with: the daemon's own logic (BLASCoreStartup, in
 // Engine), so the figures are what `rlhfd serve` gets on this machine. `--blas-core` as the
-// daemon's; `--state-directory DIR` caches the choice (engine.sh: .build-bench/state).
+// daemon's; `--state-directory DIR` caches the choice (engine.sh: .build-bench/state). Then, as
+// the daemon, OpenBLAS goes single-threaded and the engine's pools split every product (SGEMM).
 public import Engine
 import Foundation
 import Glibc
@@ -33,7 +34,10 @@ public enum Kernels {
       cacheDirectory: stateDirectory,
       probeCommand: ["/proc/self/exe", Self.probeFlag]
     )
-    print("\(name): openblas core \(selection.summary)")
+    BLASThreads.useEnginePools()
+    print(
+      "\(name): openblas core \(selection.summary); single-threaded, products split over the engine's pools"
+    )
     return selection
   }
 }

@@ -27,7 +27,8 @@ struct RMBench: ~Copyable {
     update = try RewardModelUpdate(
       weights: weights,
       settings: settings,
-      head: fresh ? .zero(bias: false) : .checkpoint
+      head: fresh ? .zero(bias: false) : .checkpoint,
+      transposedWeights: o.transposed
     )
     if fresh, let head = update.training.trainables.head {
       let w = update.parameters.parameters(head)

@@ -64,6 +64,7 @@ extension TrainerRun {
     }
     let current = reward.versions.currentVersion()
     let (gate, updates) = (self.gate, meta.rewardModelUpdates)
+    let transposed = options.transposedWeights
     let result = try await TrainingThread.run("rlhfd-trainer", on: loop.compute) {
       gate.begin()
       return try RewardModelUpdate.run(
@@ -74,6 +75,7 @@ extension TrainerRun {
         from: current.adapter,
         head: current.head,
         seed: seed &+ UInt64(updates),
+        transposedWeights: transposed,
         yielding: gate.yielding
       )
     }

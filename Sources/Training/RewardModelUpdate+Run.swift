@@ -72,7 +72,8 @@ extension RewardModelUpdate {
   /// when the caller knows it; nil = measure the starting parameters (the current version when
   /// started from its adapter). Throws when there are fewer than `minimumPairs` training pairs.
   /// `yielding` goes to every step and both held-out evaluations (`ModelError.interrupted` ends
-  /// the run; nothing is returned, so nothing partial is adopted).
+  /// the run; nothing is returned, so nothing partial is adopted). `transposedWeights`: see
+  /// `DecoderTraining.init`.
   public static func run(
     weights: LlavaWeights,
     settings: RewardModelTrainingSettings,
@@ -82,6 +83,7 @@ extension RewardModelUpdate {
     head: (weight: [Float], bias: Float?)? = nil,
     currentAccuracy: Double? = nil,
     seed: UInt64 = 0,
+    transposedWeights: Bool = false,
     yielding: TrainingYield? = nil
   ) throws(ModelError) -> RewardModelUpdateResult {
     guard train.count >= settings.minimumPairs else {
@@ -92,7 +94,8 @@ extension RewardModelUpdate {
       settings: settings,
       from: adapter,
       startingHead: head,
-      seed: seed
+      seed: seed,
+      transposedWeights: transposedWeights
     )
     var current = currentAccuracy
     if current == nil { current = try update.accuracy(heldOut, yielding: yielding) }

@@ -63,19 +63,22 @@ public struct RewardModelUpdate: ~Copyable {
   /// match the settings) or, without one, from a fresh LoRA (A seeded, B zero: the base model).
   /// The head starts from `startingHead` (the current version's trained head) or else the
   /// checkpoint's `score` (`head: .zero(bias:)`: a fresh head, for a checkpoint without one,
-  /// e.g. the benchmark on a policy-shaped checkpoint).
+  /// e.g. the benchmark on a policy-shaped checkpoint). `transposedWeights`: see
+  /// `DecoderTraining.init` (the backward's input gradients at the forward's rate on AMX hosts).
   public init(
     weights: LlavaWeights,
     settings: RewardModelTrainingSettings,
     from adapter: DecoderAdapter? = nil,
     startingHead: (weight: [Float], bias: Float?)? = nil,
     seed: UInt64 = 0,
-    head: DecoderScoreHead = .checkpoint
+    head: DecoderScoreHead = .checkpoint,
+    transposedWeights: Bool = false
   ) throws(ModelError) {
     let training = try DecoderTraining(
       weights: weights,
       lora: try settings.lora.decoderSettings(),
-      head: head
+      head: head,
+      transposedWeights: transposedWeights
     )
     let parameters = try training.makeParameters(seed: seed, from: adapter)
     if let startingHead {
