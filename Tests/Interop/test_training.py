@@ -471,7 +471,8 @@ def test_mean_reward_rises_while_kl_stays_under_the_ceiling(rlhfd_bin, tmp_path)
     under the ceiling. The policy is the tiny one with EOS made likely (`eos_biased_policy`: about
     half of its samples end within 96 tokens): the unmodified random policy ends few, and that
     weak signal made the rise come late or not at all on some hosts and seeds (CI once; release,
-    `training.seed` 1-20: 2 rose by < 1.0, the late third's mean over the early third's). With the
+    `training.seed` 1-8 and 13-20: 3 of 16 rose by < 1.0, the late third's mean over the early
+    third's, and 4 epochs per step did not make it reliable). With the
     biased policy, seeds 1-8, 9, 12, 17 and 18 all rose by 9-12 (release, 12 steps), and the
     responses shorten from ~2,400 to ~300 tokens per step, which also makes the test faster."""
     steps = int(os.environ.get("TRAINING_RISE_STEPS", "12"))
