@@ -1,5 +1,6 @@
 // TrainingBench's options. One mode per run: `--ppo` (one whole PPO step, per 1k response
 // tokens) or `--rm` (one reward-model optimizer step, per 1k pairs; the default).
+import Engine
 import Foundation
 
 struct Options {
@@ -32,6 +33,9 @@ struct Options {
   /// Keep transposed panel copies of the decoder's linears for the backward's input gradients
   /// (`DecoderTraining(transposedWeights:)`; AMX hosts with bf16 weights).
   var transposed = false
+  /// The products' precision, as the daemon's `precision` (`bf16`: the weights' products round
+  /// their activations to bf16, forward and, with `--transposed`, the backward's input gradients).
+  var precision = "fp32"
   var smoke = false
   var blasCore = "auto"
   var stateDirectory: String?
@@ -40,7 +44,8 @@ struct Options {
   var reportPath: String?
 
   static let usage = """
-    TrainingBench --ppo|--rm [DIR] [--rounds N] [--rank r] [--paper] [--no-peer] [--transposed] [--smoke]
+    TrainingBench --ppo|--rm [DIR] [--rounds N] [--rank r] [--paper] [--no-peer] [--transposed]
+      [--precision fp32|bf16] [--smoke]
       --ppo: [--value DIR] [--rollouts B] [--step-batch S] [--micro M] [--epochs E] [--query Q] [--response R]
       --rm:  [--tokens T] [--response R] [--batch B] [--micro M]
       [--python PATH (RLHFD_TORCH_PYTHON, .build-ref/venv/bin/python)] [--blas-core auto|keep|NAME]
@@ -79,6 +84,9 @@ struct Options {
       case "--python": o.python = value()
       case "--no-peer": o.noPeer = true
       case "--transposed": o.transposed = true
+      case "--precision":
+        o.precision = value()
+        guard ["fp32", "bf16"].contains(o.precision) else { fail("--precision fp32|bf16") }
       case "--smoke": o.smoke = true
       case "--blas-core": o.blasCore = value()
       case "--state-directory": o.stateDirectory = value()
@@ -103,6 +111,8 @@ struct Options {
 
   static let tinyPolicy = "Tests/Fixtures/tiny-llava-policy"
   static let tinyReward = "Tests/Fixtures/tiny-llava-reward"
+
+  var matmulPrecision: MatmulPrecision { precision == "bf16" ? .bf16 : .fp32 }
 
   var checkpoint: String { directory ?? (mode == .ppo ? Self.tinyPolicy : Self.tinyReward) }
   var valueCheckpoint: String {

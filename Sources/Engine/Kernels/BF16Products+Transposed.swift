@@ -1,7 +1,9 @@
 // The gradient through a frozen bf16 weight at the forward's rate: `dIn (M, K) = dOut (M, N) ·
 // W (N, K)` is `dOut · (Wᵀ)ᵀ`, a forward product over the transposed weight Wᵀ `(K, N)`. So a
-// trainer keeps a transposed copy (plain bf16 + panels, packed for split activations: exact fp32
-// products, `forwardSplit`) and calls `Matmul.forward(in: dOut, weight: transposed)`, instead of
+// trainer keeps a transposed copy (plain bf16 + panels, packed as the weight's own: for split
+// activations where the weight's are (exact fp32 products, `forwardSplit`: `precision: fp32` on
+// AMX), else for bf16-rounded ones (`precision: bf16`: dOut is rounded to bf16 as the forward's
+// activations are)) and calls `Matmul.forward(in: dOut, weight: transposed)`, instead of
 // `Matmul.backwardInput`'s bf16 → fp32 block conversion and sgemm. Twice the weight's bf16
 // bytes. The transpose runs in 32 × 32 tiles, split across the pool by tile columns.
 
@@ -13,12 +15,14 @@ extension BF16Products {
   }
 
   /// Writes Wᵀ `(K, N)` of the bf16 `weight (N, K)` into `plain` (`N·K·2` bytes), packs it into
-  /// `panels` (`transposedByteCounts(...).panels` bytes, 64-byte aligned) with split activations,
-  /// and returns the view (valid while both buffers are).
+  /// `panels` (`transposedByteCounts(...).panels` bytes, 64-byte aligned), for split activations
+  /// when `splitting` (default: as `weight`'s panels), and returns the view (valid while both
+  /// buffers are).
   public static func packTransposed(
     _ weight: WeightView,
     plain: UnsafeMutableRawPointer,
     panels: UnsafeMutableRawPointer,
+    splitting: Bool? = nil,
     pool: ThreadPool = .current
   ) -> WeightView {
     precondition(
@@ -44,6 +48,6 @@ extension BF16Products {
     do { view = try WeightView(bytes: bytes, dtype: .bf16, shape: [K, N]) } catch {
       preconditionFailure("transposed weight: \(error)")  // sized by construction
     }
-    return pack(view, into: panels, splitting: true, pool: pool)
+    return pack(view, into: panels, splitting: splitting ?? weight.splitsActivations, pool: pool)
   }
 }

@@ -27,9 +27,10 @@ public struct DecoderTraining: Sendable {
   public var transposedByteCount: Int { transposed?.byteCount ?? 0 }
 
   /// `head`: the scalar head to train (`.none` for a policy, whose LM head stays frozen).
-  /// `transposedWeights`: where the base products run on split bf16 panels (fp32 precision over
-  /// bf16 weights on an AMX host), keep a transposed panel copy of every decoder linear so that
-  /// the backward's `dIn = dOut · W` runs at the forward's rate (2× the linears' bf16 bytes).
+  /// `transposedWeights`: where the base products run on bf16 panels (split: fp32 precision over
+  /// bf16 weights on an AMX host; or `precision: bf16`), keep a transposed panel copy of every
+  /// decoder linear so that the backward's `dIn = dOut · W` runs at the forward's rate and
+  /// precision (2× the linears' bf16 bytes).
   public init(
     weights: LlavaWeights,
     lora: DecoderLoRASettings,

@@ -1,8 +1,9 @@
 // Transposed copies of the decoder's frozen linears for the backward (`DecoderTraining`'s
-// `transposedWeights`): where the forward runs its base products on split bf16 panels (fp32
-// precision over bf16 weights on an AMX host), `dIn = dOut · W` runs on panels of Wᵀ at the same
-// rate (`BF16Products.packTransposed`) instead of converting W to fp32 blocks for sgemm. Costs
-// twice the bf16 bytes of the seven linears of every layer (plain Wᵀ + its panels).
+// `transposedWeights`): where the forward runs its base products on bf16 panels — split (fp32
+// precision over bf16 weights on an AMX host) or not (`precision: bf16`) — `dIn = dOut · W` runs
+// on panels of Wᵀ of the same kind at the same rate (`BF16Products.packTransposed`) instead of
+// converting W to fp32 blocks for sgemm. Costs twice the bf16 bytes of the seven linears of
+// every layer (plain Wᵀ + its panels).
 import Engine
 
 /// Wᵀ `(K, N)` with split panels for each layer's linears, where the base weight has them.
@@ -13,7 +14,7 @@ final class TransposedWeights: @unchecked Sendable {
   let byteCount: Int
   private let buffers: [UnsafeMutableRawPointer]
 
-  /// Packs every bf16 linear of `parameters` that takes split panels; nil when none does.
+  /// Packs every bf16 linear of `parameters` whose products run on panels; nil when none does.
   init?(parameters: DecoderParameters) {
     var buffers: [UnsafeMutableRawPointer] = []
     var byteCount = 0
@@ -22,7 +23,7 @@ final class TransposedWeights: @unchecked Sendable {
       var row = [WeightView?](repeating: nil, count: DecoderLinear.allCases.count)
       for linear in DecoderLinear.allCases {
         let weight = layer[linear].weight
-        guard weight.dtype == .bf16, weight.splitsActivations else { continue }
+        guard weight.dtype == .bf16, weight.bf16Panels != nil else { continue }
         let (plain, panels) = BF16Products.transposedByteCounts(
           rows: weight.rows,
           columns: weight.columns
