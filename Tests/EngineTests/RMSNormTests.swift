@@ -83,4 +83,43 @@ import Testing
     RMSNorm.forward(out: &split, rstd: &rstd, in: x, weight: w, eps: 1e-6, BT: BT, C: C, pool: two)
     #expect(single == split)
   }
+
+  /// Without `dWeight` (the trainer's case) the backward runs 16 lanes at a time across the
+  /// pool: the naive reference's input gradients to float summation order.
+  @Test func fastBackwardIsTheNaiveOne() {
+    let (BT, C) = (37, 96)
+    let x = randomFloats(BT * C, seed: 11)
+    let w = randomFloats(C, seed: 12)
+    let upstream = randomFloats(BT * C, seed: 13)
+    var out = [Float](repeating: 0, count: BT * C)
+    var rstd = [Float](repeating: 0, count: BT)
+    RMSNorm.forward(out: &out, rstd: &rstd, in: x, weight: w, eps: 1e-6, BT: BT, C: C)
+    var (fast, naive) = (
+      [Float](repeating: .nan, count: BT * C), [Float](repeating: .nan, count: BT * C)
+    )
+    RMSNorm.backward(
+      dIn: &fast,
+      dWeight: nil,
+      dOut: upstream,
+      in: x,
+      weight: w,
+      rstd: rstd,
+      BT: BT,
+      C: C,
+      pool: ThreadPool(threadCount: 2)
+    )
+    RMSNorm.backwardNaive(
+      dIn: &naive,
+      dWeight: nil,
+      dOut: upstream,
+      in: x,
+      weight: w,
+      rstd: rstd,
+      BT: BT,
+      C: C
+    )
+    let largest = naive.map(abs).max()!
+    let worst = zip(fast, naive).map { abs($0 - $1) }.max()!
+    #expect(largest > 0 && worst <= 1e-5 * largest)
+  }
 }

@@ -80,4 +80,31 @@ import Testing
     SiLU.forward(out: &split, in: gate, count: count, pool: ThreadPool(threadCount: 2))
     #expect(single == split)
   }
+
+  /// The vector backward (eight lanes, `exp8`, across the pool) against the scalar reference.
+  @Test func fastBackwardIsTheNaiveOne() {
+    let count = 5003
+    let gate = randomFloats(count, seed: 21, scale: 6)
+    let up = randomFloats(count, seed: 22, scale: 4)
+    let upstream = randomFloats(count, seed: 23)
+    var (dGate, dUp) = (
+      [Float](repeating: .nan, count: count), [Float](repeating: .nan, count: count)
+    )
+    var (nGate, nUp) = (dGate, dUp)
+    SwiGLU.backward(
+      dGate: &dGate,
+      dUp: &dUp,
+      dOut: upstream,
+      gate: gate,
+      up: up,
+      count: count,
+      pool: ThreadPool(threadCount: 2)
+    )
+    SwiGLU.backwardNaive(dGate: &nGate, dUp: &nUp, dOut: upstream, gate: gate, up: up, count: count)
+    for (fast, naive) in [(dGate, nGate), (dUp, nUp)] {
+      let largest = naive.map(abs).max()!
+      let worst = zip(fast, naive).map { abs($0 - $1) }.max()!
+      #expect(largest > 0 && worst <= 1e-5 * largest)
+    }
+  }
 }

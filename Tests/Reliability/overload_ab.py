@@ -39,8 +39,19 @@ def run(name: str, extra: str, seconds: float, workdir: Path) -> dict:
     lines = extra.splitlines()
     nice = next((int(line.split(":")[1]) for line in lines if line.startswith("load_nice:")),
                 LOAD_NICE)
-    extra = "".join(line + "\n" for line in lines if not line.startswith("load_nice:"))
+    slice_us = next((int(line.split(":")[1]) for line in lines if line.startswith("slice_us:")),
+                    0)
+    extra = "".join(line + "\n" for line in lines
+                    if not line.startswith(("load_nice:", "slice_us:")))
     daemon = start_daemon(BIN, workdir, BASE + extra)
+    sys.path.insert(0, "/work/exp/slice")
+    import slice as sl
+    if slice_us:
+        for tid, name in sl.threads(daemon.pid).items():
+            if name.startswith("grpc") or name == "rlhfd":
+                sl.set_slice(tid, slice_us * 1000)
+    for tid in sl.threads(os.getpid()):
+        sl.set_slice(tid, slice_us * 1000)
     if BOOST:
         Path(f"/proc/{daemon.pid}/autogroup").write_text(BOOST)
     try:

@@ -107,10 +107,19 @@ enum PPOStepFixture {
   }
 
   /// The policy and value at the fixture's initial values; the reference is lora/adapter-a.
-  static func models() throws -> PPOModels {
+  /// `bf16Policy`: the policy is the same model stored in bf16 (layouts/v5-bfloat16) with bf16
+  /// products (`precision: bf16`) and transposed panels for the backward, as a bf16 daemon trains.
+  static func models(bf16Policy: Bool = false) throws -> PPOModels {
     let lora = DecoderLoRASettings(rank: 4, alpha: 8)
-    let policyWeights = try LlavaWeights(directory: path("tiny-llava-policy"))
-    let policy = try DecoderTraining(weights: policyWeights, lora: lora)
+    let policyWeights =
+      bf16Policy
+      ? try LlavaWeights(directory: path("layouts/v5-bfloat16"), precision: .bf16)
+      : try LlavaWeights(directory: path("tiny-llava-policy"))
+    let policy = try DecoderTraining(
+      weights: policyWeights,
+      lora: lora,
+      transposedWeights: bf16Policy
+    )
     let policyParameters = try policy.makeParameters()
     try load(policyParameters, prefix: "policy.initial")
     let reference = try policy.makeParameters(

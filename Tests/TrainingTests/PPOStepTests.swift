@@ -113,6 +113,20 @@ struct PPOStepTests {
     #expect(result.optimizerSteps.last!.maxRatioDeviation > 1e-3)
   }
 
+  /// The same with bf16 products (`precision: bf16`, transposed panels): the rollout side and
+  /// the minibatches run the same bf16 forward, so ρ = 1 holds as in fp32.
+  @Test(.enabled(if: BF16Products.isSupported, "bf16 products need AVX512-BF16 or AMX"))
+  func ratioIsOneAtTheFirstMinibatchWithBF16Products() throws {
+    var models = try F.models(bf16Policy: true)
+    #expect(models.policy.transposedByteCount > 0)
+    let result = try F.step.run(try F.rollouts(), models: &models, step: 5, decode: F.decode)
+    let first = try #require(result.optimizerSteps.first)
+    print("bf16 first minibatch: max |ρ − 1| \(first.maxRatioDeviation)")
+    #expect(first.maxRatioDeviation <= 1e-4)
+    #expect(first.clipFraction == 0)
+    #expect(result.optimizerSteps.allSatisfy { $0.gradientNorm.isFinite && $0.gradientNorm > 0 })
+  }
+
   /// An `<image>` token the policy sampled in a response is an ordinary token there (serving's
   /// decode embeds its own row): the image rows replace only the query's image tokens, so the
   /// step trains on it instead of failing on a count of image tokens that exceeds the rows.

@@ -85,8 +85,53 @@ public enum SwiGLU {
     for i in 0..<count { out[i] = gate[i] * SiLU.sigmoid(gate[i]) * up[i] }
   }
 
-  /// `dGate = dOut · up · silu'(gate)`, `dUp = dOut · silu(gate)` (both overwritten).
+  /// `dGate = dOut · up · silu'(gate)`, `dUp = dOut · silu(gate)` (both overwritten), across the
+  /// pool, eight at a time through `exp8` (the tail through the same vector code).
   public static func backward(
+    dGate: UnsafeMutablePointer<Float>,  // (BT, H)
+    dUp: UnsafeMutablePointer<Float>,  // (BT, H)
+    dOut: UnsafePointer<Float>,  // (BT, H)
+    gate: UnsafePointer<Float>,  // (BT, H)
+    up: UnsafePointer<Float>,  // (BT, H)
+    count: Int,  // BT · H
+    pool: ThreadPool = .current
+  ) {
+    pool.parallelFor(count, minimumChunk: elementwiseChunk) { range in
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let n = min(8, range.upperBound &- i)
+        var (g, u, d) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        if n == 8 {
+          g = F32Elements.load8(UnsafeRawPointer(gate), i)
+          u = F32Elements.load8(UnsafeRawPointer(up), i)
+          d = F32Elements.load8(UnsafeRawPointer(dOut), i)
+        } else {
+          for j in 0..<n { (g[j], u[j], d[j]) = (gate[i &+ j], up[i &+ j], dOut[i &+ j]) }
+        }
+        let sigmoid = 1 / (1 + exp8(-g))
+        let dg = d * u * sigmoid * (1 + g * (1 - sigmoid))
+        let du = d * g * sigmoid
+        if n == 8 {
+          UnsafeMutableRawPointer(dGate).storeBytes(
+            of: dg,
+            toByteOffset: i &* 4,
+            as: SIMD8<Float>.self
+          )
+          UnsafeMutableRawPointer(dUp).storeBytes(
+            of: du,
+            toByteOffset: i &* 4,
+            as: SIMD8<Float>.self
+          )
+        } else {
+          for j in 0..<n { (dGate[i &+ j], dUp[i &+ j]) = (dg[j], du[j]) }
+        }
+        i &+= n
+      }
+    }
+  }
+
+  /// Reference: scalar `expf`, one thread.
+  public static func backwardNaive(
     dGate: UnsafeMutablePointer<Float>,  // (BT, H)
     dUp: UnsafeMutablePointer<Float>,  // (BT, H)
     dOut: UnsafePointer<Float>,  // (BT, H)
