@@ -7,6 +7,7 @@ the setting."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import struct
@@ -18,6 +19,8 @@ import pytest
 from interop import RPC_TIMEOUT_S
 from rlhfd_client._proto.rlhfd.v1 import (
     common_pb2,
+    feedback_pb2,
+    feedback_pb2_grpc,
     policy_pb2,
     policy_pb2_grpc,
     reward_pb2,
@@ -160,3 +163,35 @@ def test_bf16_is_refused_without_the_instructions(make_daemon, bf16_model):
     ).start(wait=False)
     assert daemon.wait_exit(30) != 0, daemon.stderr_text()
     assert "AVX512-BF16" in daemon.stderr_text(), daemon.stderr_text()
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="the CPU lacks AVX512-BF16")
+@pytest.mark.time_limit(240)
+def test_training_runs_with_bf16_products(make_daemon, bf16_model, bf16_reward, tmp_path):
+    """A `precision: bf16` daemon trains with its serving weights: bf16 products in the PPO
+    forwards and (transposed panels) in the backward's input gradients. A PPO step completes with
+    finite statistics and the status is not FAILED (PPOStepTests: ratio 1 at the first minibatch
+    with bf16 products)."""
+    from test_training import CONFIG, Watcher, prompts
+
+    config = tmp_path / "bf16-training.yaml"
+    config.write_text(CONFIG.format(lr=1e-3, publish=1, rollouts=4, step_batch=2, micro=1,
+                                    epochs=1, response=8, max_kl=1000, guard=0, min_pairs=4))
+    daemon = make_daemon(
+        model=str(bf16_model), training="on",
+        args=["--precision", "bf16", "--reward-model", str(bf16_reward), "--config", str(config)],
+    )
+    channel = daemon.channel()
+    watcher = Watcher(channel)
+    feedback = feedback_pb2_grpc.FeedbackStub(channel)
+    prompts(feedback, 8, "bf16")
+    step = watcher.wait_for("step", 180)
+    print("bf16 PPO step:", step)
+    assert step.rollouts == 4
+    assert all(math.isfinite(v) for v in (step.mean_reward, step.kl, step.policy_loss,
+                                          step.value_loss, step.grad_norm)), step
+    status = feedback.GetTrainingStatus(feedback_pb2.TrainingStatusRequest(),
+                                        timeout=RPC_TIMEOUT_S)
+    assert status.state != feedback_pb2.TRAINING_STATE_FAILED, status.message
+    watcher.close()
+    assert daemon.stop() == 0, daemon.stderr_text()
