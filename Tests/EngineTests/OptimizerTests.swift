@@ -65,6 +65,31 @@ import Testing
     expectClose(fast.1, naive.1, tolerance: 1e-6)
     expectClose(fast.2, naive.2, tolerance: 1e-6)
   }
+
+  /// Split across a pool's threads, the update is bit-identical to one thread's (elementwise).
+  @Test func splittingAcrossThreadsChangesNothing() {
+    let n = 300_001
+    let g = randomFloats(n, seed: 5)
+    let start = (
+      randomFloats(n, seed: 6), randomFloats(n, seed: 7), randomFloats(n, seed: 8).map(abs)
+    )
+    var results: [[Float]] = []
+    for threads in [1, 2] {
+      var (p, m, v) = start
+      AdamW().update(
+        parameters: &p,
+        gradients: g,
+        m: &m,
+        v: &v,
+        count: n,
+        learningRate: 1e-3,
+        step: 3,
+        pool: ThreadPool(threadCount: threads)
+      )
+      results.append(p + m + v)
+    }
+    #expect(results[0] == results[1])
+  }
 }
 
 @Suite struct GradientClippingTests {

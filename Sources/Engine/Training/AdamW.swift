@@ -30,7 +30,8 @@ public struct AdamW: Sendable, Equatable {
   }
 
   /// One update of `count` parameters; `step` is this update's 1-based number (torch's
-  /// `state["step"]` after its increment). `m` and `v` are read and written.
+  /// `state["step"]` after its increment). `m` and `v` are read and written. Elementwise, so
+  /// split across the pool with the same result for any split.
   public func update(
     parameters: UnsafeMutablePointer<Float>,  // (count)
     gradients: UnsafePointer<Float>,  // (count)
@@ -38,7 +39,8 @@ public struct AdamW: Sendable, Equatable {
     v: UnsafeMutablePointer<Float>,  // (count)
     count: Int,
     learningRate: Float,
-    step: Int
+    step: Int,
+    pool: ThreadPool = .current
   ) {
     precondition(step >= 1, "AdamW steps are counted from 1, got \(step)")
     let correction1 = 1 - pow(Double(beta1), Double(step))
@@ -50,14 +52,16 @@ public struct AdamW: Sendable, Equatable {
     let root2 = Float(correction2.squareRoot())
     let decay = Float(1 - Double(learningRate) * Double(weightDecay))
     let (w1, b2, w2, eps) = (1 - beta1, beta2, 1 - beta2, self.eps)
-    for i in 0..<count {
-      let g = gradients[i]
-      let mi = m[i] + w1 * (g - m[i])
-      let vi = v[i] * b2 + w2 * (g * g)
-      m[i] = mi
-      v[i] = vi
-      let denominator = vi.squareRoot() / root2 + eps
-      parameters[i] = parameters[i] * decay - stepSize * (mi / denominator)
+    pool.parallelFor(count, minimumChunk: 1 << 16) { range in
+      for i in range {
+        let g = gradients[i]
+        let mi = m[i] + w1 * (g - m[i])
+        let vi = v[i] * b2 + w2 * (g * g)
+        m[i] = mi
+        v[i] = vi
+        let denominator = vi.squareRoot() / root2 + eps
+        parameters[i] = parameters[i] * decay - stepSize * (mi / denominator)
+      }
     }
   }
 
