@@ -1,6 +1,8 @@
 """Research probe: SFT the policy on "captions + question -> answer" (the captions in the user
 turn, shuffled; half the examples shown another scene's image), a dense signal for reading
-captions, before the pairwise reward training.Run from the repository root (models/README.md, w6/w7):
+captions, before the pairwise reward training.
+
+Run from the repository root (models/README.md, w6/w7):
 
     .build-demo/venv/bin/python tools/demo/probes/caption_sft.py .build-demo/w7 500   (OUT STEPS)
 """

@@ -1,5 +1,7 @@
 """Research probe (not the daemon's prompt): the captions in the user turn BEFORE the response,
-the evaluation prompt without them. Same trainer otherwise.Run from the repository root (models/README.md, w6/w7):
+the evaluation prompt without them. Same trainer otherwise.
+
+Run from the repository root (models/README.md, w6/w7):
 
     .build-demo/venv/bin/python tools/demo/probes/captions_first.py --policy-dir .build-demo/pol3/policy \
         --out .build-demo/w6 --stages reward --reward-init .build-demo/rm6B/reward --swap-images 1.0 \
