@@ -10,7 +10,11 @@
                backbone and trained with the pairwise Bradley-Terry loss on grounded-vs-
                hallucinated pairs (with --tail-tokens N also at the last N positions: more
                signal per sequence for a small model); --eval-every keeps the state with the
-               best validation accuracy; held-out pairwise accuracy is reported
+               best validation accuracy; held-out pairwise accuracy is reported;
+               --reward-init continues a saved reward model; --swap-images P shows the
+               factual model another scene's image in a share P of its pairs (only the
+               captions decide there); --aux-words / --aux-match add training-time read-outs
+               (reward_aux.py) that are not saved
 
     python tools/world/generate.py --out .build-world/data
     python tools/world/export_feedback.py --data .build-world/data --message-splits none
@@ -279,6 +283,7 @@ class Reward(__import__("torch").nn.Module):
 
         h = self.model(input_ids=ids, pixel_values=pixels).last_hidden_state
         rows = torch.arange(len(ids))
+        self.hidden, self.last_hidden = h, h[rows, lengths - 1]  # for auxiliary read-outs
         last = self.score(h[rows, lengths - 1])[:, 0]
         if not tail:
             return last
@@ -341,17 +346,33 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held, facts, log
     (saved through `save` at once, so an interrupted run still leaves its best model)."""
     import copy
 
+    import reward_aux
     import torch
     from transformers import LlavaForConditionalGeneration
 
     torch.manual_seed(a.seed + (1 if facts else 2))
-    base = LlavaForConditionalGeneration.from_pretrained(str(policy_dir), dtype=torch.float32)
-    rm = Reward(base)
+    if a.reward_init:  # continue a saved reward model (the score head too)
+        from eval_reward import load
+        rm = load(a.reward_init)[0]
+    else:
+        base = LlavaForConditionalGeneration.from_pretrained(str(policy_dir), dtype=torch.float32)
+        rm = Reward(base)
     # The zero-initialised head learns much faster than the backbone may move.
     opt = torch.optim.AdamW([
         {"params": list(rm.model.parameters()), "scale": 1.0},
         {"params": list(rm.score.parameters()), "scale": a.head_lr_scale},
     ], lr=a.reward_lr, weight_decay=0.0)
+    if a.aux_words:
+        # Training-time only (not saved): from the last position's hidden state, predict the
+        # word pieces of the true fact (the grounded response's words the other lacks) and of
+        # the shown response's own differing words, so that position learns to read both.
+        aux_head = torch.nn.Linear(rm.score.in_features, 2 * (tok.vocab + 1))
+        opt.add_param_group({"params": list(aux_head.parameters()), "scale": a.head_lr_scale})
+    if a.aux_match:
+        # Training-time only: at each caption token, does the response contain that token?
+        # (the match features a caption-grounded verdict is built from).
+        match_head = torch.nn.Linear(rm.score.in_features, 1)
+        opt.add_param_group({"params": list(match_head.parameters()), "scale": a.head_lr_scale})
     rng = random.Random(a.seed + 7)
     name = "reward" if facts else "reward-nofacts"
     best = {"acc": -1.0, "step": -1, "state": None}
@@ -359,7 +380,13 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held, facts, log
     rm.train()
     start = time.monotonic()
     steps = min(a.reward_steps, a.reward_stop or a.reward_steps)  # the schedule's length stays
+    swap = random.Random(a.seed + 11)
     for step, batch in zip(range(steps), batches(pairs, a.reward_batch, rng)):
+        if facts and a.swap_images:
+            # Caption grounding: some pairs are shown another scene's image, so only the
+            # captions decide (else the model learns the image route alone and ignores them).
+            batch = [dict(p, image=swap.choice(pairs)["image"]) if swap.random() < a.swap_images
+                     else p for p in batch]
         choice = torch.tensor([float(p["preferred"] == 2) for p in batch])
         bce = torch.nn.functional.binary_cross_entropy_with_logits
         if a.tail_tokens:
@@ -374,6 +401,14 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held, facts, log
             aux = 0.0
         logits = r[:, 1] - r[:, 0]
         loss = bce(logits, choice) + a.tail_weight * aux + 1e-3 * (r.sum(1).mean()).abs()
+        if a.aux_words:
+            out = aux_head(rm.last_hidden)
+            target = reward_aux.word_targets(tok, batch)
+            loss = loss + a.aux_words * bce(out, target, reduction="sum") / len(out)
+        if a.aux_match and facts:
+            rows, cols, labels = reward_aux.match_targets(tok, n_img, batch)
+            out = match_head(rm.hidden[rows, cols])[:, 0]
+            loss = loss + a.aux_match * bce(out, labels)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a.reward_steps, a.reward_lr) * g["scale"]
         opt.zero_grad()
@@ -389,6 +424,13 @@ def train_reward(a, policy_dir, tok, n_img, pixels, pairs, val, held, facts, log
         if val and a.eval_every and ((step + 1) % a.eval_every == 0 or last):
             vacc = rm_accuracy(rm, tok, n_img, pixels, val, facts)
             curve.append([step + 1, round(vacc, 4)])
+            if facts and a.swap_images:  # the captions alone: every image another scene's
+                shown = [dict(p, image=val[(i + 37) % len(val)]["image"])
+                         for i, p in enumerate(val)]
+                cacc = rm_accuracy(rm, tok, n_img, pixels, shown, facts)
+                curve[-1].append(round(cacc, 4))
+                log(f"{name} step {step + 1:4d}: validation accuracy with other images "
+                    f"{cacc:.3f} (the captions alone)")
             mark = ""
             if vacc > best["acc"]:
                 best.update(acc=vacc, step=step + 1, state=copy.deepcopy(rm.state_dict()))
@@ -494,6 +536,14 @@ def main() -> None:
     p.add_argument("--tail-tokens", type=int, default=0,
                    help="also train the score at the last N positions (0 = last only)")
     p.add_argument("--tail-weight", type=float, default=1.0)
+    p.add_argument("--aux-words", type=float, default=0.0,
+                   help="weight of the training-time fact-word read-out at the last position")
+    p.add_argument("--aux-match", type=float, default=0.0,
+                   help="weight of the training-time caption-token match read-out")
+    p.add_argument("--swap-images", type=float, default=0.0,
+                   help="factual model: share of training pairs shown another scene's image")
+    p.add_argument("--reward-init", type=Path, default=None,
+                   help="continue this saved reward checkpoint instead of the SFT policy")
     p.add_argument("--val-pairs", type=int, default=200, help="validation pairs (best-state pick)")
     p.add_argument("--eval-every", type=int, default=0, help="RM validation every N steps")
     p.add_argument("--policy-dir", type=Path, default=None,
