@@ -34,10 +34,11 @@ public struct TrainerOptions: Sendable, Equatable {
   public var idlePollSeconds = 1.0
   /// Start paused (an operator resumes with ResumeTraining).
   public var startPaused = false
-  /// Keep transposed panel copies of the policy's and the value model's linears for the
-  /// backward (`DecoderTraining(transposedWeights:)`: only where the forward runs split bf16
-  /// panels, i.e. bf16 weights on an AMX host; 2× the linears' bf16 bytes per model). A PPO step
-  /// on TinyLlama shapes: backward 97.7 → 68.4 s per 1k response tokens.
+  /// Keep transposed panel copies of the policy's, the value model's and (during an update) the
+  /// reward model's linears for the backward (`DecoderTraining(transposedWeights:)`: only where
+  /// the forward runs on bf16 panels: split ones for fp32 on an AMX host, plain ones with
+  /// `precision: bf16`; 2× the linears' bf16 bytes per model). A PPO step on TinyLlama shapes in
+  /// fp32: backward 97.7 → 68.4 s per 1k response tokens.
   public var transposedWeights = true
 
   public init(settings: TrainerSettings = .small) {

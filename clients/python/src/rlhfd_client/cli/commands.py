@@ -18,7 +18,8 @@ from rlhfd_client._proto.rlhfd.v1 import admin_pb2, common_pb2, feedback_pb2, po
 from rlhfd_client.cli.common import (DEFAULT_GENERATE_TIMEOUT_S, DEFAULT_TIMEOUT_S, EXIT_FAILED,
                                      EXIT_OK, EXIT_USAGE, RLHFD_SERVICES, CliError, emit,
                                      emit_json, enum_name, err_stream, format_ms, human_bytes,
-                                     message_dict, note, out_stream, read_image, table)
+                                     interrupted, message_dict, note, out_stream, read_image,
+                                     table)
 from rlhfd_client.client import RlhfdClient
 
 
@@ -96,11 +97,15 @@ def cmd_generate(client: RlhfdClient, args: argparse.Namespace) -> int:
                     out.flush()
             if chunk.HasField("final"):
                 final = chunk.final
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as error:
+        # Ctrl-C inside grpc's condition wait can surface as "cannot release un-acquired
+        # lock" (a RuntimeError whose context is the KeyboardInterrupt): the same interrupt.
+        if not interrupted(error):
+            raise
         call.cancel()
         if not args.json and text_parts:
             out.write("\n")
-        raise
+        raise KeyboardInterrupt from None
     elapsed = time.monotonic() - started
     text = "".join(text_parts)
     if final is None:
@@ -363,7 +368,9 @@ def cmd_training_watch(client: RlhfdClient, args: argparse.Namespace) -> int:
                 call.cancel()
                 return EXIT_OK
         return EXIT_OK
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as error:
+        if not interrupted(error):
+            raise
         call.cancel()
         return EXIT_OK
     except grpc.RpcError as error:

@@ -26,6 +26,14 @@ RLHFD_SERVICES = ("rlhfd.v1.Policy", "rlhfd.v1.Reward", "rlhfd.v1.Feedback", "rl
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def interrupted(error: BaseException) -> bool:
+    """Ctrl-C while a streaming call is read: a KeyboardInterrupt, or the RuntimeError
+    ("cannot release un-acquired lock") that replaces it when it lands inside grpc's condition
+    wait (its context is the KeyboardInterrupt)."""
+    return isinstance(error, KeyboardInterrupt) or (
+        isinstance(error, RuntimeError) and isinstance(error.__context__, KeyboardInterrupt))
+
+
 class CliError(Exception):
     """An expected failure: printed as ``rlhfctl: MESSAGE`` with exit status ``code``."""
 
