@@ -257,3 +257,17 @@ class Daemon:
             return self.stderr_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+def thread_priorities(pid: int) -> dict:
+    """Nice values of a process's threads by thread name: {"policy-step": [10], ...}."""
+    threads: dict = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            # Fields after the parenthesised name; nice is field 19 of stat.
+            nice = int((task / "stat").read_text().rpartition(")")[2].split()[16])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended
+        threads.setdefault(name, []).append(nice)
+    return threads

@@ -22,7 +22,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from interop import RPC_TIMEOUT_S, TINY_POLICY, Daemon
+from interop import RPC_TIMEOUT_S, TINY_POLICY, Daemon, thread_priorities
 from rlhfd_client._proto.rlhfd.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -375,19 +375,6 @@ def test_pause_and_resume(rlhfd_bin, tmp_path):
         daemon.stop()
 
 
-def thread_nice(pid: int) -> dict:
-    """Nice values of a process's threads by name: {"trainer-pool": [19], ...}."""
-    threads: dict = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            nice = int((task / "stat").read_text().rpartition(")")[2].split()[16])
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the thread ended
-        threads.setdefault(name, []).append(nice)
-    return threads
-
-
 def test_training_computes_on_its_own_low_priority_threads(rlhfd_bin, tmp_path):
     """The trainer's kernel pool (`trainer-pool`) runs at `training.nice` (19 by default), below
     serving's `engine-pool`, and a PPO step completes on it."""
@@ -397,7 +384,7 @@ def test_training_computes_on_its_own_low_priority_threads(rlhfd_bin, tmp_path):
         watcher = Watcher(channel)
         prompts(feedback_pb2_grpc.FeedbackStub(channel), 12, "nice")
         watcher.wait_for("step", 120)
-        threads = thread_nice(daemon.pid)
+        threads = thread_priorities(daemon.pid)
         assert threads.get("trainer-pool") and set(threads["trainer-pool"]) == {19}, threads
         assert threads.get("engine-pool") and max(threads["engine-pool"]) < 19, threads
         watcher.close()

@@ -7,8 +7,12 @@ import json
 import os
 import re
 import time
+import sys
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Interop"))
+from interop import thread_priorities  # noqa: E402,F401  (one reader of /proc/PID/task)
 
 # RELIABILITY_LONG=1: the durations of research/reliability.md (10-minute soak, ...).
 LONG = os.environ.get("RELIABILITY_LONG") == "1"
@@ -30,20 +34,6 @@ def proc_status(pid: int) -> dict:
             fields[key] = int(value.split()[0])
     fields["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     return {"rss_kib": fields["VmRSS"], "threads": fields["Threads"], "fds": fields["fds"]}
-
-
-def thread_priorities(pid: int) -> dict:
-    """Nice values of a process's threads by thread name: {"policy-step": [10], ...}."""
-    threads: dict = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            # Fields after the parenthesised name; nice is field 19 of stat.
-            nice = int((task / "stat").read_text().rpartition(")")[2].split()[16])
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the thread ended
-        threads.setdefault(name, []).append(nice)
-    return threads
 
 
 def scrape(port: int) -> str:
