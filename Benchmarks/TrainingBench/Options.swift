@@ -35,7 +35,7 @@ struct Options {
   var transposed = false
   /// The products' precision, as the daemon's `precision` (`bf16`: the weights' products round
   /// their activations to bf16, forward and, with `--transposed`, the backward's input gradients).
-  var precision = "fp32"
+  var precision = MatmulPrecision.fp32
   var smoke = false
   var blasCore = "auto"
   var stateDirectory: String?
@@ -85,8 +85,8 @@ struct Options {
       case "--no-peer": o.noPeer = true
       case "--transposed": o.transposed = true
       case "--precision":
-        o.precision = value()
-        guard ["fp32", "bf16"].contains(o.precision) else { fail("--precision fp32|bf16") }
+        guard let p = MatmulPrecision(rawValue: value()) else { fail("--precision fp32|bf16") }
+        o.precision = p
       case "--smoke": o.smoke = true
       case "--blas-core": o.blasCore = value()
       case "--state-directory": o.stateDirectory = value()
@@ -111,8 +111,6 @@ struct Options {
 
   static let tinyPolicy = "Tests/Fixtures/tiny-llava-policy"
   static let tinyReward = "Tests/Fixtures/tiny-llava-reward"
-
-  var matmulPrecision: MatmulPrecision { precision == "bf16" ? .bf16 : .fp32 }
 
   var checkpoint: String { directory ?? (mode == .ppo ? Self.tinyPolicy : Self.tinyReward) }
   var valueCheckpoint: String {

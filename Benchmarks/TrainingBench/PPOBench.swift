@@ -38,10 +38,10 @@ struct PPOBench: ~Copyable {
     step = PPOStep(settings: settings, optimizer: optimizer, eos: 2, seed: 7)
 
     let decoderLoRA = try Self.decoderLoRA(lora)
-    let policyWeights = try LlavaWeights(directory: o.checkpoint, precision: o.matmulPrecision)
+    let policyWeights = try LlavaWeights(directory: o.checkpoint, precision: o.precision)
     let valueWeights =
       o.valueCheckpoint == o.checkpoint
-      ? policyWeights : try LlavaWeights(directory: o.valueCheckpoint, precision: o.matmulPrecision)
+      ? policyWeights : try LlavaWeights(directory: o.valueCheckpoint, precision: o.precision)
     let policy = try DecoderTraining(
       weights: policyWeights,
       lora: decoderLoRA,
@@ -83,7 +83,7 @@ struct PPOBench: ~Copyable {
       )
     }
     describe =
-      "PPO step: policy \(o.checkpoint), value \(o.valueCheckpoint) (\(text.numHiddenLayers) layers, C \(text.hiddenSize)), \(o.rollouts) rollouts of query \(o.query) + response \(o.response) tokens, \(o.epochs) epochs × minibatches of \(o.stepBatch) in micro-batches of \(o.ppoMicro), LoRA r \(lora.rank) α \(lora.alpha) on \(lora.targets.count) targets (policy and value), \(o.precision) products\(o.transposed ? ", transposed panels" : "")"
+      "PPO step: policy \(o.checkpoint), value \(o.valueCheckpoint) (\(text.numHiddenLayers) layers, C \(text.hiddenSize)), \(o.rollouts) rollouts of query \(o.query) + response \(o.response) tokens, \(o.epochs) epochs × minibatches of \(o.stepBatch) in micro-batches of \(o.ppoMicro), LoRA r \(lora.rank) α \(lora.alpha) on \(lora.targets.count) targets (policy and value), \(o.precision.rawValue) products\(o.transposed ? ", transposed panels" : "")"
     peerArguments = [
       "--policy", o.checkpoint, "--value", o.valueCheckpoint, "--rollouts", "\(o.rollouts)",
       "--step-batch", "\(o.stepBatch)", "--micro", "\(o.ppoMicro)", "--epochs", "\(o.epochs)",

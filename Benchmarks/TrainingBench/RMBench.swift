@@ -22,7 +22,7 @@ struct RMBench: ~Copyable {
     settings.batchSize = o.batch ?? settings.batchSize
     settings.microBatchSize = o.micro ?? settings.microBatchSize
     settings.optimizer.warmupSteps = 0  // every step moves the weights
-    let weights = try LlavaWeights(directory: o.checkpoint, precision: o.matmulPrecision)
+    let weights = try LlavaWeights(directory: o.checkpoint, precision: o.precision)
     let fresh = weights.decoder.score == nil
     update = try RewardModelUpdate(
       weights: weights,
@@ -52,7 +52,7 @@ struct RMBench: ~Copyable {
     }
     let lora = settings.lora
     describe =
-      "reward-model step: \(o.checkpoint) (\(text.numHiddenLayers) layers, C \(text.hiddenSize)\(fresh ? ", no score head: a fresh one" : "")), batch \(settings.batchSize) pairs in micro-batches of \(settings.microBatchSize), T \(T) per sequence (response \(R)), LoRA r \(lora.rank) α \(lora.alpha) on \(lora.targets.count) targets + head, \(o.precision) products\(o.transposed ? ", transposed panels" : "")"
+      "reward-model step: \(o.checkpoint) (\(text.numHiddenLayers) layers, C \(text.hiddenSize)\(fresh ? ", no score head: a fresh one" : "")), batch \(settings.batchSize) pairs in micro-batches of \(settings.microBatchSize), T \(T) per sequence (response \(R)), LoRA r \(lora.rank) α \(lora.alpha) on \(lora.targets.count) targets + head, \(o.precision.rawValue) products\(o.transposed ? ", transposed panels" : "")"
     peerArguments = [
       "--model", o.checkpoint, "--tokens", "\(T)", "--response", "\(R)",
       "--batch", "\(settings.batchSize)", "--micro", "\(settings.microBatchSize)",
